@@ -1,0 +1,188 @@
+// storage/ room: the one interface both storage engines implement (native Rust addon, pure TS).
+// Nothing here knows about the protocol; `log/` is the only caller.
+//
+// Offsets, timestamps and producer ids are JS numbers: Kafka's int64s stay below 2^53 in practice
+// and every caller would otherwise pay for BigInt arithmetic.
+
+/** Kafka error codes the storage layer can produce. */
+export const StorageErrorCode = {
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  MESSAGE_TOO_LARGE: 10,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
+  INVALID_RECORD: 87,
+  KAFKA_STORAGE_ERROR: 56,
+} as const;
+export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
+
+/** An error carrying the Kafka error code the broker returns for it. */
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+/** Compression codec ids, as in bits 0-2 of a v2 batch's attributes. */
+export const Codec = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+export type Codec = (typeof Codec)[keyof typeof Codec];
+
+export interface LogConfig {
+  /** segment.bytes (log.segment.bytes), default 1 GiB. */
+  segmentBytes: number;
+  /** segment.ms (log.roll.ms), default 7 days. */
+  segmentMs: number;
+  /** index.interval.bytes (log.index.interval.bytes), default 4096. */
+  indexIntervalBytes: number;
+  /** segment.index.bytes (log.index.size.max.bytes), default 10 MiB; both index files. */
+  maxIndexSize: number;
+  /** max.message.bytes (message.max.bytes), default 1048588; compared with each batch's size. */
+  maxMessageBytes: number;
+  /** message.timestamp.type. */
+  messageTimestampType: 'CreateTime' | 'LogAppendTime';
+}
+
+export const defaultLogConfig: LogConfig = {
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 60 * 60 * 1000,
+  indexIntervalBytes: 4096,
+  maxIndexSize: 10 * 1024 * 1024,
+  maxMessageBytes: 1048588,
+  messageTimestampType: 'CreateTime',
+};
+
+export interface AppendOptions {
+  /** Wall-clock ms used for LogAppendTime and segment.ms. Defaults to Date.now(). */
+  now?: number;
+  /** Written into each batch's partitionLeaderEpoch field. Defaults to 0. */
+  leaderEpoch?: number;
+}
+
+/** What JS learns about one appended batch: never the records themselves. */
+export interface BatchSummary {
+  baseOffset: number;
+  lastOffset: number;
+  /** Batch maxTimestamp after LogAppendTime rewriting. */
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+  isTransactional: boolean;
+  isControl: boolean;
+  /** Total bytes of the batch, header included. */
+  sizeInBytes: number;
+}
+
+export interface AppendResult {
+  batches: BatchSummary[];
+  firstOffset: number;
+  lastOffset: number;
+  /** Max timestamp over the appended batches. */
+  maxTimestamp: number;
+  /** -1 unless the log uses LogAppendTime, then the time written into the batches. */
+  logAppendTime: number;
+  /** Log end offset after the append. */
+  logEndOffset: number;
+}
+
+/**
+ * A byte range of a segment file. `fd` stays valid until the segment is deleted or the log
+ * closed. `length` 0 means nothing to read at that offset (yet).
+ */
+export interface FileSlice {
+  fd: number;
+  position: number;
+  length: number;
+}
+
+export interface SegmentInfo {
+  baseOffset: number;
+  sizeInBytes: number;
+  /** Largest batch maxTimestamp in the segment, -1 when empty. */
+  maxTimestamp: number;
+  /** mtime of the .log file, ms. */
+  lastModifiedMs: number;
+}
+
+export interface TimestampAndOffset {
+  timestamp: number;
+  offset: number;
+}
+
+/** One partition's log: a directory of segments. All sync methods stay in the page cache. */
+export interface PartitionLog {
+  readonly dir: string;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  /** Bytes dropped from a torn or corrupt tail when the log was opened. */
+  readonly recoveredBytesTruncated: number;
+
+  /**
+   * Validates every batch in `batches` (concatenated v2 record batches, as in a Produce request),
+   * assigns offsets in place, and writes them. Throws StorageError and writes nothing when any
+   * batch is invalid. `batches` is modified in place (offsets, leader epoch, LogAppendTime).
+   */
+  append(batches: Buffer, options?: AppendOptions): AppendResult;
+
+  /**
+   * Appends batches that already carry their offsets (replication followers, recovery tools).
+   * Validates like append but keeps baseOffset; the first batch must start at logEndOffset.
+   */
+  appendAsFollower(batches: Buffer): AppendResult;
+
+  /**
+   * The slice starting at the batch that contains `offset`, holding whole batches only: at least
+   * one batch even when it is larger than maxBytes, then more while the total stays <= maxBytes
+   * and a batch's baseOffset < maxOffset. Stays within one segment. Throws OFFSET_OUT_OF_RANGE
+   * when offset < logStartOffset or offset > logEndOffset.
+   */
+  read(offset: number, maxBytes: number, maxOffset?: number): FileSlice;
+
+  /** First offset whose record timestamp >= `timestamp`, with that record's timestamp; null if none. */
+  offsetForTimestamp(timestamp: number): TimestampAndOffset | null;
+
+  /** Offset and timestamp of the record with the largest timestamp (ListOffsets -3); null if empty. */
+  maxTimestampAndOffset(): TimestampAndOffset | null;
+
+  segments(): SegmentInfo[];
+
+  /** Removes every batch at or after `offset`. */
+  truncateTo(offset: number): void;
+
+  /**
+   * Deletes whole segments whose every offset is < `offset` (never the active segment) and
+   * raises logStartOffset to `offset` (capped at logEndOffset). Returns the segments deleted.
+   */
+  deleteSegmentsBefore(offset: number): number;
+
+  /** Starts a new segment at logEndOffset, unless the active one is empty. */
+  roll(): void;
+
+  /** fsyncs everything written so far. Concurrent callers share one fsync (group commit). */
+  flush(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** From log-start-offset-checkpoint; defaults to the first segment's base offset. */
+  logStartOffset?: number;
+}
+
+export interface StorageEngine {
+  readonly name: 'native' | 'ts';
+  /** Opens (creating if needed) a partition directory, recovering its tail. */
+  openLog(dir: string, config: LogConfig, options?: OpenOptions): Promise<PartitionLog>;
+  compress(codec: Codec, data: Buffer): Buffer;
+  decompress(codec: Codec, data: Buffer): Buffer;
+  crc32c(data: Buffer): number;
+  /**
+   * Sends a file slice to a socket fd with sendfile(2) (read+write where it does not exist).
+   * Handles a non-blocking fd: waits for writability off the event loop. Native engine only.
+   */
+  sendFile?(socketFd: number, slice: FileSlice): Promise<number>;
+}
