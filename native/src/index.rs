@@ -1,0 +1,323 @@
+// native room: the sparse offset index (.index) and time index (.timeindex) of one segment.
+// Entries live in memory (lookups are binary searches); new ones reach the file in one write per
+// append (`write_pending`). The file stays preallocated while the segment is active and is
+// trimmed on roll and close.
+use crate::error::SResult;
+use crate::fileio::{read_at, write_all_at};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+pub const OFFSET_ENTRY_SIZE: usize = 8;
+pub const TIME_ENTRY_SIZE: usize = 12;
+
+fn open_rw(path: &Path) -> SResult<File> {
+    Ok(OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?)
+}
+
+fn read_whole(file: &File) -> SResult<Vec<u8>> {
+    let len = file.metadata()?.len() as usize;
+    let mut buf = vec![0u8; len];
+    let n = read_at(file, &mut buf, 0)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// What was found in an index file at open, before deciding whether to trust it.
+fn entries_len(bytes: &[u8], entry_size: usize) -> usize {
+    bytes.len() / entry_size
+}
+
+pub struct OffsetIndex {
+    file: File,
+    base_offset: i64,
+    max_entries: usize,
+    /// (relative offset, position)
+    entries: Vec<(i32, i32)>,
+    /// Entries already in the file.
+    written: usize,
+}
+
+impl OffsetIndex {
+    pub fn open(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<(OffsetIndex, bool)> {
+        let file = open_rw(path)?;
+        let bytes = read_whole(&file)?;
+        let aligned = bytes.len() % OFFSET_ENTRY_SIZE == 0;
+        let entries = bytes
+            .chunks_exact(OFFSET_ENTRY_SIZE)
+            .map(|c| (i32::from_be_bytes(c[0..4].try_into().unwrap()), i32::from_be_bytes(c[4..8].try_into().unwrap())))
+            .collect();
+        let written = entries_len(&bytes, OFFSET_ENTRY_SIZE);
+        let idx = OffsetIndex { file, base_offset, max_entries: max_index_size / OFFSET_ENTRY_SIZE, entries, written };
+        Ok((idx, aligned))
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.max_entries
+    }
+    pub fn last_entry(&self) -> Option<(i64, u64)> {
+        self.entries.last().map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
+    }
+    pub fn entry_list(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.entries.iter().map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
+    }
+
+    /// Adds an entry when `offset` is past the last one; a full index takes no more entries.
+    pub fn append(&mut self, offset: i64, position: u64) -> SResult<()> {
+        if self.is_full() {
+            return Ok(());
+        }
+        if let Some((last, _)) = self.last_entry() {
+            if offset <= last {
+                return Ok(());
+            }
+        }
+        let rel = (offset - self.base_offset) as i32;
+        self.entries.push((rel, position as i32));
+        Ok(())
+    }
+
+    /// Writes the entries added since the last call, in one write.
+    pub fn write_pending(&mut self) -> SResult<()> {
+        if self.written < self.entries.len() {
+            let mut buf = Vec::with_capacity((self.entries.len() - self.written) * OFFSET_ENTRY_SIZE);
+            for &(rel, pos) in &self.entries[self.written..] {
+                buf.extend_from_slice(&rel.to_be_bytes());
+                buf.extend_from_slice(&pos.to_be_bytes());
+            }
+            write_all_at(&self.file, &buf, (self.written * OFFSET_ENTRY_SIZE) as u64)?;
+            self.written = self.entries.len();
+        }
+        Ok(())
+    }
+
+    /// Largest entry with offset <= target, as (offset, position); (baseOffset, 0) if none.
+    pub fn lookup(&self, target: i64) -> (i64, u64) {
+        let rel = target - self.base_offset;
+        let n = self.entries.partition_point(|&(r, _)| (r as i64) <= rel);
+        if n == 0 {
+            (self.base_offset, 0)
+        } else {
+            let (r, p) = self.entries[n - 1];
+            (self.base_offset + r as i64, p as u32 as u64)
+        }
+    }
+
+    /// Drops entries with offset >= target.
+    pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        let rel = target - self.base_offset;
+        let keep = self.entries.partition_point(|&(r, _)| (r as i64) < rel);
+        self.entries.truncate(keep);
+        self.written = self.written.min(keep);
+        self.preallocate()
+    }
+
+    pub fn reset(&mut self) -> SResult<()> {
+        self.entries.clear();
+        self.written = 0;
+        self.file.set_len(0)?;
+        Ok(())
+    }
+    pub fn trim(&mut self) -> SResult<()> {
+        self.write_pending()?;
+        self.file.set_len((self.entries.len() * OFFSET_ENTRY_SIZE) as u64)?;
+        Ok(())
+    }
+    pub fn preallocate(&mut self) -> SResult<()> {
+        // Zero the tail first so stale entries past the live ones never survive a shrink+grow.
+        self.trim()?;
+        self.file.set_len((self.max_entries * OFFSET_ENTRY_SIZE) as u64)?;
+        Ok(())
+    }
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+pub struct TimeIndex {
+    file: File,
+    base_offset: i64,
+    max_entries: usize,
+    /// (timestamp, relative offset)
+    entries: Vec<(i64, i32)>,
+    /// Entries already in the file.
+    written: usize,
+}
+
+impl TimeIndex {
+    pub fn open(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<(TimeIndex, bool)> {
+        let file = open_rw(path)?;
+        let bytes = read_whole(&file)?;
+        let aligned = bytes.len() % TIME_ENTRY_SIZE == 0;
+        let entries = bytes
+            .chunks_exact(TIME_ENTRY_SIZE)
+            .map(|c| (i64::from_be_bytes(c[0..8].try_into().unwrap()), i32::from_be_bytes(c[8..12].try_into().unwrap())))
+            .collect();
+        let written = entries_len(&bytes, TIME_ENTRY_SIZE);
+        let idx = TimeIndex { file, base_offset, max_entries: max_index_size / TIME_ENTRY_SIZE, entries, written };
+        Ok((idx, aligned))
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.max_entries
+    }
+    /// Kafka's lastEntry: (-1, baseOffset) when empty.
+    pub fn last_entry(&self) -> (i64, i64) {
+        match self.entries.last() {
+            Some(&(ts, r)) => (ts, self.base_offset + r as i64),
+            None => (-1, self.base_offset),
+        }
+    }
+    pub fn entry_list(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.entries.iter().map(|&(t, r)| (t, self.base_offset + r as i64))
+    }
+
+    /// Appends only when the timestamp grows and the offset does not go back.
+    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> SResult<()> {
+        if self.is_full() {
+            return Ok(());
+        }
+        let (last_ts, last_off) = self.last_entry();
+        if timestamp <= last_ts || offset < last_off {
+            return Ok(());
+        }
+        let rel = (offset - self.base_offset) as i32;
+        self.entries.push((timestamp, rel));
+        Ok(())
+    }
+
+    /// Writes the entries added since the last call, in one write.
+    pub fn write_pending(&mut self) -> SResult<()> {
+        if self.written < self.entries.len() {
+            let mut buf = Vec::with_capacity((self.entries.len() - self.written) * TIME_ENTRY_SIZE);
+            for &(ts, rel) in &self.entries[self.written..] {
+                buf.extend_from_slice(&ts.to_be_bytes());
+                buf.extend_from_slice(&rel.to_be_bytes());
+            }
+            write_all_at(&self.file, &buf, (self.written * TIME_ENTRY_SIZE) as u64)?;
+            self.written = self.entries.len();
+        }
+        Ok(())
+    }
+
+    /// Offset of the largest entry with timestamp <= target; baseOffset if none.
+    pub fn lookup(&self, target: i64) -> i64 {
+        let n = self.entries.partition_point(|&(t, _)| t <= target);
+        if n == 0 {
+            self.base_offset
+        } else {
+            self.base_offset + self.entries[n - 1].1 as i64
+        }
+    }
+
+    /// Drops entries with offset >= target.
+    pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        let rel = target - self.base_offset;
+        let keep = self.entries.partition_point(|&(_, r)| (r as i64) < rel);
+        self.entries.truncate(keep);
+        self.written = self.written.min(keep);
+        self.preallocate()
+    }
+
+    pub fn reset(&mut self) -> SResult<()> {
+        self.entries.clear();
+        self.written = 0;
+        self.file.set_len(0)?;
+        Ok(())
+    }
+    pub fn trim(&mut self) -> SResult<()> {
+        self.write_pending()?;
+        self.file.set_len((self.entries.len() * TIME_ENTRY_SIZE) as u64)?;
+        Ok(())
+    }
+    pub fn preallocate(&mut self) -> SResult<()> {
+        self.trim()?;
+        self.file.set_len((self.max_entries * TIME_ENTRY_SIZE) as u64)?;
+        Ok(())
+    }
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("spool-index-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn offset_index_lookup_finds_largest_entry_at_or_below() {
+        let d = tmp("oi");
+        let (mut idx, _) = OffsetIndex::open(&d.join("a.index"), 100, 1024).unwrap();
+        idx.preallocate().unwrap();
+        assert_eq!(idx.lookup(150), (100, 0));
+        idx.append(110, 4000).unwrap();
+        idx.append(120, 8000).unwrap();
+        idx.append(120, 9000).unwrap(); // not past the last entry: ignored
+        idx.append(130, 12000).unwrap();
+        assert_eq!(idx.entries(), 3);
+        assert_eq!(idx.lookup(105), (100, 0));
+        assert_eq!(idx.lookup(110), (110, 4000));
+        assert_eq!(idx.lookup(125), (120, 8000));
+        assert_eq!(idx.lookup(1_000_000), (130, 12000));
+        assert_eq!(std::fs::metadata(d.join("a.index")).unwrap().len(), 1024);
+        idx.trim().unwrap();
+        assert_eq!(std::fs::metadata(d.join("a.index")).unwrap().len(), 24);
+        let (re, aligned) = OffsetIndex::open(&d.join("a.index"), 100, 1024).unwrap();
+        assert!(aligned);
+        assert_eq!(re.lookup(125), (120, 8000));
+        let bytes = std::fs::read(d.join("a.index")).unwrap();
+        assert_eq!(&bytes[0..8], &[0, 0, 0, 10, 0, 0, 0x0f, 0xa0]);
+        idx.truncate_to(120).unwrap();
+        assert_eq!(idx.last_entry(), Some((110, 4000)));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn offset_index_stops_when_full() {
+        let d = tmp("full");
+        let (mut idx, _) = OffsetIndex::open(&d.join("b.index"), 0, 20).unwrap();
+        for i in 1..10 {
+            idx.append(i, i as u64 * 100).unwrap();
+        }
+        assert_eq!(idx.entries(), 2);
+        assert!(idx.is_full());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn time_index_maybe_append_and_lookup() {
+        let d = tmp("ti");
+        let (mut idx, _) = TimeIndex::open(&d.join("a.timeindex"), 50, 1200).unwrap();
+        idx.preallocate().unwrap();
+        assert_eq!(std::fs::metadata(d.join("a.timeindex")).unwrap().len(), 1200);
+        assert_eq!(idx.last_entry(), (-1, 50));
+        idx.maybe_append(1000, 55).unwrap();
+        idx.maybe_append(1000, 60).unwrap(); // same timestamp: ignored
+        idx.maybe_append(900, 61).unwrap(); // older timestamp: ignored
+        idx.maybe_append(2000, 54).unwrap(); // offset goes back: ignored
+        idx.maybe_append(3000, 70).unwrap();
+        assert_eq!(idx.entries(), 2);
+        assert_eq!(idx.lookup(999), 50);
+        assert_eq!(idx.lookup(1000), 55);
+        assert_eq!(idx.lookup(2999), 55);
+        assert_eq!(idx.lookup(5000), 70);
+        idx.trim().unwrap();
+        let bytes = std::fs::read(d.join("a.timeindex")).unwrap();
+        assert_eq!(bytes.len(), 24);
+        assert_eq!(&bytes[0..12], &[0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 5]);
+        idx.truncate_to(70).unwrap();
+        assert_eq!(idx.last_entry(), (1000, 55));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,323 @@
+// native room: the napi-rs bindings. Only type conversion lives here; the logic is in the plain
+// modules below, each with its own `cargo test`s. Errors reach JS as
+// "SPOOL_E<kafka code>: <message>" and src/storage/native.ts turns them into StorageError.
+// Calls that parse client or on-disk bytes use catch_unwind: a bug there must surface as a JS
+// error, not abort the broker.
+pub mod batch;
+pub mod codec;
+pub mod error;
+pub mod fileio;
+pub mod index;
+pub mod log;
+pub mod segment;
+pub mod transfer;
+
+use error::StorageErr;
+use napi::bindgen_prelude::*;
+use napi::{Env, Task};
+use napi_derive::napi;
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+fn to_napi(e: StorageErr) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, format!("SPOOL_E{}: {}", e.code, e.message))
+}
+
+fn closed(dir: &std::path::Path) -> napi::Error {
+    to_napi(StorageErr::new(error::KAFKA_STORAGE_ERROR, format!("log {} is closed", dir.display())))
+}
+
+#[napi(object)]
+pub struct NativeLogConfig {
+    pub segment_bytes: i64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: i64,
+    pub max_index_size: i64,
+    pub max_message_bytes: i64,
+    pub message_timestamp_type: String,
+}
+
+#[napi(object)]
+pub struct NativeFileSlice {
+    pub fd: i64,
+    pub position: i64,
+    pub length: i64,
+}
+
+#[napi(object)]
+pub struct NativeSegmentInfo {
+    pub base_offset: i64,
+    pub size_in_bytes: i64,
+    pub max_timestamp: i64,
+    pub last_modified_ms: i64,
+}
+
+/// Fields per batch in the packed append result (see src/storage/native.ts).
+pub const APPEND_HEADER_FIELDS: usize = 5;
+pub const APPEND_BATCH_FIELDS: usize = 9;
+
+fn pack(s: log::AppendSummary) -> Float64Array {
+    let mut v = Vec::with_capacity(APPEND_HEADER_FIELDS + s.batches.len() * APPEND_BATCH_FIELDS);
+    v.extend_from_slice(&[
+        s.first_offset as f64,
+        s.last_offset as f64,
+        s.max_timestamp as f64,
+        s.log_append_time as f64,
+        s.log_end_offset as f64,
+    ]);
+    for h in &s.batches {
+        let flags = (h.is_transactional() as u8) | ((h.is_control() as u8) << 1);
+        v.extend_from_slice(&[
+            h.base_offset as f64,
+            h.last_offset() as f64,
+            h.max_timestamp as f64,
+            h.producer_id as f64,
+            h.producer_epoch as f64,
+            h.base_sequence as f64,
+            h.records_count as f64,
+            flags as f64,
+            h.size() as f64,
+        ]);
+    }
+    Float64Array::new(v)
+}
+
+// Every method takes &self: napi-rs keeps a borrow of the JS object for as long as a returned
+// AsyncTask is pending, so a `&mut self` flush would lock out appends until its fsync ends.
+// JS is single-threaded, hence a RefCell, never borrowed across a call.
+#[napi]
+pub struct NativeLog {
+    dir: PathBuf,
+    inner: RefCell<Option<log::Log>>,
+}
+
+impl NativeLog {
+    fn with<T>(&self, f: impl FnOnce(&mut log::Log) -> error::SResult<T>) -> Result<T> {
+        let mut guard = self.inner.borrow_mut();
+        let log = guard.as_mut().ok_or_else(|| closed(&self.dir))?;
+        f(log).map_err(to_napi)
+    }
+}
+
+#[napi]
+impl NativeLog {
+    #[napi(getter)]
+    pub fn log_start_offset(&self) -> Result<i64> {
+        self.with(|l| Ok(l.log_start_offset))
+    }
+    #[napi(getter)]
+    pub fn log_end_offset(&self) -> Result<i64> {
+        self.with(|l| Ok(l.log_end_offset))
+    }
+    #[napi(getter)]
+    pub fn recovered_bytes_truncated(&self) -> Result<i64> {
+        self.with(|l| Ok(l.recovered_bytes_truncated as i64))
+    }
+
+    /// Leader append; rewrites `batches` in place. Packed result, see native.ts.
+    #[napi(catch_unwind)]
+    pub fn append(&self, mut batches: Buffer, now: i64, leader_epoch: i32) -> Result<Float64Array> {
+        self.with(|l| l.append(&mut batches, now, leader_epoch)).map(pack)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn append_as_follower(&self, batches: Buffer, now: i64) -> Result<Float64Array> {
+        self.with(|l| l.append_as_follower(&batches, now)).map(pack)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn read(&self, offset: i64, max_bytes: i64, max_offset: i64) -> Result<NativeFileSlice> {
+        let (fd, position, length) = self.with(|l| l.read(offset, max_bytes, max_offset))?;
+        Ok(NativeFileSlice { fd, position: position as i64, length: length as i64 })
+    }
+
+    /// [timestamp, offset], or null.
+    #[napi(catch_unwind)]
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<Vec<i64>>> {
+        let found = self.with(|l| l.offset_for_timestamp(timestamp))?;
+        Ok(found.map(|(ts, off)| vec![ts, off]))
+    }
+
+    /// [timestamp, offset], or null.
+    #[napi(catch_unwind)]
+    pub fn max_timestamp_and_offset(&self) -> Result<Option<Vec<i64>>> {
+        let found = self.with(|l| l.max_timestamp_and_offset())?;
+        Ok(found.map(|(ts, off)| vec![ts, off]))
+    }
+
+    #[napi]
+    pub fn segments(&self) -> Result<Vec<NativeSegmentInfo>> {
+        Ok(self
+            .with(|l| Ok(l.segments()))?
+            .into_iter()
+            .map(|s| NativeSegmentInfo {
+                base_offset: s.base_offset,
+                size_in_bytes: s.size_in_bytes,
+                max_timestamp: s.max_timestamp,
+                last_modified_ms: s.last_modified_ms,
+            })
+            .collect())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn truncate_to(&self, offset: i64) -> Result<()> {
+        self.with(|l| l.truncate_to(offset))
+    }
+
+    #[napi]
+    pub fn delete_segments_before(&self, offset: i64) -> Result<u32> {
+        self.with(|l| l.delete_segments_before(offset))
+    }
+
+    #[napi]
+    pub fn roll(&self) -> Result<()> {
+        self.with(|l| l.roll())
+    }
+
+    /// fsyncs everything written so far, on the libuv pool. Group commit is done in native.ts.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self) -> Result<AsyncTask<FlushTask>> {
+        let job = self.with(|l| l.flush_job())?;
+        Ok(AsyncTask::new(FlushTask { job: Some(job) }))
+    }
+
+    /// Seals indexes and fsyncs on the libuv pool; every later call fails.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<CloseTask> {
+        AsyncTask::new(CloseTask { log: self.inner.borrow_mut().take() })
+    }
+}
+
+pub struct FlushTask {
+    job: Option<log::FlushJob>,
+}
+
+impl Task for FlushTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        match self.job.take() {
+            Some(job) => job.run().map_err(to_napi),
+            None => Ok(()),
+        }
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct CloseTask {
+    log: Option<log::Log>,
+}
+
+impl Task for CloseTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        match self.log.take() {
+            Some(log) => log.close().map_err(to_napi),
+            None => Ok(()),
+        }
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct OpenTask {
+    dir: PathBuf,
+    config: log::LogConfig,
+    log_start_offset: Option<i64>,
+}
+
+impl Task for OpenTask {
+    type Output = log::Log;
+    type JsValue = NativeLog;
+    fn compute(&mut self) -> Result<log::Log> {
+        log::Log::open(&self.dir, self.config, self.log_start_offset).map_err(to_napi)
+    }
+    fn resolve(&mut self, _env: Env, output: log::Log) -> Result<NativeLog> {
+        Ok(NativeLog { dir: self.dir.clone(), inner: RefCell::new(Some(output)) })
+    }
+}
+
+/// Opens (creating if needed) a partition directory and recovers it, on the libuv pool.
+#[napi(ts_return_type = "Promise<NativeLog>")]
+pub fn open_log(dir: String, config: NativeLogConfig, log_start_offset: Option<i64>) -> Result<AsyncTask<OpenTask>> {
+    let log_append_time = match config.message_timestamp_type.as_str() {
+        "CreateTime" => false,
+        "LogAppendTime" => true,
+        other => {
+            return Err(napi::Error::new(
+                Status::InvalidArg,
+                format!("message.timestamp.type must be CreateTime or LogAppendTime, got {other}"),
+            ))
+        }
+    };
+    Ok(AsyncTask::new(OpenTask {
+        dir: PathBuf::from(dir),
+        config: log::LogConfig {
+            segment_bytes: config.segment_bytes,
+            segment_ms: config.segment_ms,
+            index_interval_bytes: config.index_interval_bytes,
+            max_index_size: config.max_index_size,
+            max_message_bytes: config.max_message_bytes,
+            log_append_time,
+        },
+        log_start_offset,
+    }))
+}
+
+#[napi(catch_unwind)]
+pub fn compress(codec: u32, data: Buffer) -> Result<Buffer> {
+    codec::compress(codec.min(255) as u8, &data).map(Buffer::from).map_err(to_napi)
+}
+
+#[napi(catch_unwind)]
+pub fn decompress(codec: u32, data: Buffer) -> Result<Buffer> {
+    codec::decompress(codec.min(255) as u8, &data).map(Buffer::from).map_err(to_napi)
+}
+
+#[napi(js_name = "crc32c")]
+pub fn crc32c(data: Buffer) -> u32 {
+    batch::crc32c(&data)
+}
+
+#[cfg(unix)]
+pub struct SendFileTask {
+    sock: transfer::OwnedFd,
+    file: transfer::OwnedFd,
+    position: u64,
+    length: u64,
+}
+
+#[cfg(unix)]
+impl Task for SendFileTask {
+    type Output = u64;
+    type JsValue = i64;
+    fn compute(&mut self) -> Result<u64> {
+        transfer::send_file(&self.sock, &self.file, self.position, self.length).map_err(to_napi)
+    }
+    fn resolve(&mut self, _env: Env, output: u64) -> Result<i64> {
+        Ok(output as i64)
+    }
+}
+
+/// Sends a segment slice to a (non-blocking) socket fd with sendfile(2) on the libuv pool.
+/// Both fds are dup'd here, on the JS thread, so closing either meanwhile cannot race.
+#[cfg(unix)]
+#[napi(ts_return_type = "Promise<number>")]
+pub fn send_file(socket_fd: i64, fd: i64, position: i64, length: i64) -> Result<AsyncTask<SendFileTask>> {
+    if position < 0 || length < 0 {
+        return Err(napi::Error::new(Status::InvalidArg, "sendFile: negative position or length"));
+    }
+    let sock = transfer::OwnedFd::dup(socket_fd).map_err(to_napi)?;
+    let file = transfer::OwnedFd::dup(fd).map_err(to_napi)?;
+    Ok(AsyncTask::new(SendFileTask { sock, file, position: position as u64, length: length as u64 }))
+}
+
+/// Whether this build has a sendFile; native.ts leaves StorageEngine.sendFile undefined otherwise.
+#[napi]
+pub fn has_send_file() -> bool {
+    cfg!(unix)
+}

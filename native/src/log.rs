@@ -1,0 +1,566 @@
+// native room: one partition's log — segments, roll, read, offset-for-timestamp, truncation,
+// retention deletes, recovery and flush (docs/storage-format.md).
+use crate::batch::{self, BatchHeader};
+use crate::error::*;
+use crate::segment::{Segment, SegmentConfig};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy)]
+pub struct LogConfig {
+    pub segment_bytes: i64,
+    pub segment_ms: i64,
+    pub index_interval_bytes: i64,
+    pub max_index_size: i64,
+    pub max_message_bytes: i64,
+    pub log_append_time: bool,
+}
+
+impl LogConfig {
+    fn segment_config(&self) -> SegmentConfig {
+        SegmentConfig {
+            index_interval_bytes: self.index_interval_bytes.max(0) as u64,
+            max_index_size: self.max_index_size.max(0) as usize,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct AppendSummary {
+    pub batches: Vec<BatchHeader>,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    pub log_append_time: i64,
+    pub log_end_offset: i64,
+}
+
+pub struct SegmentSummary {
+    pub base_offset: i64,
+    pub size_in_bytes: i64,
+    pub max_timestamp: i64,
+    pub last_modified_ms: i64,
+}
+
+/// Files to fsync, gathered on the JS thread so the fsyncs themselves run on a pool thread
+/// without holding the log.
+pub struct FlushJob {
+    files: Vec<File>,
+    dir: Option<PathBuf>,
+}
+
+impl FlushJob {
+    pub fn run(self) -> SResult<()> {
+        for f in &self.files {
+            f.sync_data()?;
+        }
+        #[cfg(unix)]
+        if let Some(dir) = self.dir {
+            File::open(dir)?.sync_all()?;
+        }
+        #[cfg(not(unix))]
+        let _ = self.dir;
+        Ok(())
+    }
+}
+
+pub struct Log {
+    pub dir: PathBuf,
+    cfg: LogConfig,
+    segments: Vec<Segment>,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub recovered_bytes_truncated: u64,
+    /// Handles of segments sealed since the last flush: their last writes still need an fsync.
+    unflushed: Vec<File>,
+    dir_dirty: bool,
+}
+
+fn parse_base_offset(name: &str, suffix: &str) -> Option<i64> {
+    let stem = name.strip_suffix(suffix)?;
+    if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+impl Log {
+    /// Opens or creates a partition directory and recovers its active segment.
+    pub fn open(dir: &Path, cfg: LogConfig, log_start_offset: Option<i64>) -> SResult<Log> {
+        fs::create_dir_all(dir)?;
+        let seg_cfg = cfg.segment_config();
+        let mut bases = Vec::new();
+        let mut index_files = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".cleaned") || name.ends_with(".swap") || name.ends_with(".deleted") {
+                fs::remove_file(entry.path())?;
+            } else if let Some(base) = parse_base_offset(&name, ".log") {
+                bases.push(base);
+            } else if let Some(base) = parse_base_offset(&name, ".index").or_else(|| parse_base_offset(&name, ".timeindex")) {
+                index_files.push((base, entry.path()));
+            }
+        }
+        bases.sort_unstable();
+        // Index files without their .log are leftovers of a deletion cut short.
+        for (base, path) in index_files {
+            if bases.binary_search(&base).is_err() {
+                fs::remove_file(path)?;
+            }
+        }
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        let mut recovered = 0;
+        if bases.is_empty() {
+            let (seg, _, _) = Segment::open(dir, log_start_offset.unwrap_or(0).max(0), seg_cfg, true)?;
+            segments.push(seg);
+        } else {
+            for (i, &base) in bases.iter().enumerate() {
+                let (mut seg, indexes_existed, aligned) = Segment::open(dir, base, seg_cfg, false)?;
+                if i + 1 == bases.len() {
+                    recovered = seg.recover()?;
+                } else if !indexes_existed || !aligned || !seg.indexes_look_valid(bases[i + 1]) {
+                    seg.rebuild_inactive()?;
+                } else {
+                    seg.load_inactive_state()?;
+                }
+                segments.push(seg);
+            }
+        }
+        let log_end_offset = segments.last().unwrap().next_offset();
+        let first_base = segments[0].base_offset;
+        let log_start_offset = log_start_offset.unwrap_or(first_base).max(first_base).min(log_end_offset);
+        Ok(Log {
+            dir: dir.to_path_buf(),
+            cfg,
+            segments,
+            log_start_offset,
+            log_end_offset,
+            recovered_bytes_truncated: recovered,
+            unflushed: Vec::new(),
+            dir_dirty: true,
+        })
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a log always has an active segment")
+    }
+
+    /// Leader append: assigns offsets, leader epoch and (LogAppendTime) timestamps in place.
+    pub fn append(&mut self, buf: &mut [u8], now: i64, leader_epoch: i32) -> SResult<AppendSummary> {
+        let refs = batch::validate_batches(buf, self.cfg.max_message_bytes)?;
+        let count: i64 = refs.iter().map(|r| r.header.last_offset_delta as i64 + 1).sum();
+        let last_offset = self.log_end_offset + count - 1;
+        self.maybe_roll(buf.len() as u64, now, last_offset)?;
+        let log_append_time = if self.cfg.log_append_time { Some(now) } else { None };
+        let mut next = self.log_end_offset;
+        let mut written = Vec::with_capacity(refs.len());
+        for r in &refs {
+            let end = r.position + r.header.size();
+            let h = batch::assign(&mut buf[r.position..end], next, leader_epoch, log_append_time);
+            next = h.last_offset() + 1;
+            written.push((r.position, h));
+        }
+        self.write(buf, written, log_append_time.unwrap_or(-1))
+    }
+
+    /// Follower append: batches keep their offsets, epochs and timestamps.
+    pub fn append_as_follower(&mut self, buf: &[u8], now: i64) -> SResult<AppendSummary> {
+        let refs = batch::validate_batches(buf, self.cfg.max_message_bytes)?;
+        let mut expected = self.log_end_offset;
+        for r in &refs {
+            let base = r.header.base_offset;
+            if base != expected {
+                // The request must start at the log end; a mismatch later in the same request
+                // means the batches themselves are not contiguous.
+                let code = if r.position == 0 { INVALID_RECORD } else { CORRUPT_MESSAGE };
+                return Err(StorageErr::new(
+                    code,
+                    format!("{}: follower batch at offset {base}, expected {expected}", self.dir.display()),
+                ));
+            }
+            expected = r.header.last_offset() + 1;
+        }
+        self.maybe_roll(buf.len() as u64, now, expected - 1)?;
+        let written = refs.iter().map(|r| (r.position, r.header)).collect();
+        self.write(buf, written, -1)
+    }
+
+    fn write(&mut self, buf: &[u8], written: Vec<(usize, BatchHeader)>, log_append_time: i64) -> SResult<AppendSummary> {
+        self.active().append(buf, &written)?;
+        let first_offset = written[0].1.base_offset;
+        let last_offset = written[written.len() - 1].1.last_offset();
+        self.log_end_offset = last_offset + 1;
+        let max_timestamp = written.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1);
+        Ok(AppendSummary {
+            batches: written.into_iter().map(|(_, h)| h).collect(),
+            first_offset,
+            last_offset,
+            max_timestamp,
+            log_append_time,
+            log_end_offset: self.log_end_offset,
+        })
+    }
+
+    fn maybe_roll(&mut self, incoming: u64, now: i64, last_offset: i64) -> SResult<()> {
+        let cfg = self.cfg;
+        let seg = self.active();
+        if seg.size == 0 {
+            return Ok(());
+        }
+        let too_big = seg.size + incoming > cfg.segment_bytes.max(0) as u64;
+        let too_old = match seg.rolling_based_timestamp()? {
+            Some(ts) => now - ts > cfg.segment_ms,
+            None => false,
+        };
+        let index_full = seg.offset_index.is_full() || seg.time_index.is_full();
+        let offset_overflow = last_offset - seg.base_offset > i32::MAX as i64;
+        if too_big || too_old || index_full || offset_overflow {
+            self.roll_at(self.log_end_offset)?;
+        }
+        Ok(())
+    }
+
+    fn roll_at(&mut self, base_offset: i64) -> SResult<()> {
+        let seg = self.active();
+        seg.seal()?;
+        let mut handles = vec![seg.log_file().try_clone()?];
+        for f in seg.index_files() {
+            handles.push(f.try_clone()?);
+        }
+        self.unflushed.extend(handles);
+        let (fresh, _, _) = Segment::open(&self.dir, base_offset, self.cfg.segment_config(), true)?;
+        self.segments.push(fresh);
+        self.dir_dirty = true;
+        Ok(())
+    }
+
+    /// Starts a new segment at the log end offset unless the active one is empty.
+    pub fn roll(&mut self) -> SResult<()> {
+        if self.active().size > 0 {
+            self.roll_at(self.log_end_offset)?;
+        }
+        Ok(())
+    }
+
+    /// (fd, position, length) of whole batches starting at the one holding `offset`.
+    pub fn read(&self, offset: i64, max_bytes: i64, max_offset: i64) -> SResult<(i64, u64, u64)> {
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(StorageErr::new(
+                OFFSET_OUT_OF_RANGE,
+                format!(
+                    "{}: offset {offset} outside [{}, {}]",
+                    self.dir.display(),
+                    self.log_start_offset,
+                    self.log_end_offset
+                ),
+            ));
+        }
+        let active = self.segments.last().unwrap();
+        if offset == self.log_end_offset {
+            return Ok((active.fd(), active.size, 0));
+        }
+        let start = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        for seg in &self.segments[start..] {
+            if let Some((position, length)) = seg.read(offset, max_bytes.max(0) as u64, max_offset)? {
+                return Ok((seg.fd(), position, length));
+            }
+        }
+        Ok((active.fd(), active.size, 0))
+    }
+
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> SResult<Option<(i64, i64)>> {
+        for seg in &self.segments {
+            if seg.max_timestamp_so_far < timestamp {
+                continue;
+            }
+            if let Some(found) = seg.find_offset_by_timestamp(timestamp, self.log_start_offset)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn max_timestamp_and_offset(&self) -> SResult<Option<(i64, i64)>> {
+        if self.log_end_offset <= self.log_start_offset {
+            return Ok(None);
+        }
+        let mut best: Option<&Segment> = None;
+        for seg in &self.segments {
+            if seg.size == 0 || seg.next_offset() <= self.log_start_offset {
+                continue;
+            }
+            if best.is_none_or(|b| seg.max_timestamp_so_far > b.max_timestamp_so_far) {
+                best = Some(seg);
+            }
+        }
+        match best {
+            Some(seg) => seg.max_timestamp_and_offset(self.log_start_offset),
+            None => Ok(None),
+        }
+    }
+
+    pub fn segments(&self) -> Vec<SegmentSummary> {
+        self.segments
+            .iter()
+            .map(|s| SegmentSummary {
+                base_offset: s.base_offset,
+                size_in_bytes: s.size as i64,
+                max_timestamp: s.max_timestamp_so_far,
+                last_modified_ms: s.last_modified_ms(),
+            })
+            .collect()
+    }
+
+    /// Removes every batch at or after `offset`.
+    pub fn truncate_to(&mut self, offset: i64) -> SResult<()> {
+        if offset >= self.log_end_offset {
+            return Ok(());
+        }
+        self.dir_dirty = true;
+        // Kafka's UnifiedLog.truncateTo: only a target below the first segment empties the log.
+        if offset < self.segments[0].base_offset {
+            return self.truncate_fully_and_start_at(offset);
+        }
+        while self.segments.len() > 1 && self.segments.last().unwrap().base_offset > offset {
+            self.segments.pop().unwrap().delete_files()?;
+        }
+        let seg = self.active();
+        seg.truncate_to(offset)?;
+        self.log_end_offset = self.active().next_offset();
+        self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
+        Ok(())
+    }
+
+    fn truncate_fully_and_start_at(&mut self, offset: i64) -> SResult<()> {
+        for seg in self.segments.drain(..) {
+            seg.delete_files()?;
+        }
+        let (fresh, _, _) = Segment::open(&self.dir, offset.max(0), self.cfg.segment_config(), true)?;
+        self.segments.push(fresh);
+        self.log_start_offset = offset.max(0);
+        self.log_end_offset = offset.max(0);
+        Ok(())
+    }
+
+    /// Deletes segments whose every offset is below `offset` (never the active one) and raises
+    /// logStartOffset. Returns how many segments were deleted.
+    pub fn delete_segments_before(&mut self, offset: i64) -> SResult<u32> {
+        let mut deleted = 0;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
+            self.segments.remove(0).delete_files()?;
+            deleted += 1;
+        }
+        if deleted > 0 {
+            self.dir_dirty = true;
+        }
+        let new_start = offset.min(self.log_end_offset).max(self.segments[0].base_offset);
+        if new_start > self.log_start_offset {
+            self.log_start_offset = new_start;
+        }
+        Ok(deleted)
+    }
+
+    /// What a flush must fsync: sealed segments not yet synced plus the active segment.
+    pub fn flush_job(&mut self) -> SResult<FlushJob> {
+        let mut files = std::mem::take(&mut self.unflushed);
+        let seg = self.active();
+        files.push(seg.log_file().try_clone()?);
+        for f in seg.index_files() {
+            files.push(f.try_clone()?);
+        }
+        let dir = if std::mem::replace(&mut self.dir_dirty, false) { Some(self.dir.clone()) } else { None };
+        Ok(FlushJob { files, dir })
+    }
+
+    /// Seals the active segment's indexes and fsyncs; the Log is consumed.
+    pub fn close(mut self) -> SResult<()> {
+        self.active().seal()?;
+        self.dir_dirty = true;
+        self.flush_job()?.run()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::tests::make_batch;
+
+    fn cfg() -> LogConfig {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            index_interval_bytes: 100,
+            max_index_size: 1024,
+            max_message_bytes: 1_048_588,
+            log_append_time: false,
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("spool-log-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn append_assigns_offsets_and_read_returns_whole_batches() {
+        let d = tmp("append");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let mut buf = make_batch(3, 1000, 0);
+        buf.extend(make_batch(2, 2000, 0));
+        let s = log.append(&mut buf, 5000, 4).unwrap();
+        assert_eq!((s.first_offset, s.last_offset, s.log_end_offset), (0, 4, 5));
+        assert_eq!(s.batches[1].base_offset, 3);
+        assert_eq!(batch::get_i64(&buf, 0), 0);
+        assert_eq!(batch::get_i32(&buf, 12), 4);
+        let first_size = make_batch(3, 1000, 0).len() as u64;
+        // Offset 1 lies inside the first batch: the slice starts at that batch.
+        let (_, pos, len) = log.read(1, 1 << 20, i64::MAX).unwrap();
+        assert_eq!((pos, len), (0, buf.len() as u64));
+        let (_, pos, len) = log.read(3, 1 << 20, i64::MAX).unwrap();
+        assert_eq!((pos, len), (first_size, buf.len() as u64 - first_size));
+        // maxBytes smaller than one batch still returns that batch.
+        let (_, _, len) = log.read(0, 1, i64::MAX).unwrap();
+        assert_eq!(len, first_size);
+        assert_eq!(log.read(5, 100, i64::MAX).unwrap().2, 0);
+        assert_eq!(log.read(6, 100, i64::MAX).unwrap_err().code, OFFSET_OUT_OF_RANGE);
+        assert_eq!(log.offset_for_timestamp(1001).unwrap(), Some((1001, 1)));
+        assert_eq!(log.offset_for_timestamp(1500).unwrap(), Some((2000, 3)));
+        assert_eq!(log.offset_for_timestamp(3000).unwrap(), None);
+        assert_eq!(log.max_timestamp_and_offset().unwrap(), Some((2001, 4)));
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn invalid_batch_writes_nothing() {
+        let d = tmp("invalid");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let mut buf = make_batch(3, 1000, 0);
+        let mut bad = make_batch(1, 0, 0);
+        bad[16] = 1;
+        buf.extend(bad);
+        assert_eq!(log.append(&mut buf, 0, 0).unwrap_err().code, CORRUPT_MESSAGE);
+        assert_eq!(log.log_end_offset, 0);
+        assert_eq!(log.segments()[0].size_in_bytes, 0);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn roll_truncate_recovery_and_retention() {
+        let d = tmp("roll");
+        let mut c = cfg();
+        c.segment_bytes = 300;
+        let mut log = Log::open(&d, c, None).unwrap();
+        for i in 0..10 {
+            let mut b = make_batch(2, 1000 + i * 10, 0);
+            log.append(&mut b, 0, 0).unwrap();
+        }
+        let segs = log.segments();
+        assert!(segs.len() > 2, "expected rolls, got {}", segs.len());
+        assert_eq!(log.log_end_offset, 20);
+        log.truncate_to(15).unwrap();
+        // Offset 15 is inside the batch [14, 15], which goes whole.
+        assert_eq!(log.log_end_offset, 14);
+        let deleted = log.delete_segments_before(6).unwrap();
+        assert!(deleted >= 1);
+        assert_eq!(log.log_start_offset, 6);
+        assert_eq!(log.read(4, 100, i64::MAX).unwrap_err().code, OFFSET_OUT_OF_RANGE);
+        log.close().unwrap();
+
+        // A torn tail is cut at the last whole batch on reopen.
+        let active = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .max()
+            .unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(&active).unwrap();
+        std::io::Write::write_all(&mut f, &make_batch(2, 0, 0)[..30]).unwrap();
+        drop(f);
+        let log = Log::open(&d, c, Some(6)).unwrap();
+        assert_eq!(log.recovered_bytes_truncated, 30);
+        assert_eq!(log.log_end_offset, 14);
+        assert_eq!(log.log_start_offset, 6);
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn damaged_indexes_of_inactive_segments_are_rebuilt_identically() {
+        let d = tmp("rebuild");
+        let mut c = cfg();
+        c.segment_bytes = 300;
+        c.index_interval_bytes = 50;
+        let mut log = Log::open(&d, c, None).unwrap();
+        for i in 0..12 {
+            let mut b = make_batch(1 + (i % 3) as i32, 1000 + i * 7, 0);
+            log.append(&mut b, 0, 0).unwrap();
+        }
+        assert!(log.segments().len() >= 3);
+        log.close().unwrap();
+        let first_index = d.join(crate::segment::file_name(0, ".index"));
+        let first_time = d.join(crate::segment::file_name(0, ".timeindex"));
+        let index_before = fs::read(&first_index).unwrap();
+        let time_before = fs::read(&first_time).unwrap();
+        assert!(!index_before.is_empty() && !time_before.is_empty());
+        fs::remove_file(&first_index).unwrap();
+        // A preallocated (zero-filled) time index, as an unclean shutdown during a roll leaves.
+        let mut zeroed = time_before.clone();
+        zeroed.resize(time_before.len() + 120, 0);
+        fs::write(&first_time, &zeroed).unwrap();
+        let log = Log::open(&d, c, None).unwrap();
+        assert_eq!(fs::read(&first_index).unwrap(), index_before);
+        assert_eq!(fs::read(&first_time).unwrap(), time_before);
+        assert_eq!(log.recovered_bytes_truncated, 0);
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn recovery_stops_at_the_first_batch_with_a_bad_crc() {
+        let d = tmp("crc");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let sizes: Vec<usize> = (0..3)
+            .map(|_| {
+                let mut b = make_batch(2, 1000, 0);
+                log.append(&mut b, 0, 0).unwrap();
+                b.len()
+            })
+            .collect();
+        log.close().unwrap();
+        let path = d.join(crate::segment::file_name(0, ".log"));
+        let mut bytes = fs::read(&path).unwrap();
+        let second_body = sizes[0] + 70;
+        bytes[second_body] ^= 0x55;
+        fs::write(&path, &bytes).unwrap();
+        let log = Log::open(&d, cfg(), None).unwrap();
+        assert_eq!(log.recovered_bytes_truncated, (sizes[1] + sizes[2]) as u64);
+        assert_eq!(log.log_end_offset, 2);
+        assert_eq!(fs::metadata(&path).unwrap().len(), sizes[0] as u64);
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn follower_append_keeps_offsets_and_rejects_gaps() {
+        let d = tmp("follower");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let mut b = make_batch(2, 0, 0);
+        batch::put_i64(&mut b, 0, 0);
+        log.append_as_follower(&b, 0).unwrap();
+        let mut gap = make_batch(1, 0, 0);
+        batch::put_i64(&mut gap, 0, 5);
+        assert_eq!(log.append_as_follower(&gap, 0).unwrap_err().code, INVALID_RECORD);
+        let mut two = make_batch(1, 0, 0);
+        batch::put_i64(&mut two, 0, 2);
+        let mut second = make_batch(1, 0, 0);
+        batch::put_i64(&mut second, 0, 4);
+        two.extend(second);
+        assert_eq!(log.append_as_follower(&two, 0).unwrap_err().code, CORRUPT_MESSAGE);
+        batch::put_i64(&mut gap, 0, 2);
+        assert_eq!(log.append_as_follower(&gap, 0).unwrap().log_end_offset, 3);
+        fs::remove_dir_all(d).unwrap();
+    }
+}

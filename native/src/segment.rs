@@ -1,0 +1,481 @@
+// native room: one segment — a .log of concatenated v2 batches plus its two sparse indexes,
+// indexed per batch exactly like Kafka's LogSegment (docs/storage-format.md, "Append" step 5).
+use crate::batch::{self, BatchHeader, HEADER_SIZE, LOG_OVERHEAD};
+use crate::codec;
+use crate::error::*;
+use crate::fileio::{read_at, write_all_at, JsFd};
+use crate::index::{OffsetIndex, TimeIndex};
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+pub fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// Bytes read at a time while walking batch headers.
+const SCAN_CHUNK: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentConfig {
+    pub index_interval_bytes: u64,
+    pub max_index_size: usize,
+}
+
+pub struct Segment {
+    pub base_offset: i64,
+    log: File,
+    js_fd: JsFd,
+    log_path: PathBuf,
+    index_path: PathBuf,
+    time_index_path: PathBuf,
+    pub size: u64,
+    pub offset_index: OffsetIndex,
+    pub time_index: TimeIndex,
+    cfg: SegmentConfig,
+    bytes_since_last_index_entry: u64,
+    pub max_timestamp_so_far: i64,
+    pub offset_of_max_timestamp_so_far: i64,
+    /// maxTimestamp of the first batch, read lazily (segment.ms roll check).
+    rolling_based_timestamp: Option<i64>,
+    /// Offset after the last batch; baseOffset when empty.
+    next_offset: i64,
+}
+
+/// A batch found while scanning a segment file.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    pub position: u64,
+    pub header: BatchHeader,
+}
+
+impl Segment {
+    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            dir.join(file_name(base_offset, ".log")),
+            dir.join(file_name(base_offset, ".index")),
+            dir.join(file_name(base_offset, ".timeindex")),
+        )
+    }
+
+    /// Opens (or creates) the files of a segment; `fresh` empties whatever was there.
+    pub fn open(dir: &Path, base_offset: i64, cfg: SegmentConfig, fresh: bool) -> SResult<(Segment, bool, bool)> {
+        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        let index_existed = index_path.exists() && time_index_path.exists();
+        let log = OpenOptions::new().read(true).write(true).create(true).truncate(fresh).open(&log_path)?;
+        let size = log.metadata()?.len();
+        let (offset_index, a1) = OffsetIndex::open(&index_path, base_offset, cfg.max_index_size)?;
+        let (time_index, a2) = TimeIndex::open(&time_index_path, base_offset, cfg.max_index_size)?;
+        let js_fd = JsFd::new(&log)?;
+        let mut seg = Segment {
+            base_offset,
+            log,
+            js_fd,
+            log_path,
+            index_path,
+            time_index_path,
+            size,
+            offset_index,
+            time_index,
+            cfg,
+            bytes_since_last_index_entry: 0,
+            max_timestamp_so_far: -1,
+            offset_of_max_timestamp_so_far: base_offset,
+            rolling_based_timestamp: None,
+            next_offset: base_offset,
+        };
+        if fresh {
+            seg.offset_index.reset()?;
+            seg.time_index.reset()?;
+            seg.offset_index.preallocate()?;
+            seg.time_index.preallocate()?;
+        }
+        Ok((seg, index_existed, a1 && a2))
+    }
+
+    pub fn fd(&self) -> i64 {
+        self.js_fd.get()
+    }
+    pub fn log_file(&self) -> &File {
+        &self.log
+    }
+    pub fn index_files(&self) -> [&File; 2] {
+        [self.offset_index.file(), self.time_index.file()]
+    }
+    pub fn last_modified_ms(&self) -> i64 {
+        self.log
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    /// Reads the batch header at `position`, None past the end or on a short/garbled header.
+    pub fn header_at(&self, position: u64) -> SResult<Option<BatchHeader>> {
+        if position + HEADER_SIZE as u64 > self.size {
+            return Ok(None);
+        }
+        let mut buf = [0u8; HEADER_SIZE];
+        if read_at(&self.log, &mut buf, position)? < HEADER_SIZE {
+            return Ok(None);
+        }
+        let h = BatchHeader::parse(&buf);
+        if (h.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64 || position + h.size() as u64 > self.size {
+            return Ok(None);
+        }
+        Ok(Some(h))
+    }
+
+    pub fn read_batch(&self, loc: &Located) -> SResult<Vec<u8>> {
+        let mut buf = vec![0u8; loc.header.size()];
+        let n = read_at(&self.log, &mut buf, loc.position)?;
+        if n < buf.len() {
+            return Err(StorageErr::new(KAFKA_STORAGE_ERROR, format!("short read at {} in {}", loc.position, self.log_path.display())));
+        }
+        Ok(buf)
+    }
+
+    /// Walks batch headers from `position` while `f` returns true. Headers are read through a
+    /// small buffer: one pread serves every header it holds, instead of one pread per batch.
+    pub fn scan_from(&self, mut position: u64, mut f: impl FnMut(&Located) -> SResult<bool>) -> SResult<()> {
+        let mut buf = vec![0u8; SCAN_CHUNK];
+        let mut buf_start = 0u64;
+        let mut buf_len = 0usize;
+        loop {
+            if position + HEADER_SIZE as u64 > self.size {
+                return Ok(());
+            }
+            let in_buf = position >= buf_start && position + HEADER_SIZE as u64 <= buf_start + buf_len as u64;
+            if !in_buf {
+                let want = SCAN_CHUNK.min((self.size - position) as usize);
+                buf_len = read_at(&self.log, &mut buf[..want], position)?;
+                buf_start = position;
+                if buf_len < HEADER_SIZE {
+                    return Ok(());
+                }
+            }
+            let at = (position - buf_start) as usize;
+            let header = BatchHeader::parse(&buf[at..at + HEADER_SIZE]);
+            if (header.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64
+                || position + header.size() as u64 > self.size
+            {
+                return Ok(());
+            }
+            let loc = Located { position, header };
+            if !f(&loc)? {
+                return Ok(());
+            }
+            position += header.size() as u64;
+        }
+    }
+
+    /// Kafka's per-batch index rule.
+    fn index_batch(&mut self, h: &BatchHeader, position: u64) -> SResult<()> {
+        if h.max_timestamp > self.max_timestamp_so_far {
+            self.max_timestamp_so_far = h.max_timestamp;
+            self.offset_of_max_timestamp_so_far = h.last_offset();
+        }
+        if self.bytes_since_last_index_entry > self.cfg.index_interval_bytes {
+            self.offset_index.append(h.last_offset(), position)?;
+            self.time_index.maybe_append(self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far)?;
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += h.size() as u64;
+        Ok(())
+    }
+
+    /// Writes already-validated batches (one write) and indexes them.
+    pub fn append(&mut self, bytes: &[u8], headers: &[(usize, BatchHeader)]) -> SResult<()> {
+        let start = self.size;
+        write_all_at(&self.log, bytes, start)?;
+        self.size += bytes.len() as u64;
+        for (pos, h) in headers {
+            if self.rolling_based_timestamp.is_none() && start == 0 && *pos == 0 {
+                self.rolling_based_timestamp = Some(h.max_timestamp);
+            }
+            self.index_batch(h, start + *pos as u64)?;
+            self.next_offset = h.last_offset() + 1;
+        }
+        self.offset_index.write_pending()?;
+        self.time_index.write_pending()
+    }
+
+    pub fn rolling_based_timestamp(&mut self) -> SResult<Option<i64>> {
+        if self.rolling_based_timestamp.is_none() {
+            self.rolling_based_timestamp = self.header_at(0)?.map(|h| h.max_timestamp);
+        }
+        Ok(self.rolling_based_timestamp)
+    }
+
+    /// Offset after the segment's last batch (baseOffset when empty).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Learns the next offset by scanning from the last offset index entry.
+    fn compute_next_offset(&mut self) -> SResult<()> {
+        let start = match self.offset_index.last_entry() {
+            Some((_, p)) if p < self.size => p,
+            _ => 0,
+        };
+        let mut next = self.base_offset;
+        self.scan_from(start, |loc| {
+            next = loc.header.last_offset() + 1;
+            Ok(true)
+        })?;
+        self.next_offset = next;
+        Ok(())
+    }
+
+    /// Active segment recovery: keep the prefix of whole, CRC-valid batches, drop the rest,
+    /// rebuild both indexes. Returns the bytes truncated.
+    pub fn recover(&mut self) -> SResult<u64> {
+        self.reset_index_state()?;
+        let mut position = 0u64;
+        let mut next = self.base_offset;
+        while let Some(header) = self.header_at(position)? {
+            let loc = Located { position, header };
+            let bytes = self.read_batch(&loc)?;
+            if !batch::check_stored(&bytes) {
+                break;
+            }
+            if position == 0 {
+                self.rolling_based_timestamp = Some(header.max_timestamp);
+            }
+            self.index_batch(&header, position)?;
+            next = header.last_offset() + 1;
+            position += header.size() as u64;
+        }
+        let truncated = self.size - position;
+        if truncated > 0 {
+            self.log.set_len(position)?;
+            self.size = position;
+        }
+        self.next_offset = next;
+        self.offset_index.preallocate()?;
+        self.time_index.preallocate()?;
+        Ok(truncated)
+    }
+
+    /// Rebuilds the indexes of an inactive segment from its batch headers (no CRC check), as
+    /// roll would have left them.
+    pub fn rebuild_inactive(&mut self) -> SResult<()> {
+        self.reset_index_state()?;
+        let mut found = Vec::new();
+        self.scan_from(0, |loc| {
+            found.push(*loc);
+            Ok(true)
+        })?;
+        for loc in &found {
+            self.index_batch(&loc.header, loc.position)?;
+        }
+        self.next_offset = found.last().map(|l| l.header.last_offset() + 1).unwrap_or(self.base_offset);
+        self.seal()
+    }
+
+    fn reset_index_state(&mut self) -> SResult<()> {
+        self.offset_index.reset()?;
+        self.time_index.reset()?;
+        self.bytes_since_last_index_entry = 0;
+        self.max_timestamp_so_far = -1;
+        self.offset_of_max_timestamp_so_far = self.base_offset;
+        Ok(())
+    }
+
+    /// Whether the indexes of an inactive segment found at open can be trusted.
+    pub fn indexes_look_valid(&self, next_segment_base: i64) -> bool {
+        if let Some((off, pos)) = self.offset_index.last_entry() {
+            // A preallocated file from an unclean shutdown ends in zero entries (position 0 is
+            // never indexed: an entry follows at least one batch).
+            if pos == 0 || pos >= self.size || off >= next_segment_base {
+                return false;
+            }
+        }
+        if self.time_index.entries() > 0 {
+            let (ts, off) = self.time_index.last_entry();
+            if off >= next_segment_base || (ts == 0 && off == self.base_offset && self.time_index.entries() > 1) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Inactive segment loaded from trusted indexes: the time index's last entry is what roll
+    /// appended from maxTimestampSoFar.
+    pub fn load_inactive_state(&mut self) -> SResult<()> {
+        let (ts, off) = self.time_index.last_entry();
+        self.max_timestamp_so_far = ts;
+        self.offset_of_max_timestamp_so_far = off;
+        self.compute_next_offset()
+    }
+
+    /// Roll / close: the final time index entry, then trim both files.
+    pub fn seal(&mut self) -> SResult<()> {
+        self.time_index.maybe_append(self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far)?;
+        self.offset_index.trim()?;
+        self.time_index.trim()?;
+        Ok(())
+    }
+
+    /// An inactive segment becomes active again (truncation removed the ones after it).
+    pub fn reactivate(&mut self) -> SResult<()> {
+        self.offset_index.preallocate()?;
+        self.time_index.preallocate()
+    }
+
+    /// First batch whose lastOffset >= target, from the offset index's hint.
+    pub fn translate_offset(&self, target: i64) -> SResult<Option<Located>> {
+        let (_, start) = self.offset_index.lookup(target);
+        let mut found = None;
+        self.scan_from(start, |loc| {
+            if loc.header.last_offset() >= target {
+                found = Some(*loc);
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Slice of whole batches from the one holding `target`; None when this segment has none.
+    pub fn read(&self, target: i64, max_bytes: u64, max_offset: i64) -> SResult<Option<(u64, u64)>> {
+        let Some(first) = self.translate_offset(target)? else { return Ok(None) };
+        if first.header.base_offset >= max_offset {
+            return Ok(Some((first.position, 0)));
+        }
+        let mut total = first.header.size() as u64;
+        self.scan_from(first.position + total, |loc| {
+            let next = loc.header.size() as u64;
+            if total + next > max_bytes || loc.header.base_offset >= max_offset {
+                return Ok(false);
+            }
+            total += next;
+            Ok(true)
+        })?;
+        Ok(Some((first.position, total)))
+    }
+
+    /// First record with timestamp >= target and offset >= starting_offset, as (timestamp, offset).
+    pub fn find_offset_by_timestamp(&self, target: i64, starting_offset: i64) -> SResult<Option<(i64, i64)>> {
+        let hint = self.time_index.lookup(target).max(starting_offset);
+        let (_, start) = self.offset_index.lookup(hint);
+        let mut found = None;
+        self.scan_from(start, |loc| {
+            if loc.header.max_timestamp >= target && loc.header.last_offset() >= starting_offset {
+                let bytes = self.read_batch(loc)?;
+                found = find_record(&bytes, &loc.header, |ts, off| ts >= target && off >= starting_offset)?;
+            }
+            Ok(found.is_none())
+        })?;
+        Ok(found)
+    }
+
+    /// Record holding the segment's max timestamp (ListOffsets -3, Kafka 3.7+), ignoring
+    /// records below `log_start_offset`.
+    pub fn max_timestamp_and_offset(&self, log_start_offset: i64) -> SResult<Option<(i64, i64)>> {
+        let target = self.max_timestamp_so_far;
+        let (_, start) = self.offset_index.lookup(self.offset_of_max_timestamp_so_far);
+        let mut found = None;
+        self.scan_from(start, |loc| {
+            if loc.header.max_timestamp == target {
+                let bytes = self.read_batch(loc)?;
+                found = find_record(&bytes, &loc.header, |ts, off| ts == target && off >= log_start_offset)?;
+            }
+            Ok(found.is_none())
+        })?;
+        Ok(found)
+    }
+
+    /// Removes batches at or after `target`; returns bytes truncated. The segment is active after.
+    pub fn truncate_to(&mut self, target: i64) -> SResult<u64> {
+        let loc = self.translate_offset(target)?;
+        self.offset_index.truncate_to(target)?;
+        self.time_index.truncate_to(target)?;
+        let mut truncated = 0;
+        if let Some(loc) = loc {
+            // A batch straddling target is dropped whole: offsets inside a batch cannot be split.
+            truncated = self.size - loc.position;
+            self.log.set_len(loc.position)?;
+            self.size = loc.position;
+        }
+        if self.size == 0 {
+            self.rolling_based_timestamp = None;
+        }
+        self.bytes_since_last_index_entry = 0;
+        self.compute_next_offset()?;
+        self.recompute_max_timestamp()?;
+        Ok(truncated)
+    }
+
+    fn recompute_max_timestamp(&mut self) -> SResult<()> {
+        let (mut ts, mut off) = self.time_index.last_entry();
+        let (_, start) = self.offset_index.lookup(off);
+        self.scan_from(start, |loc| {
+            if loc.header.max_timestamp > ts {
+                ts = loc.header.max_timestamp;
+                off = loc.header.last_offset();
+            }
+            Ok(true)
+        })?;
+        self.max_timestamp_so_far = ts;
+        self.offset_of_max_timestamp_so_far = off;
+        Ok(())
+    }
+
+    pub fn delete_files(self) -> SResult<()> {
+        let paths = [self.log_path.clone(), self.index_path.clone(), self.time_index_path.clone()];
+        // Close every handle before unlinking: Windows refuses to delete open files.
+        drop(self);
+        for p in paths {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_varint(b: &[u8], pos: &mut usize) -> SResult<i64> {
+    let mut result: u64 = 0;
+    let mut shift = 0;
+    loop {
+        if *pos >= b.len() || shift > 63 {
+            return Err(StorageErr::new(CORRUPT_MESSAGE, "truncated varint in record"));
+        }
+        let byte = b[*pos];
+        *pos += 1;
+        result |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    Ok(((result >> 1) as i64) ^ -((result & 1) as i64))
+}
+
+/// The first record of a batch satisfying `pred(timestamp, offset)`, decompressing if needed.
+pub fn find_record(batch_bytes: &[u8], h: &BatchHeader, pred: impl Fn(i64, i64) -> bool) -> SResult<Option<(i64, i64)>> {
+    let body = &batch_bytes[HEADER_SIZE..];
+    let records = if h.codec() == codec::NONE { body.to_vec() } else { codec::decompress(h.codec(), body)? };
+    let mut pos = 0usize;
+    for _ in 0..h.records_count {
+        let len = read_varint(&records, &mut pos)?;
+        let start = pos;
+        if len < 0 || len as u64 > (records.len() - start) as u64 {
+            return Err(StorageErr::new(CORRUPT_MESSAGE, "record length past the batch end"));
+        }
+        pos += 1; // record attributes
+        let ts_delta = read_varint(&records, &mut pos)?;
+        let off_delta = read_varint(&records, &mut pos)?;
+        let ts = if h.is_log_append_time() { h.max_timestamp } else { h.base_timestamp + ts_delta };
+        let off = h.base_offset + off_delta;
+        if pred(ts, off) {
+            return Ok(Some((ts, off)));
+        }
+        pos = start + len as usize;
+    }
+    Ok(None)
+}

@@ -1,0 +1,260 @@
+// storage/ room: the native (Rust, napi-rs) engine behind the StorageEngine interface. The addon
+// does validation, offsets, indexes, codecs and sendfile; this file only adapts types, turns
+// "SPOOL_E<code>: message" addon errors into StorageError, and does group commit for flush.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  StorageError,
+  StorageErrorCode,
+  type AppendOptions,
+  type AppendResult,
+  type BatchSummary,
+  type Codec,
+  type FileSlice,
+  type LogConfig,
+  type OpenOptions,
+  type PartitionLog,
+  type SegmentInfo,
+  type StorageEngine,
+  type TimestampAndOffset,
+} from './engine.js';
+
+/** The addon's exports, as generated in native/index.d.ts (kept here: native/ is outside tsc). */
+interface NativeLogHandle {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly recoveredBytesTruncated: number;
+  append(batches: Buffer, now: number, leaderEpoch: number): Float64Array;
+  appendAsFollower(batches: Buffer, now: number): Float64Array;
+  read(offset: number, maxBytes: number, maxOffset: number): FileSlice;
+  offsetForTimestamp(timestamp: number): number[] | null;
+  maxTimestampAndOffset(): number[] | null;
+  segments(): SegmentInfo[];
+  truncateTo(offset: number): void;
+  deleteSegmentsBefore(offset: number): number;
+  roll(): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface NativeBinding {
+  openLog(
+    dir: string,
+    config: LogConfig,
+    logStartOffset?: number | null,
+  ): Promise<NativeLogHandle>;
+  compress(codec: number, data: Buffer): Buffer;
+  decompress(codec: number, data: Buffer): Buffer;
+  crc32c(data: Buffer): number;
+  hasSendFile(): boolean;
+  sendFile?(socketFd: number, fd: number, position: number, length: number): Promise<number>;
+}
+
+// Layout of the Float64Array the addon returns from append (native/src/lib.rs `pack`).
+const HEADER_FIELDS = 5;
+const BATCH_FIELDS = 9;
+const FLAG_TRANSACTIONAL = 1;
+const FLAG_CONTROL = 2;
+
+const ERROR_PATTERN = /^SPOOL_E(\d+): ([\s\S]*)$/;
+const KNOWN_CODES = new Set<number>(Object.values(StorageErrorCode));
+
+/** Rethrows an addon error as the StorageError it encodes; other errors pass unchanged. */
+function convertError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const m = ERROR_PATTERN.exec(err.message);
+  if (m === null) return err;
+  const code = Number(m[1]);
+  if (!KNOWN_CODES.has(code)) return err;
+  return new StorageError(code as StorageErrorCode, m[2]);
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw convertError(err);
+  }
+}
+
+async function callAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw convertError(err);
+  }
+}
+
+function unpack(packed: Float64Array): AppendResult {
+  const batches: BatchSummary[] = [];
+  for (let i = HEADER_FIELDS; i + BATCH_FIELDS <= packed.length; i += BATCH_FIELDS) {
+    const flags = packed[i + 7];
+    batches.push({
+      baseOffset: packed[i],
+      lastOffset: packed[i + 1],
+      maxTimestamp: packed[i + 2],
+      producerId: packed[i + 3],
+      producerEpoch: packed[i + 4],
+      baseSequence: packed[i + 5],
+      recordCount: packed[i + 6],
+      isTransactional: (flags & FLAG_TRANSACTIONAL) !== 0,
+      isControl: (flags & FLAG_CONTROL) !== 0,
+      sizeInBytes: packed[i + 8],
+    });
+  }
+  return {
+    batches,
+    firstOffset: packed[0],
+    lastOffset: packed[1],
+    maxTimestamp: packed[2],
+    logAppendTime: packed[3],
+    logEndOffset: packed[4],
+  };
+}
+
+class NativePartitionLog implements PartitionLog {
+  // Group commit: at most one fsync runs; callers arriving meanwhile share the next one, which
+  // starts after the running one and so covers everything they wrote before calling.
+  private flushing: Promise<void> | null = null;
+  private nextFlush: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly handle: NativeLogHandle,
+    readonly recoveredBytesTruncated: number,
+  ) {}
+
+  get logStartOffset(): number {
+    return call(() => this.handle.logStartOffset);
+  }
+
+  get logEndOffset(): number {
+    return call(() => this.handle.logEndOffset);
+  }
+
+  append(batches: Buffer, options: AppendOptions = {}): AppendResult {
+    const now = options.now ?? Date.now();
+    const leaderEpoch = options.leaderEpoch ?? 0;
+    return unpack(call(() => this.handle.append(batches, now, leaderEpoch)));
+  }
+
+  appendAsFollower(batches: Buffer): AppendResult {
+    return unpack(call(() => this.handle.appendAsFollower(batches, Date.now())));
+  }
+
+  read(offset: number, maxBytes: number, maxOffset: number = Number.MAX_SAFE_INTEGER): FileSlice {
+    // napi converts Infinity to 0 for an int64, which would mean "nothing" here.
+    const bytes = Number.isFinite(maxBytes) ? maxBytes : Number.MAX_SAFE_INTEGER;
+    const upTo = Number.isFinite(maxOffset) ? maxOffset : Number.MAX_SAFE_INTEGER;
+    return call(() => this.handle.read(offset, bytes, upTo));
+  }
+
+  offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
+    const found = call(() => this.handle.offsetForTimestamp(timestamp));
+    return found === null ? null : { timestamp: found[0], offset: found[1] };
+  }
+
+  maxTimestampAndOffset(): TimestampAndOffset | null {
+    const found = call(() => this.handle.maxTimestampAndOffset());
+    return found === null ? null : { timestamp: found[0], offset: found[1] };
+  }
+
+  segments(): SegmentInfo[] {
+    return call(() => this.handle.segments());
+  }
+
+  truncateTo(offset: number): void {
+    call(() => this.handle.truncateTo(offset));
+  }
+
+  deleteSegmentsBefore(offset: number): number {
+    return call(() => this.handle.deleteSegmentsBefore(offset));
+  }
+
+  roll(): void {
+    call(() => this.handle.roll());
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing === null) {
+      this.flushing = this.runFlush();
+      return this.flushing;
+    }
+    if (this.nextFlush === null) {
+      const after = this.flushing.catch(() => undefined);
+      this.nextFlush = after.then(() => {
+        this.nextFlush = null;
+        this.flushing = this.runFlush();
+        return this.flushing;
+      });
+    }
+    return this.nextFlush;
+  }
+
+  private async runFlush(): Promise<void> {
+    try {
+      await callAsync(() => this.handle.flush());
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Let pending fsyncs finish first so none races the addon releasing the files.
+    await Promise.allSettled([this.flushing, this.nextFlush]);
+    await callAsync(() => this.handle.close());
+  }
+}
+
+/** Where the napi-rs generated binding lives, relative to this module (src/ or dist/src/). */
+function bindingPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', '..', 'native', 'index.js'), join(here, '..', '..', '..', 'native', 'index.js')];
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined) {
+    throw new Error(`native binding not built: none of ${candidates.join(', ')} exists (run npm run build:native)`);
+  }
+  return found;
+}
+
+/** Loads the addon; throws (with the loader's cause) when it is missing or unloadable. */
+export function loadNativeBinding(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  return require(bindingPath()) as NativeBinding;
+}
+
+export function createNativeEngine(binding: NativeBinding): StorageEngine {
+  const engine: StorageEngine = {
+    name: 'native',
+    async openLog(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<PartitionLog> {
+      const handle = await callAsync(() => binding.openLog(dir, config, options.logStartOffset ?? null));
+      const truncated = handle.recoveredBytesTruncated;
+      if (truncated > 0) {
+        console.warn(`recovered ${dir}: truncated ${truncated} bytes at offset ${handle.logEndOffset}`);
+      }
+      return new NativePartitionLog(dir, handle, truncated);
+    },
+    compress(codec: Codec, data: Buffer): Buffer {
+      return call(() => binding.compress(codec, data));
+    },
+    decompress(codec: Codec, data: Buffer): Buffer {
+      return call(() => binding.decompress(codec, data));
+    },
+    crc32c(data: Buffer): number {
+      return binding.crc32c(data);
+    },
+  };
+  const sendFile = binding.sendFile;
+  if (binding.hasSendFile() && sendFile !== undefined) {
+    engine.sendFile = (socketFd: number, slice: FileSlice): Promise<number> =>
+      slice.length === 0
+        ? Promise.resolve(0)
+        : callAsync(() => sendFile(socketFd, slice.fd, slice.position, slice.length));
+  }
+  return engine;
+}
