@@ -1,0 +1,170 @@
+// storage/ room (ts engine): v2 record-batch header layout, validation, and the record walk
+// needed for timestamp lookups. Batches stay Buffers; only header fields are ever read.
+import { Codec, StorageError, StorageErrorCode } from '../engine.js';
+import { decompress } from './codec.js';
+import { crc32c } from './crc32c.js';
+
+export const BASE_OFFSET = 0;
+export const BATCH_LENGTH = 8;
+export const PARTITION_LEADER_EPOCH = 12;
+export const MAGIC = 16;
+export const CRC = 17;
+export const ATTRIBUTES = 21;
+export const LAST_OFFSET_DELTA = 23;
+export const BASE_TIMESTAMP = 27;
+export const MAX_TIMESTAMP = 35;
+export const PRODUCER_ID = 43;
+export const PRODUCER_EPOCH = 51;
+export const BASE_SEQUENCE = 53;
+export const RECORDS_COUNT = 57;
+export const HEADER_SIZE = 61;
+/** Bytes before the batch length stops counting (baseOffset + batchLength). */
+export const LOG_OVERHEAD = 12;
+
+export const ATTR_CODEC_MASK = 0x07;
+export const ATTR_LOG_APPEND_TIME = 0x08;
+export const ATTR_TRANSACTIONAL = 0x10;
+export const ATTR_CONTROL = 0x20;
+
+const TWO_32 = 4294967296;
+
+/** int64 as a JS number; exact below 2^53, which Kafka offsets and timestamps stay under. */
+export function readInt64(buf: Buffer, pos: number): number {
+  return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
+}
+
+export function writeInt64(buf: Buffer, value: number, pos: number): void {
+  const hi = Math.floor(value / TWO_32);
+  buf.writeInt32BE(hi, pos);
+  buf.writeUInt32BE(value - hi * TWO_32, pos + 4);
+}
+
+/**
+ * Checks every batch of a produce buffer against docs/storage-format.md, in the documented order,
+ * and returns the batch start positions. Throws StorageError on the first bad batch.
+ */
+export function validateBatches(batches: Buffer, maxMessageBytes: number, where: string): number[] {
+  if (batches.length === 0) {
+    throw new StorageError(StorageErrorCode.INVALID_RECORD, `${where}: empty record set`);
+  }
+  const positions: number[] = [];
+  let pos = 0;
+  while (pos < batches.length) {
+    const remaining = batches.length - pos;
+    if (remaining < HEADER_SIZE) {
+      throw new StorageError(
+        StorageErrorCode.CORRUPT_MESSAGE,
+        `${where}: ${remaining} trailing bytes at position ${pos}, less than a batch header (${HEADER_SIZE})`,
+      );
+    }
+    const magic = batches.readInt8(pos + MAGIC);
+    if (magic !== 2) {
+      throw new StorageError(StorageErrorCode.CORRUPT_MESSAGE, `${where}: batch at position ${pos} has magic ${magic}, only 2 is supported`);
+    }
+    const size = batches.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
+    if (size < HEADER_SIZE || size > remaining) {
+      throw new StorageError(
+        StorageErrorCode.CORRUPT_MESSAGE,
+        `${where}: batch at position ${pos} declares ${size} bytes, ${remaining} available`,
+      );
+    }
+    if (size > maxMessageBytes) {
+      throw new StorageError(
+        StorageErrorCode.MESSAGE_TOO_LARGE,
+        `${where}: batch at position ${pos} is ${size} bytes, larger than max.message.bytes ${maxMessageBytes}`,
+      );
+    }
+    const stored = batches.readUInt32BE(pos + CRC);
+    const computed = crc32c(batches, pos + ATTRIBUTES, pos + size);
+    if (stored !== computed) {
+      throw new StorageError(
+        StorageErrorCode.CORRUPT_MESSAGE,
+        `${where}: batch at position ${pos} has CRC ${stored}, computed ${computed}`,
+      );
+    }
+    const codec = batches.readInt16BE(pos + ATTRIBUTES) & ATTR_CODEC_MASK;
+    if (codec > Codec.zstd) {
+      throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `${where}: batch at position ${pos} uses codec ${codec}`);
+    }
+    const count = batches.readInt32BE(pos + RECORDS_COUNT);
+    const lastOffsetDelta = batches.readInt32BE(pos + LAST_OFFSET_DELTA);
+    if (count <= 0 || count !== lastOffsetDelta + 1) {
+      throw new StorageError(
+        StorageErrorCode.INVALID_RECORD,
+        `${where}: batch at position ${pos} has recordsCount ${count} and lastOffsetDelta ${lastOffsetDelta}`,
+      );
+    }
+    positions.push(pos);
+    pos += size;
+  }
+  return positions;
+}
+
+/** True when the whole batch at `pos` of `buf` is structurally sound and its CRC matches. */
+export function isValidBatchAt(buf: Buffer, pos: number, size: number): boolean {
+  if (buf.readInt8(pos + MAGIC) !== 2 || size < HEADER_SIZE) return false;
+  return buf.readUInt32BE(pos + CRC) === crc32c(buf, pos + ATTRIBUTES, pos + size);
+}
+
+class VarintReader {
+  pos: number;
+  constructor(
+    private readonly buf: Buffer,
+    start: number,
+  ) {
+    this.pos = start;
+  }
+
+  /** Zig-zag varlong; arithmetic instead of 32-bit ops so deltas beyond 2^31 survive. */
+  varlong(): number {
+    let raw = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) throw new RangeError('varint runs past the end of the records');
+      const b = this.buf[this.pos++];
+      raw += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+      scale *= 128;
+    }
+    throw new RangeError('varint longer than 10 bytes');
+  }
+}
+
+export interface RecordPosition {
+  offset: number;
+  timestamp: number;
+}
+
+/**
+ * Calls `visit` with each record's offset and timestamp until it returns true; returns that record.
+ * Only the fields in front of the key are decoded.
+ */
+export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean): RecordPosition | null {
+  const baseOffset = readInt64(batch, BASE_OFFSET);
+  const attributes = batch.readInt16BE(ATTRIBUTES);
+  const maxTimestamp = readInt64(batch, MAX_TIMESTAMP);
+  const count = batch.readInt32BE(RECORDS_COUNT);
+  if (attributes & ATTR_LOG_APPEND_TIME) {
+    // Every record of a LogAppendTime batch carries the batch's maxTimestamp.
+    for (let i = 0; i < count; i++) {
+      const r = { offset: baseOffset + i, timestamp: maxTimestamp };
+      if (visit(r)) return r;
+    }
+    return null;
+  }
+  const baseTimestamp = readInt64(batch, BASE_TIMESTAMP);
+  const codec = (attributes & ATTR_CODEC_MASK) as Codec;
+  const body = codec === Codec.none ? batch.subarray(HEADER_SIZE) : decompress(codec, batch.subarray(HEADER_SIZE));
+  const reader = new VarintReader(body, 0);
+  for (let i = 0; i < count && reader.pos < body.length; i++) {
+    const length = reader.varlong();
+    const end = reader.pos + length;
+    reader.pos += 1; // record attributes
+    const timestampDelta = reader.varlong();
+    const offsetDelta = reader.varlong();
+    const r = { offset: baseOffset + offsetDelta, timestamp: baseTimestamp + timestampDelta };
+    if (visit(r)) return r;
+    reader.pos = end;
+  }
+  return null;
+}

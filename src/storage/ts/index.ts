@@ -1,0 +1,24 @@
+// storage/ room (ts engine): the pure-TypeScript StorageEngine, the fallback when the native
+// addon is missing and the reference the native engine is compared against.
+import { Codec, LogConfig, OpenOptions, PartitionLog, StorageEngine } from '../engine.js';
+import { compress, decompress } from './codec.js';
+import { crc32c } from './crc32c.js';
+import { TsPartitionLog } from './log.js';
+
+export const tsEngine: StorageEngine = {
+  name: 'ts',
+  openLog(dir: string, config: LogConfig, options?: OpenOptions): Promise<PartitionLog> {
+    return TsPartitionLog.open(dir, config, options);
+  },
+  compress(codec: Codec, data: Buffer): Buffer {
+    return compress(codec, data);
+  },
+  decompress(codec: Codec, data: Buffer): Buffer {
+    return decompress(codec, data);
+  },
+  crc32c(data: Buffer): number {
+    return crc32c(data);
+  },
+};
+
+export { crc32c, TsPartitionLog };

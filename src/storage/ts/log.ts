@@ -1,0 +1,479 @@
+// storage/ room (ts engine): a partition directory of segments behind the PartitionLog contract.
+// Appends, reads and index work are synchronous page-cache operations; only fsync leaves the
+// event loop, and concurrent flush() callers share one round of fsyncs (group commit).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  AppendOptions,
+  AppendResult,
+  BatchSummary,
+  FileSlice,
+  LogConfig,
+  OpenOptions,
+  PartitionLog,
+  SegmentInfo,
+  StorageError,
+  StorageErrorCode,
+  TimestampAndOffset,
+} from '../engine.js';
+import {
+  ATTR_CONTROL,
+  ATTR_LOG_APPEND_TIME,
+  ATTR_TRANSACTIONAL,
+  ATTRIBUTES,
+  BASE_OFFSET,
+  BASE_SEQUENCE,
+  BATCH_LENGTH,
+  CRC,
+  LAST_OFFSET_DELTA,
+  LOG_OVERHEAD,
+  MAX_TIMESTAMP,
+  PARTITION_LEADER_EPOCH,
+  PRODUCER_EPOCH,
+  PRODUCER_ID,
+  RECORDS_COUNT,
+  findRecord,
+  readInt64,
+  validateBatches,
+  writeInt64,
+} from './batch.js';
+import { crc32c } from './crc32c.js';
+import { Segment, writeFully } from './segment.js';
+
+const LOG_FILE = /^(\d{20})\.log$/;
+const LEFTOVER = /\.(cleaned|swap|deleted)$/;
+const INDEX_FILE = /^(\d{20})\.(index|timeindex)$/;
+const MAX_RELATIVE_OFFSET = 2147483647;
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function storageError(dir: string, what: string, err: unknown): StorageError {
+  return new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${dir}: ${what}: ${(err as Error).message}`);
+}
+
+export class TsPartitionLog implements PartitionLog {
+  private segs: Segment[];
+  private _logStartOffset: number;
+  private _logEndOffset: number;
+  private closed = false;
+  /** Segments rolled since the last flush; their .log still needs one fsync. */
+  private unsynced = new Set<Segment>();
+  private dirDirty = false;
+  private flushing: Promise<void> | null = null;
+  private nextFlush: Promise<void> | null = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly config: LogConfig,
+    segs: Segment[],
+    logStartOffset: number,
+    readonly recoveredBytesTruncated: number,
+  ) {
+    this.segs = segs;
+    this._logEndOffset = this.computeLogEndOffset();
+    this._logStartOffset = Math.min(logStartOffset, this._logEndOffset);
+  }
+
+  static async open(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<TsPartitionLog> {
+    try {
+      return await TsPartitionLog.openOrThrow(dir, config, options);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw storageError(dir, 'cannot open log', err);
+    }
+  }
+
+  private static async openOrThrow(dir: string, config: LogConfig, options: OpenOptions): Promise<TsPartitionLog> {
+    await fs.promises.mkdir(dir, { recursive: true });
+    const names = await fs.promises.readdir(dir);
+    const bases: number[] = [];
+    const logBases = new Set<string>();
+    for (const name of names) {
+      const m = LOG_FILE.exec(name);
+      if (m) {
+        bases.push(Number(m[1]));
+        logBases.add(m[1]);
+      }
+    }
+    for (const name of names) {
+      const idx = INDEX_FILE.exec(name);
+      // Leftovers of an interrupted clean/swap/delete, and indexes whose .log is gone.
+      if (LEFTOVER.test(name) || (idx && !logBases.has(idx[1]))) {
+        await fs.promises.rm(path.join(dir, name), { force: true, recursive: true });
+      }
+    }
+    bases.sort((a, b) => a - b);
+    const segs: Segment[] = [];
+    let truncated = 0;
+    if (bases.length === 0) {
+      segs.push(Segment.create(dir, options.logStartOffset ?? 0, config));
+    } else {
+      for (let i = 0; i < bases.length - 1; i++) {
+        segs.push(await Segment.openInactive(dir, bases[i], config, bases[i + 1]));
+      }
+      const last = await Segment.openActive(dir, bases[bases.length - 1], config);
+      segs.push(last.segment);
+      truncated = last.truncated;
+      if (truncated > 0) {
+        const at = last.segment.lastOffset + 1;
+        console.warn(`recovered ${dir}: truncated ${truncated} bytes at offset ${at}`);
+      }
+    }
+    const logStartOffset = Math.max(options.logStartOffset ?? segs[0].baseOffset, segs[0].baseOffset);
+    const log = new TsPartitionLog(dir, config, segs, logStartOffset, truncated);
+    // A segment created here is a new directory entry the next flush must make durable.
+    log.dirDirty = bases.length === 0;
+    return log;
+  }
+
+  get logStartOffset(): number {
+    return this._logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this._logEndOffset;
+  }
+
+  private get active(): Segment {
+    return this.segs[this.segs.length - 1];
+  }
+
+  private computeLogEndOffset(): number {
+    const a = this.active;
+    return a.size > 0 ? a.lastOffset + 1 : a.baseOffset;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${this.dir}: log is closed`);
+  }
+
+  append(batches: Buffer, options: AppendOptions = {}): AppendResult {
+    return this.doAppend(batches, options, false);
+  }
+
+  appendAsFollower(batches: Buffer): AppendResult {
+    return this.doAppend(batches, {}, true);
+  }
+
+  private doAppend(batches: Buffer, options: AppendOptions, follower: boolean): AppendResult {
+    this.ensureOpen();
+    const where = `${this.dir} at offset ${this._logEndOffset}`;
+    const starts = validateBatches(batches, this.config.maxMessageBytes, where);
+    const now = options.now ?? Date.now();
+    const logAppendTime = !follower && this.config.messageTimestampType === 'LogAppendTime';
+
+    // Offsets each batch will get, checked before anything is written.
+    let nextOffset = this._logEndOffset;
+    for (const pos of starts) {
+      const count = batches.readInt32BE(pos + RECORDS_COUNT);
+      if (follower) {
+        const base = readInt64(batches, pos + BASE_OFFSET);
+        if (base !== nextOffset) {
+          const code = pos === 0 ? StorageErrorCode.INVALID_RECORD : StorageErrorCode.CORRUPT_MESSAGE;
+          throw new StorageError(code, `${where}: follower batch at position ${pos} has baseOffset ${base}, expected ${nextOffset}`);
+        }
+      }
+      nextOffset += count;
+    }
+    const lastOffset = nextOffset - 1;
+
+    this.maybeRoll(batches.length, lastOffset, now);
+    const seg = this.active;
+
+    const leaderEpoch = options.leaderEpoch ?? 0;
+    const summaries: BatchSummary[] = [];
+    let offset = this._logEndOffset;
+    let maxTimestamp = -1;
+    for (let i = 0; i < starts.length; i++) {
+      const pos = starts[i];
+      const size = batches.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
+      if (!follower) {
+        writeInt64(batches, offset, pos + BASE_OFFSET);
+        batches.writeInt32BE(leaderEpoch, pos + PARTITION_LEADER_EPOCH);
+        if (logAppendTime) {
+          batches.writeInt16BE(batches.readInt16BE(pos + ATTRIBUTES) | ATTR_LOG_APPEND_TIME, pos + ATTRIBUTES);
+          writeInt64(batches, now, pos + MAX_TIMESTAMP);
+          batches.writeUInt32BE(crc32c(batches, pos + ATTRIBUTES, pos + size), pos + CRC);
+        }
+      }
+      const attributes = batches.readInt16BE(pos + ATTRIBUTES);
+      const count = batches.readInt32BE(pos + RECORDS_COUNT);
+      const batchMax = readInt64(batches, pos + MAX_TIMESTAMP);
+      if (batchMax > maxTimestamp) maxTimestamp = batchMax;
+      summaries.push({
+        baseOffset: offset,
+        lastOffset: offset + batches.readInt32BE(pos + LAST_OFFSET_DELTA),
+        maxTimestamp: batchMax,
+        producerId: readInt64(batches, pos + PRODUCER_ID),
+        producerEpoch: batches.readInt16BE(pos + PRODUCER_EPOCH),
+        baseSequence: batches.readInt32BE(pos + BASE_SEQUENCE),
+        recordCount: count,
+        isTransactional: (attributes & ATTR_TRANSACTIONAL) !== 0,
+        isControl: (attributes & ATTR_CONTROL) !== 0,
+        sizeInBytes: size,
+      });
+      offset += count;
+    }
+
+    const position = seg.size;
+    try {
+      writeFully(seg.logFd, batches, 0, batches.length, position);
+    } catch (err) {
+      // A short write leaves a torn tail; cut it so the file matches what we report.
+      try {
+        fs.ftruncateSync(seg.logFd, position);
+      } catch {
+        // the original error is the one worth reporting
+      }
+      throw storageError(this.dir, `write of ${batches.length} bytes at position ${position} failed`, err);
+    }
+    seg.size += batches.length;
+    for (let i = 0; i < starts.length; i++) {
+      const s = summaries[i];
+      seg.trackBatch({
+        position: position + starts[i],
+        size: s.sizeInBytes,
+        baseOffset: s.baseOffset,
+        lastOffset: s.lastOffset,
+        maxTimestamp: s.maxTimestamp,
+      });
+    }
+    this._logEndOffset = offset;
+    return {
+      batches: summaries,
+      firstOffset: summaries[0].baseOffset,
+      lastOffset: summaries[summaries.length - 1].lastOffset,
+      maxTimestamp,
+      logAppendTime: logAppendTime ? now : -1,
+      logEndOffset: this._logEndOffset,
+    };
+  }
+
+  private maybeRoll(bytes: number, lastOffset: number, now: number): void {
+    const seg = this.active;
+    if (seg.size === 0) return;
+    const roll =
+      seg.size + bytes > this.config.segmentBytes ||
+      (seg.rollingBasedTimestamp !== null && now - seg.rollingBasedTimestamp > this.config.segmentMs) ||
+      seg.offsetIndexFull ||
+      seg.timeIndexFull ||
+      lastOffset - seg.baseOffset > MAX_RELATIVE_OFFSET;
+    if (roll) this.rollNow();
+  }
+
+  private rollNow(): void {
+    const old = this.active;
+    old.seal();
+    this.unsynced.add(old);
+    this.segs.push(Segment.create(this.dir, this._logEndOffset, this.config));
+    this.dirDirty = true;
+  }
+
+  roll(): void {
+    this.ensureOpen();
+    if (this.active.size > 0) this.rollNow();
+  }
+
+  read(offset: number, maxBytes: number, maxOffset = Number.MAX_SAFE_INTEGER): FileSlice {
+    this.ensureOpen();
+    if (offset < this._logStartOffset || offset > this._logEndOffset) {
+      throw new StorageError(
+        StorageErrorCode.OFFSET_OUT_OF_RANGE,
+        `${this.dir}: offset ${offset} is outside [${this._logStartOffset}, ${this._logEndOffset}]`,
+      );
+    }
+    if (offset === this._logEndOffset) return { fd: this.active.logFd, position: this.active.size, length: 0 };
+    for (let i = this.segmentIndexFor(offset); i < this.segs.length; i++) {
+      const seg = this.segs[i];
+      const first = seg.findBatch(offset);
+      if (first === null) continue;
+      if (first.baseOffset >= maxOffset) return { fd: seg.logFd, position: first.position, length: 0 };
+      // A consumer at the tail usually wants the rest of the segment: it holds whole batches
+      // only, so when it all fits there is no need to walk the headers.
+      const rest = seg.size - first.position;
+      if (rest <= Math.max(maxBytes, first.size) && seg.lastOffset < maxOffset) {
+        return { fd: seg.logFd, position: first.position, length: rest };
+      }
+      let length = first.size;
+      let pos = first.position + first.size;
+      for (;;) {
+        const next = seg.readHeader(pos);
+        if (next === null || length + next.size > maxBytes || next.baseOffset >= maxOffset) break;
+        length += next.size;
+        pos += next.size;
+      }
+      return { fd: seg.logFd, position: first.position, length };
+    }
+    return { fd: this.active.logFd, position: this.active.size, length: 0 };
+  }
+
+  /** Index of the last segment with baseOffset <= offset (0 when offset precedes them all). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segs.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segs[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
+    this.ensureOpen();
+    const start = this._logStartOffset;
+    for (const seg of this.segs) {
+      if (seg.maxTimestampSoFar < timestamp || seg.lastOffset < start) continue;
+      const indexed = Math.max(seg.lookupTimestamp(timestamp), start);
+      let pos = seg.lookupPosition(indexed);
+      for (;;) {
+        const h = seg.readHeader(pos);
+        if (h === null) break;
+        pos += h.size;
+        if (h.maxTimestamp < timestamp || h.lastOffset < start) continue;
+        const r = findRecord(seg.readBatch(h), (rec) => rec.timestamp >= timestamp && rec.offset >= start);
+        if (r !== null) return { timestamp: r.timestamp, offset: r.offset };
+      }
+    }
+    return null;
+  }
+
+  maxTimestampAndOffset(): TimestampAndOffset | null {
+    this.ensureOpen();
+    if (this._logEndOffset <= this._logStartOffset) return null;
+    let best: Segment | null = null;
+    for (const seg of this.segs) {
+      if (seg.size === 0 || seg.lastOffset < this._logStartOffset) continue;
+      if (best === null || seg.maxTimestampSoFar > best.maxTimestampSoFar) best = seg;
+    }
+    if (best === null) return null;
+    const target = best.maxTimestampSoFar;
+    let pos = best.lookupPosition(best.offsetOfMaxTimestampSoFar);
+    for (;;) {
+      const h = best.readHeader(pos);
+      if (h === null) break;
+      pos += h.size;
+      if (h.maxTimestamp !== target) continue;
+      const r = findRecord(best.readBatch(h), (rec) => rec.timestamp === target && rec.offset >= this._logStartOffset);
+      if (r !== null) return { timestamp: r.timestamp, offset: r.offset };
+    }
+    return null;
+  }
+
+  segments(): SegmentInfo[] {
+    this.ensureOpen();
+    return this.segs.map((s) => ({
+      baseOffset: s.baseOffset,
+      sizeInBytes: s.size,
+      maxTimestamp: s.size > 0 ? s.maxTimestampSoFar : -1,
+      lastModifiedMs: Math.floor(s.lastModifiedMs()),
+    }));
+  }
+
+  truncateTo(offset: number): void {
+    this.ensureOpen();
+    if (offset >= this._logEndOffset) return;
+    if (offset < this.segs[0].baseOffset) {
+      // Kafka's truncateFullyAndStartAt: nothing below the target survives.
+      for (const s of this.segs) this.dropSegment(s);
+      this.segs = [Segment.create(this.dir, offset, this.config)];
+      this._logStartOffset = offset;
+      this._logEndOffset = offset;
+      this.dirDirty = true;
+      return;
+    }
+    while (this.segs.length > 1 && this.active.baseOffset > offset) {
+      const s = this.segs.pop() as Segment;
+      this.dropSegment(s);
+    }
+    const seg = this.active;
+    if (!seg.isActive) seg.activate();
+    seg.truncateTo(offset);
+    this._logEndOffset = this.computeLogEndOffset();
+    this._logStartOffset = Math.min(this._logStartOffset, this._logEndOffset);
+    this.dirDirty = true;
+  }
+
+  deleteSegmentsBefore(offset: number): number {
+    this.ensureOpen();
+    const target = Math.min(offset, this._logEndOffset);
+    let deleted = 0;
+    while (this.segs.length > 1 && this.segs[1].baseOffset <= target) {
+      this.dropSegment(this.segs.shift() as Segment);
+      deleted++;
+    }
+    if (target > this._logStartOffset) this._logStartOffset = target;
+    if (deleted > 0) this.dirDirty = true;
+    return deleted;
+  }
+
+  private dropSegment(s: Segment): void {
+    this.unsynced.delete(s);
+    s.delete();
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing === null) {
+      this.flushing = this.syncAll().finally(() => {
+        this.flushing = null;
+      });
+      return this.flushing;
+    }
+    // Data written after the running fsync began is not covered by it: wait, then run one more
+    // round that everyone who arrives meanwhile shares.
+    if (this.nextFlush === null) {
+      this.nextFlush = this.flushing
+        .catch(() => undefined)
+        .then(() => {
+          this.nextFlush = null;
+          return this.flush();
+        });
+    }
+    return this.nextFlush;
+  }
+
+  private async syncAll(): Promise<void> {
+    if (this.closed) return;
+    const segs = [...this.unsynced, this.active];
+    this.unsynced.clear();
+    const plan = segs.map((s) => ({ segment: s, ...s.syncFds() }));
+    const dirDirty = this.dirDirty;
+    this.dirDirty = false;
+    try {
+      await Promise.all(plan.flatMap((p) => p.fds.map((fd) => fsyncFd(fd))));
+      if (dirDirty) {
+        const dirFd = fs.openSync(this.dir, 'r');
+        try {
+          await fsyncFd(dirFd);
+        } finally {
+          fs.closeSync(dirFd);
+        }
+      }
+    } catch (err) {
+      // A segment deleted or a log closed while its fsync ran has nothing left to make durable.
+      if (segs.every((s) => !s.deleted) && !this.closed) {
+        for (const s of segs) if (s !== this.active) this.unsynced.add(s);
+        this.dirDirty ||= dirDirty;
+        throw storageError(this.dir, 'fsync failed', err);
+      }
+      return;
+    }
+    for (const p of plan) if (!p.segment.deleted) p.segment.releaseSynced(p.sealed);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.segs) s.close();
+  }
+}
+

@@ -1,0 +1,572 @@
+// storage/ room (ts engine): one log segment — the .log file plus its sparse .index and
+// .timeindex — following docs/storage-format.md so the native engine writes the same bytes.
+// Index entries live in memory (arrays) and are written through to the files while active.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LogConfig } from '../engine.js';
+import {
+  BASE_OFFSET,
+  BATCH_LENGTH,
+  CRC,
+  HEADER_SIZE,
+  LAST_OFFSET_DELTA,
+  LOG_OVERHEAD,
+  MAGIC,
+  MAX_TIMESTAMP,
+  ATTRIBUTES,
+  readInt64,
+  writeInt64,
+} from './batch.js';
+import { crc32c } from './crc32c.js';
+
+export const OFFSET_ENTRY = 8;
+export const TIME_ENTRY = 12;
+
+export function baseName(baseOffset: number): string {
+  return String(baseOffset).padStart(20, '0');
+}
+
+/** Header fields of one batch in a segment file. */
+export interface BatchHeader {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, offset + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+export function writeFully(fd: number, buf: Buffer, offset: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    done += fs.writeSync(fd, buf, offset + done, length - done, position + done);
+  }
+}
+
+interface WalkState {
+  buf: Buffer;
+  bufStart: number;
+  bufLen: number;
+}
+
+/**
+ * Walks the batches that lie wholly in the buffered window, starting at file position `pos`.
+ * Returns where it stopped and how many bytes from there it needs buffered to go on (0: the
+ * valid data ends there — incomplete, malformed, or, with `checkCrc`, failing its CRC).
+ */
+function walk(
+  w: WalkState,
+  pos: number,
+  end: number,
+  checkCrc: boolean,
+  visit: (h: BatchHeader) => void,
+): { pos: number; need: number } {
+  const { buf, bufStart, bufLen } = w;
+  while (end - pos >= HEADER_SIZE) {
+    const at = pos - bufStart;
+    if (at < 0 || at + HEADER_SIZE > bufLen) return { pos, need: HEADER_SIZE };
+    const size = buf.readInt32BE(at + BATCH_LENGTH) + LOG_OVERHEAD;
+    if (buf.readInt8(at + MAGIC) !== 2 || size < HEADER_SIZE || pos + size > end) break;
+    if (checkCrc) {
+      if (at + size > bufLen) return { pos, need: size };
+      if (buf.readUInt32BE(at + CRC) !== crc32c(buf, at + ATTRIBUTES, at + size)) break;
+    }
+    const baseOffset = readInt64(buf, at + BASE_OFFSET);
+    visit({
+      position: pos,
+      size,
+      baseOffset,
+      lastOffset: baseOffset + buf.readInt32BE(at + LAST_OFFSET_DELTA),
+      maxTimestamp: readInt64(buf, at + MAX_TIMESTAMP),
+    });
+    pos += size;
+  }
+  return { pos, need: 0 };
+}
+
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * Walks batches of a .log file from `start` to `end` through a chunk buffer (one read per MiB,
+ * not per batch). Stops at the first incomplete or malformed batch, or, with `checkCrc`, at the
+ * first CRC mismatch; returns the position where the valid data ends.
+ */
+export function scanLog(fd: number, start: number, end: number, checkCrc: boolean, visit: (h: BatchHeader) => void): number {
+  const w: WalkState = { buf: Buffer.allocUnsafe(SCAN_CHUNK), bufStart: start, bufLen: 0 };
+  let pos = start;
+  for (;;) {
+    const r = walk(w, pos, end, checkCrc, visit);
+    pos = r.pos;
+    if (r.need === 0) return pos;
+    if (r.need > w.buf.length) w.buf = Buffer.allocUnsafe(r.need);
+    w.bufStart = pos;
+    w.bufLen = readFully(fd, w.buf, 0, Math.min(w.buf.length, end - pos), pos);
+    if (w.bufLen < r.need) return pos;
+  }
+}
+
+async function readFullyAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
+      fs.read(fd, buf, done, length - done, position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
+    );
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** scanLog with the reads on the libuv pool, for recovery at open (segments can be GiBs). */
+export async function scanLogAsync(
+  fd: number,
+  start: number,
+  end: number,
+  checkCrc: boolean,
+  visit: (h: BatchHeader) => void,
+): Promise<number> {
+  const w: WalkState = { buf: Buffer.allocUnsafe(SCAN_CHUNK), bufStart: start, bufLen: 0 };
+  let pos = start;
+  for (;;) {
+    const r = walk(w, pos, end, checkCrc, visit);
+    pos = r.pos;
+    if (r.need === 0) return pos;
+    if (r.need > w.buf.length) w.buf = Buffer.allocUnsafe(r.need);
+    w.bufStart = pos;
+    w.bufLen = await readFullyAsync(fd, w.buf, Math.min(w.buf.length, end - pos), pos);
+    if (w.bufLen < r.need) return pos;
+  }
+}
+
+export class Segment {
+  readonly logPath: string;
+  readonly indexPath: string;
+  readonly timeIndexPath: string;
+  readonly logFd: number;
+  size = 0;
+  /** lastOffset of the last batch; baseOffset - 1 when empty. */
+  lastOffset: number;
+  maxTimestampSoFar = -1;
+  offsetOfMaxTimestampSoFar: number;
+  bytesSinceLastIndexEntry = 0;
+  /** maxTimestamp of the first batch (segment.ms); null while empty. */
+  rollingBasedTimestamp: number | null = null;
+  deleted = false;
+
+  private readonly idxRel: number[] = [];
+  private readonly idxPos: number[] = [];
+  private readonly timeTs: number[] = [];
+  private readonly timeRel: number[] = [];
+  private indexFd = -1;
+  private timeIndexFd = -1;
+  /** Index fds of a rolled segment, kept open until a flush has synced them. */
+  private sealedFds: number[] = [];
+  /** Entries already in the files; the rest are written in one go at flush, roll, close. */
+  private idxWritten = 0;
+  private timeWritten = 0;
+  private readonly maxOffsetEntries: number;
+  private readonly maxTimeEntries: number;
+  private readonly header = Buffer.allocUnsafe(HEADER_SIZE);
+
+  private constructor(
+    dir: string,
+    readonly baseOffset: number,
+    private readonly config: LogConfig,
+    logFd: number,
+  ) {
+    const name = baseName(baseOffset);
+    this.logPath = path.join(dir, `${name}.log`);
+    this.indexPath = path.join(dir, `${name}.index`);
+    this.timeIndexPath = path.join(dir, `${name}.timeindex`);
+    this.logFd = logFd;
+    this.lastOffset = baseOffset - 1;
+    this.offsetOfMaxTimestampSoFar = baseOffset;
+    this.maxOffsetEntries = Math.floor(config.maxIndexSize / OFFSET_ENTRY);
+    this.maxTimeEntries = Math.floor(config.maxIndexSize / TIME_ENTRY);
+  }
+
+  /** A new, empty, active segment. */
+  static create(dir: string, baseOffset: number, config: LogConfig): Segment {
+    const name = path.join(dir, baseName(baseOffset));
+    const seg = new Segment(dir, baseOffset, config, fs.openSync(`${name}.log`, 'w+'));
+    seg.activate();
+    return seg;
+  }
+
+  /**
+   * Opens the last segment: validates every batch (bounds, magic, CRC), truncates the .log after
+   * the last good one, and rebuilds both indexes by replaying the append rule. Returns the bytes dropped.
+   */
+  static async openActive(dir: string, baseOffset: number, config: LogConfig): Promise<{ segment: Segment; truncated: number }> {
+    const seg = new Segment(dir, baseOffset, config, fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r+'));
+    const fileSize = fs.fstatSync(seg.logFd).size;
+    const validEnd = await scanLogAsync(seg.logFd, 0, fileSize, true, (h) => seg.trackBatch(h));
+    if (validEnd < fileSize) fs.ftruncateSync(seg.logFd, validEnd);
+    seg.size = validEnd;
+    seg.activate();
+    return { segment: seg, truncated: fileSize - validEnd };
+  }
+
+  /** Opens a rolled segment, loading its indexes, or rebuilding them when they look damaged. */
+  static async openInactive(dir: string, baseOffset: number, config: LogConfig, nextBaseOffset: number): Promise<Segment> {
+    const seg = new Segment(dir, baseOffset, config, fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r+'));
+    seg.size = fs.fstatSync(seg.logFd).size;
+    if (!seg.loadIndexes(nextBaseOffset)) {
+      seg.clearIndexes();
+      await scanLogAsync(seg.logFd, 0, seg.size, false, (h) => seg.trackBatch(h));
+      seg.timeIndexMaybeAppend(seg.maxTimestampSoFar, seg.offsetOfMaxTimestampSoFar);
+      fs.writeFileSync(seg.indexPath, seg.offsetIndexBytes());
+      fs.writeFileSync(seg.timeIndexPath, seg.timeIndexBytes());
+    } else {
+      // lastOffset and rollingBasedTimestamp are cheap to learn from the tail and the head.
+      const from = seg.idxPos.length > 0 ? seg.idxPos[seg.idxPos.length - 1] : 0;
+      scanLog(seg.logFd, from, seg.size, false, (h) => {
+        seg.lastOffset = h.lastOffset;
+      });
+      const first = seg.readHeader(0);
+      seg.rollingBasedTimestamp = first ? first.maxTimestamp : null;
+      const n = seg.timeTs.length;
+      if (n > 0) {
+        seg.maxTimestampSoFar = seg.timeTs[n - 1];
+        seg.offsetOfMaxTimestampSoFar = baseOffset + seg.timeRel[n - 1];
+      }
+    }
+    return seg;
+  }
+
+  get isActive(): boolean {
+    return this.indexFd >= 0;
+  }
+
+  get offsetIndexFull(): boolean {
+    return this.idxRel.length >= this.maxOffsetEntries;
+  }
+
+  get timeIndexFull(): boolean {
+    return this.timeTs.length >= this.maxTimeEntries;
+  }
+
+  /** Step 5 of the append rule, for one batch already written at `h.position`. */
+  trackBatch(h: BatchHeader): void {
+    if (this.rollingBasedTimestamp === null) this.rollingBasedTimestamp = h.maxTimestamp;
+    if (h.maxTimestamp > this.maxTimestampSoFar) {
+      this.maxTimestampSoFar = h.maxTimestamp;
+      this.offsetOfMaxTimestampSoFar = h.lastOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
+      this.offsetIndexAppend(h.lastOffset, h.position);
+      this.timeIndexMaybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += h.size;
+    this.lastOffset = h.lastOffset;
+  }
+
+  private offsetIndexAppend(offset: number, position: number): void {
+    const n = this.idxRel.length;
+    if (n >= this.maxOffsetEntries) return;
+    const rel = offset - this.baseOffset;
+    if (n > 0 && rel <= this.idxRel[n - 1]) return;
+    this.idxRel.push(rel);
+    this.idxPos.push(position);
+  }
+
+  private timeIndexMaybeAppend(timestamp: number, offset: number): void {
+    const n = this.timeTs.length;
+    if (n >= this.maxTimeEntries) return;
+    const lastTs = n > 0 ? this.timeTs[n - 1] : -1;
+    const lastOffset = n > 0 ? this.baseOffset + this.timeRel[n - 1] : this.baseOffset;
+    if (timestamp <= lastTs || offset < lastOffset) return;
+    const rel = offset - this.baseOffset;
+    this.timeTs.push(timestamp);
+    this.timeRel.push(rel);
+  }
+
+  private offsetIndexBytes(from = 0): Buffer {
+    const b = Buffer.alloc((this.idxRel.length - from) * OFFSET_ENTRY);
+    for (let i = from; i < this.idxRel.length; i++) {
+      b.writeInt32BE(this.idxRel[i], (i - from) * OFFSET_ENTRY);
+      b.writeInt32BE(this.idxPos[i], (i - from) * OFFSET_ENTRY + 4);
+    }
+    return b;
+  }
+
+  private timeIndexBytes(from = 0): Buffer {
+    const b = Buffer.alloc((this.timeTs.length - from) * TIME_ENTRY);
+    for (let i = from; i < this.timeTs.length; i++) {
+      writeInt64(b, this.timeTs[i], (i - from) * TIME_ENTRY);
+      b.writeInt32BE(this.timeRel[i], (i - from) * TIME_ENTRY + 8);
+    }
+    return b;
+  }
+
+  /**
+   * Writes the index entries added since the last call. Deferred because two small writes per
+   * batch cost more than the batch write itself; an active segment's indexes are rebuilt from
+   * the .log after a crash anyway, so nothing depends on them reaching the file early.
+   */
+  writeIndexes(): void {
+    if (!this.isActive) return;
+    if (this.idxWritten < this.idxRel.length) {
+      const b = this.offsetIndexBytes(this.idxWritten);
+      writeFully(this.indexFd, b, 0, b.length, this.idxWritten * OFFSET_ENTRY);
+      this.idxWritten = this.idxRel.length;
+    }
+    if (this.timeWritten < this.timeTs.length) {
+      const b = this.timeIndexBytes(this.timeWritten);
+      writeFully(this.timeIndexFd, b, 0, b.length, this.timeWritten * TIME_ENTRY);
+      this.timeWritten = this.timeTs.length;
+    }
+  }
+
+  private clearIndexes(): void {
+    this.idxRel.length = 0;
+    this.idxPos.length = 0;
+    this.timeTs.length = 0;
+    this.timeRel.length = 0;
+    this.maxTimestampSoFar = -1;
+    this.offsetOfMaxTimestampSoFar = this.baseOffset;
+    this.bytesSinceLastIndexEntry = 0;
+    this.rollingBasedTimestamp = null;
+    this.lastOffset = this.baseOffset - 1;
+  }
+
+  /**
+   * Loads both index files of a rolled segment. False when either is missing, not a whole number
+   * of entries, out of order, or pointing outside the .log — the caller then rebuilds.
+   */
+  private loadIndexes(nextBaseOffset: number): boolean {
+    let idx: Buffer;
+    let time: Buffer;
+    try {
+      idx = fs.readFileSync(this.indexPath);
+      time = fs.readFileSync(this.timeIndexPath);
+    } catch {
+      return false;
+    }
+    if (idx.length % OFFSET_ENTRY !== 0 || time.length % TIME_ENTRY !== 0) return false;
+    const maxRel = nextBaseOffset - this.baseOffset;
+    for (let p = 0; p < idx.length; p += OFFSET_ENTRY) {
+      const rel = idx.readInt32BE(p);
+      const pos = idx.readInt32BE(p + 4);
+      const n = this.idxRel.length;
+      if (rel < 0 || rel >= maxRel || pos < 0 || pos >= this.size) return false;
+      if (n > 0 && (rel <= this.idxRel[n - 1] || pos <= this.idxPos[n - 1])) return false;
+      this.idxRel.push(rel);
+      this.idxPos.push(pos);
+    }
+    for (let p = 0; p < time.length; p += TIME_ENTRY) {
+      const ts = readInt64(time, p);
+      const rel = time.readInt32BE(p + 8);
+      const n = this.timeTs.length;
+      if (rel < 0 || rel >= maxRel) return false;
+      if (n > 0 && (ts <= this.timeTs[n - 1] || rel < this.timeRel[n - 1])) return false;
+      this.timeTs.push(ts);
+      this.timeRel.push(rel);
+    }
+    return true;
+  }
+
+  /** Opens both index files for writing and preallocates them (the segment becomes active). */
+  activate(): void {
+    this.indexFd = fs.openSync(this.indexPath, fs.existsSync(this.indexPath) ? 'r+' : 'w+');
+    this.timeIndexFd = fs.openSync(this.timeIndexPath, fs.existsSync(this.timeIndexPath) ? 'r+' : 'w+');
+    const idx = this.offsetIndexBytes();
+    const time = this.timeIndexBytes();
+    writeFully(this.indexFd, idx, 0, idx.length, 0);
+    writeFully(this.timeIndexFd, time, 0, time.length, 0);
+    // Shrinking first zeroes whatever stale entries lay past the valid ones.
+    fs.ftruncateSync(this.indexFd, idx.length);
+    fs.ftruncateSync(this.timeIndexFd, time.length);
+    fs.ftruncateSync(this.indexFd, this.maxOffsetEntries * OFFSET_ENTRY);
+    fs.ftruncateSync(this.timeIndexFd, this.maxTimeEntries * TIME_ENTRY);
+    this.idxWritten = this.idxRel.length;
+    this.timeWritten = this.timeTs.length;
+  }
+
+  /** On roll and close: last time-index entry for the segment's max timestamp, then trim. */
+  seal(): void {
+    if (!this.isActive) return;
+    this.timeIndexMaybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+    this.writeIndexes();
+    fs.ftruncateSync(this.indexFd, this.idxRel.length * OFFSET_ENTRY);
+    fs.ftruncateSync(this.timeIndexFd, this.timeTs.length * TIME_ENTRY);
+    // Not closed yet: a flush may be syncing them right now, and the next one must.
+    this.sealedFds.push(this.indexFd, this.timeIndexFd);
+    this.indexFd = -1;
+    this.timeIndexFd = -1;
+  }
+
+  /**
+   * What a flush must fsync: the .log and the index files (pending entries written first).
+   * `sealed` lists index fds to close once they are synced (see releaseSynced).
+   */
+  syncFds(): { fds: number[]; sealed: number[] } {
+    this.writeIndexes();
+    const sealed = [...this.sealedFds];
+    const fds = this.isActive ? [this.logFd, this.indexFd, this.timeIndexFd] : [this.logFd];
+    return { fds: [...fds, ...sealed], sealed };
+  }
+
+  releaseSynced(sealed: number[]): void {
+    for (const fd of sealed) {
+      const i = this.sealedFds.indexOf(fd);
+      if (i >= 0) {
+        this.sealedFds.splice(i, 1);
+        fs.closeSync(fd);
+      }
+    }
+  }
+
+  private closeIndexFds(): void {
+    if (this.isActive) {
+      fs.closeSync(this.indexFd);
+      fs.closeSync(this.timeIndexFd);
+      this.indexFd = -1;
+      this.timeIndexFd = -1;
+    }
+    for (const fd of this.sealedFds) fs.closeSync(fd);
+    this.sealedFds = [];
+  }
+
+  close(): void {
+    this.seal();
+    this.closeIndexFds();
+    fs.closeSync(this.logFd);
+  }
+
+  delete(): void {
+    this.closeIndexFds();
+    fs.closeSync(this.logFd);
+    this.deleted = true;
+    for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) fs.rmSync(p, { force: true });
+  }
+
+  /** Header of the batch at `position`, or null at the end of the data. */
+  readHeader(position: number): BatchHeader | null {
+    if (position + HEADER_SIZE > this.size) return null;
+    if (readFully(this.logFd, this.header, 0, HEADER_SIZE, position) < HEADER_SIZE) return null;
+    const size = this.header.readInt32BE(BATCH_LENGTH) + LOG_OVERHEAD;
+    if (size < HEADER_SIZE || position + size > this.size) return null;
+    const baseOffset = readInt64(this.header, BASE_OFFSET);
+    return {
+      position,
+      size,
+      baseOffset,
+      lastOffset: baseOffset + this.header.readInt32BE(LAST_OFFSET_DELTA),
+      maxTimestamp: readInt64(this.header, MAX_TIMESTAMP),
+    };
+  }
+
+  readBatch(h: BatchHeader): Buffer {
+    const b = Buffer.allocUnsafe(h.size);
+    readFully(this.logFd, b, 0, h.size, h.position);
+    return b;
+  }
+
+  /** Position of the largest offset-index entry with offset <= `offset`, else 0. */
+  lookupPosition(offset: number): number {
+    const rel = offset - this.baseOffset;
+    let lo = 0;
+    let hi = this.idxRel.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.idxRel[mid] <= rel) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? 0 : this.idxPos[found];
+  }
+
+  /** Offset of the largest time-index entry with timestamp <= `timestamp`, else the base offset. */
+  lookupTimestamp(timestamp: number): number {
+    let lo = 0;
+    let hi = this.timeTs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.timeTs[mid] <= timestamp) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? this.baseOffset : this.baseOffset + this.timeRel[found];
+  }
+
+  /** The first batch with lastOffset >= `offset`, or null when the segment has none. */
+  findBatch(offset: number): BatchHeader | null {
+    let pos = this.lookupPosition(offset);
+    for (;;) {
+      const h = this.readHeader(pos);
+      if (h === null) return null;
+      if (h.lastOffset >= offset) return h;
+      pos += h.size;
+    }
+  }
+
+  /**
+   * Drops every batch from the one containing `offset` on, and the index entries that point at
+   * them. Kafka resets the index interval counter here, so the next entry comes a full interval later.
+   */
+  truncateTo(offset: number): void {
+    const h = this.findBatch(offset);
+    if (h !== null) {
+      fs.ftruncateSync(this.logFd, h.position);
+      this.size = h.position;
+    }
+    const rel = offset - this.baseOffset;
+    let n = this.idxRel.length;
+    while (n > 0 && this.idxRel[n - 1] >= rel) n--;
+    this.idxRel.length = n;
+    this.idxPos.length = n;
+    let t = this.timeTs.length;
+    while (t > 0 && this.timeRel[t - 1] >= rel) t--;
+    this.timeTs.length = t;
+    this.timeRel.length = t;
+    this.idxWritten = Math.min(this.idxWritten, n);
+    this.timeWritten = Math.min(this.timeWritten, t);
+    // The largest timestamp left is recomputed from the remaining batches (what Kafka's
+    // loadLargestTimestamp arrives at), with the first batch to reach it on ties.
+    this.maxTimestampSoFar = -1;
+    this.offsetOfMaxTimestampSoFar = this.baseOffset;
+    this.lastOffset = this.baseOffset - 1;
+    this.rollingBasedTimestamp = null;
+    scanLog(this.logFd, 0, this.size, false, (b) => {
+      if (this.rollingBasedTimestamp === null) this.rollingBasedTimestamp = b.maxTimestamp;
+      if (b.maxTimestamp > this.maxTimestampSoFar) {
+        this.maxTimestampSoFar = b.maxTimestamp;
+        this.offsetOfMaxTimestampSoFar = b.lastOffset;
+      }
+      this.lastOffset = b.lastOffset;
+    });
+    this.bytesSinceLastIndexEntry = 0;
+    if (this.isActive) {
+      fs.ftruncateSync(this.indexFd, n * OFFSET_ENTRY);
+      fs.ftruncateSync(this.timeIndexFd, t * TIME_ENTRY);
+      fs.ftruncateSync(this.indexFd, this.maxOffsetEntries * OFFSET_ENTRY);
+      fs.ftruncateSync(this.timeIndexFd, this.maxTimeEntries * TIME_ENTRY);
+    } else {
+      fs.writeFileSync(this.indexPath, this.offsetIndexBytes());
+      fs.writeFileSync(this.timeIndexPath, this.timeIndexBytes());
+    }
+  }
+
+  lastModifiedMs(): number {
+    return fs.fstatSync(this.logFd).mtimeMs;
+  }
+}
