@@ -1,0 +1,154 @@
+// api/ room: DescribeConfigs (every config, with value, source, synonyms, type, documentation),
+// AlterConfigs and IncrementalAlterConfigs for topics (applied to the live logs). Broker settings
+// are static: altering them is refused as Kafka refuses static configs.
+import { topicConfigByName, type DescribedConfig } from '../config/index.js';
+import { ErrorCode } from '../protocol/index.js';
+import type { Broker } from '../broker.js';
+import { toApiError } from './errors.js';
+import type { RequestContext } from './types.js';
+import type { AlterConfigsRequest, AlterConfigsResponse } from '../protocol/messages/alter-configs.js';
+import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/messages/describe-configs.js';
+import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js';
+
+type DescribeConfigsResult = DescribeConfigsResponse['results'][number];
+type AlterResult = AlterConfigsResponse['responses'][number];
+
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+
+function brokerResourceProblem(broker: Broker, resourceName: string): string | null {
+  if (resourceName === '' || resourceName === String(broker.nodeId)) return null;
+  return `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${resourceName}`;
+}
+
+export function handleDescribeConfigs(req: DescribeConfigsRequest, ctx: RequestContext): DescribeConfigsResponse {
+  const broker = ctx.broker;
+  const includeSynonyms = ctx.apiVersion >= 1 && req.includeSynonyms;
+  const includeDocumentation = ctx.apiVersion >= 3 && req.includeDocumentation;
+  const results = req.resources.map((r): DescribeConfigsResult => {
+    const error = (errorCode: number, errorMessage: string): DescribeConfigsResult => ({
+      errorCode,
+      errorMessage,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
+      configs: [],
+    });
+    let described: DescribedConfig[];
+    if (r.resourceType === ResourceType.TOPIC) {
+      const topic = broker.logManager.getTopic(r.resourceName);
+      if (!topic) return error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${r.resourceName}' does not exist.`);
+      described = broker.config.describeTopic(topic.configs, includeSynonyms, includeDocumentation);
+    } else if (r.resourceType === ResourceType.BROKER) {
+      const problem = brokerResourceProblem(broker, r.resourceName);
+      if (problem) return error(ErrorCode.INVALID_REQUEST, problem);
+      described = broker.config.describeBroker(includeSynonyms, includeDocumentation);
+    } else if (r.resourceType === ResourceType.BROKER_LOGGER) {
+      return { ...error(ErrorCode.NONE, ''), errorMessage: null };
+    } else {
+      return error(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${r.resourceType}`);
+    }
+    const keys = r.configurationKeys;
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      resourceType: r.resourceType,
+      resourceName: r.resourceName,
+      configs: described
+        .filter((d) => keys === null || keys.includes(d.name))
+        .map((d) => ({
+          name: d.name,
+          value: d.value,
+          readOnly: d.readOnly,
+          isDefault: d.isDefault,
+          configSource: d.source,
+          isSensitive: d.sensitive,
+          synonyms: d.synonyms,
+          configType: d.configType,
+          documentation: d.documentation,
+        })),
+    };
+  });
+  return { throttleTimeMs: 0, results };
+}
+
+const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+/** A request that asks for something impossible (APPEND to a non-list): INVALID_REQUEST. */
+class InvalidConfigOp extends Error {}
+
+/** Common path: validate the resource, compute the new override set, apply it. */
+async function alterResource(
+  broker: Broker,
+  resourceType: number,
+  resourceName: string,
+  validateOnly: boolean,
+  compute: (current: Record<string, string>) => Record<string, string | null>,
+): Promise<AlterResult> {
+  const result = (errorCode: number, errorMessage: string | null): AlterResult => ({ errorCode, errorMessage, resourceType, resourceName });
+  if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER) {
+    const problem = resourceType === ResourceType.BROKER ? brokerResourceProblem(broker, resourceName) : null;
+    return result(ErrorCode.INVALID_REQUEST, problem ?? 'Broker configs are static in Spool: set them in server.properties and restart');
+  }
+  if (resourceType !== ResourceType.TOPIC) return result(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
+  const topic = broker.logManager.getTopic(resourceName);
+  if (!topic) return result(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
+  try {
+    const next = compute({ ...topic.configs });
+    await broker.logManager.alterTopicConfigs(resourceName, next, validateOnly);
+    return result(ErrorCode.NONE, null);
+  } catch (err) {
+    if (err instanceof InvalidConfigOp) return result(ErrorCode.INVALID_REQUEST, err.message);
+    const info = toApiError(err);
+    if (info.unexpected) broker.logger.error({ err, topic: resourceName }, 'altering configs failed');
+    return result(info.code, info.message);
+  }
+}
+
+export async function handleAlterConfigs(req: AlterConfigsRequest, ctx: RequestContext): Promise<AlterConfigsResponse> {
+  const responses: AlterResult[] = [];
+  for (const r of req.resources) {
+    // AlterConfigs replaces the whole override set with the given one.
+    responses.push(
+      await alterResource(ctx.broker, r.resourceType, r.resourceName, req.validateOnly, () => {
+        const next: Record<string, string | null> = {};
+        for (const c of r.configs) next[c.name] = c.value;
+        return next;
+      }),
+    );
+  }
+  return { throttleTimeMs: 0, responses };
+}
+
+export async function handleIncrementalAlterConfigs(req: IncrementalAlterConfigsRequest, ctx: RequestContext): Promise<IncrementalAlterConfigsResponse> {
+  const broker = ctx.broker;
+  const responses: AlterResult[] = [];
+  for (const r of req.resources) {
+    const names = r.configs.map((c) => c.name);
+    if (new Set(names).size !== names.length) {
+      responses.push({ errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate config keys in one resource', resourceType: r.resourceType, resourceName: r.resourceName });
+      continue;
+    }
+    responses.push(
+        await alterResource(broker, r.resourceType, r.resourceName, req.validateOnly, (current) => {
+          const next: Record<string, string | null> = { ...current };
+          for (const c of r.configs) {
+            const def = topicConfigByName.get(c.name);
+            if (c.configOperation === OpType.SET) next[c.name] = c.value;
+            else if (c.configOperation === OpType.DELETE) delete next[c.name];
+            else if (c.configOperation === OpType.APPEND || c.configOperation === OpType.SUBTRACT) {
+              if (!def || def.type !== 'LIST') throw new InvalidConfigOp(`Config ${c.name} is not a list; APPEND/SUBTRACT apply to list configs only`);
+              const currentValue = next[c.name] ?? broker.config.describeTopic({}, false, false).find((d) => d.name === c.name)?.value ?? '';
+              const items = (currentValue ?? '').split(',').filter((s) => s.length > 0);
+              const given = (c.value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+              const result =
+                c.configOperation === OpType.APPEND ? [...items, ...given.filter((g) => !items.includes(g))] : items.filter((i) => !given.includes(i));
+              next[c.name] = result.join(',');
+            } else {
+              throw new InvalidConfigOp(`Unknown config operation ${c.configOperation}`);
+            }
+          }
+          return next;
+        }),
+      );
+  }
+  return { throttleTimeMs: 0, responses };
+}

@@ -1,0 +1,3 @@
+// config/ room: public surface of broker and topic configuration.
+export * from './schema.js';
+export * from './broker-config.js';

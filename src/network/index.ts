@@ -1,0 +1,4 @@
+// network/ room: public surface of the network layer.
+export * from './framing.js';
+export * from './connection.js';
+export * from './server.js';
