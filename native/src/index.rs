@@ -1,6 +1,6 @@
 // native room: the sparse offset index (.index) and time index (.timeindex) of one segment.
-// Entries live in memory (lookups are binary searches); new ones reach the file in one write per
-// append (`write_pending`). The file stays preallocated while the segment is active and is
+// Entries live in memory (lookups are binary searches); new ones reach the file in one write at
+// flush, roll or close (`write_pending`). The file stays preallocated while the segment is active and is
 // trimmed on roll and close.
 use crate::error::SResult;
 use crate::fileio::{read_at, write_all_at};

@@ -365,6 +365,7 @@ impl Log {
     pub fn flush_job(&mut self) -> SResult<FlushJob> {
         let mut files = std::mem::take(&mut self.unflushed);
         let seg = self.active();
+        seg.write_pending_indexes()?;
         files.push(seg.log_file().try_clone()?);
         for f in seg.index_files() {
             files.push(f.try_clone()?);

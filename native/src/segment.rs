@@ -197,6 +197,14 @@ impl Segment {
             self.index_batch(h, start + *pos as u64)?;
             self.next_offset = h.last_offset() + 1;
         }
+        // Index entries stay in memory until flush, roll or close: lookups never read the
+        // active segment's index files, and recovery rebuilds them, so writing them on every
+        // append would only add two syscalls to the produce path.
+        Ok(())
+    }
+
+    /// Writes index entries added since the last call (before an fsync).
+    pub fn write_pending_indexes(&mut self) -> SResult<()> {
         self.offset_index.write_pending()?;
         self.time_index.write_pending()
     }

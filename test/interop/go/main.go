@@ -152,9 +152,7 @@ func produce(ctx context.Context, bootstrap, topic string, count int, codecName 
 		kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec(codecName)),
-		// Plain producer: InitProducerId belongs to the transaction room.
-		kgo.DisableIdempotentWrite(),
-		kgo.MaxProduceRequestsInflightPerBroker(1),
+		// Idempotent writes stay on (franz-go's default): the broker must serve it unchanged.
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	)

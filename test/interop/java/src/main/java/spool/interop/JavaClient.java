@@ -155,9 +155,8 @@ public final class JavaClient {
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec);
     p.put(ProducerConfig.ACKS_CONFIG, "all");
-    // Plain (non-idempotent) producer: InitProducerId belongs to the transaction room.
-    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
-    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
+    // enable.idempotence and max.in.flight stay at the client's defaults (idempotent, 5 in flight):
+    // the broker must serve an unmodified producer.
     p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, 64 * 1024);
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 60000);
