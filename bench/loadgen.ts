@@ -1,229 +1,106 @@
 // bench/ room: a lean Kafka load generator on raw sockets, for measuring the broker, not a client.
-// Requests are encoded once up front (Produce v7, Fetch v11, CreateTopics v4: the newest
-// non-flexible versions, all still inside Kafka 4's supported ranges) and pipelined on one
+// Requests are encoded once up front by src/protocol's message schemas (Produce v7, Fetch v11,
+// CreateTopics v4: the newest non-flexible versions, all still inside Kafka 4's supported ranges),
+// only their correlation id (and a fetch's offset) patched per send, and pipelined on one
 // connection: the broker answers in request order, so responses are matched first in, first out.
 import { connect, type Socket } from 'node:net';
-import { crc32c } from '../src/storage/ts/crc32c.js';
+import { ErrorCode, Writer } from '../src/protocol/index.js';
+import { CreateTopicsRequest, CreateTopicsResponse } from '../src/protocol/messages/create-topics.js';
+import { FetchRequest, FetchResponse } from '../src/protocol/messages/fetch.js';
+import { MetadataRequest, MetadataResponse } from '../src/protocol/messages/metadata.js';
+import { ProduceRequest, ProduceResponse } from '../src/protocol/messages/produce.js';
+import { RECORD_BATCH_OVERHEAD, encodeRecordBatch } from '../src/protocol/record-batch.js';
+import type { Fields, MessageSchema, StructIn } from '../src/protocol/schema.js';
 
-const API_PRODUCE = 0;
-const API_FETCH = 1;
-const API_METADATA = 3;
-const API_CREATE_TOPICS = 19;
 const METADATA_VERSION = 4;
 const PRODUCE_VERSION = 7;
 const FETCH_VERSION = 11;
 const CREATE_TOPICS_VERSION = 4;
 const CLIENT_ID = 'spool-bench';
 
-const RECORD_BATCH_HEADER_SIZE = 61;
-const ERROR_NONE = 0;
-const ERROR_TOPIC_ALREADY_EXISTS = 36;
 /** Errors a freshly created partition may answer with while its leader is being set up. */
-const RETRIABLE_PRODUCE_ERRORS = new Set([3, 5, 6]);
+const RETRIABLE_PRODUCE_ERRORS = new Set<number>([
+  ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+]);
 
-/** Minimal big-endian writer for hand-encoded request bodies. */
-class Encoder {
-  private parts: Buffer[] = [];
-  int8(v: number): this {
-    const b = Buffer.allocUnsafe(1);
-    b.writeInt8(v);
-    this.parts.push(b);
-    return this;
-  }
-  int16(v: number): this {
-    const b = Buffer.allocUnsafe(2);
-    b.writeInt16BE(v);
-    this.parts.push(b);
-    return this;
-  }
-  int32(v: number): this {
-    const b = Buffer.allocUnsafe(4);
-    b.writeInt32BE(v);
-    this.parts.push(b);
-    return this;
-  }
-  int64(v: number): this {
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigInt64BE(BigInt(v));
-    this.parts.push(b);
-    return this;
-  }
-  string(v: string | null): this {
-    if (v === null) return this.int16(-1);
-    const s = Buffer.from(v, 'utf8');
-    this.int16(s.length);
-    this.parts.push(s);
-    return this;
-  }
-  bytes(v: Buffer): this {
-    this.int32(v.length);
-    this.parts.push(v);
-    return this;
-  }
-  raw(v: Buffer): this {
-    this.parts.push(v);
-    return this;
-  }
-  toBuffer(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
-/** Size prefix + request header v1 + body; the correlation id sits at byte 8. */
-function frame(apiKey: number, apiVersion: number, body: Buffer): Buffer {
-  const header = new Encoder().int16(apiKey).int16(apiVersion).int32(0).string(CLIENT_ID).toBuffer();
-  const out = Buffer.allocUnsafe(4 + header.length + body.length);
-  out.writeInt32BE(header.length + body.length, 0);
-  header.copy(out, 4);
-  body.copy(out, 4 + header.length);
+/**
+ * Size prefix + request header v1 + body, encoded by the protocol layer's message schemas.
+ * The correlation id (0 here) sits at byte 8 and is the only part rewritten per send.
+ */
+function frame<F extends Fields>(schema: MessageSchema<F>, version: number, body: StructIn<F>): Buffer {
+  const w = new Writer(256);
+  w.int32(0); // size prefix, filled in below
+  w.int16(schema.apiKey);
+  w.int16(version);
+  w.int32(0);
+  w.string(CLIENT_ID, false);
+  schema.encode(w, body, version);
+  const out = w.toBuffer();
+  out.writeInt32BE(out.length - 4, 0);
   return out;
 }
 
 const CORRELATION_ID_POSITION = 8;
-
-function zigzagVarint(value: number, out: number[]): void {
-  let v = value >= 0 ? value * 2 : -value * 2 - 1;
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
 
 /**
  * A v2 record batch of `count` records with null keys and `valueSize`-byte values, the way a
  * non-idempotent producer sends it: baseOffset 0, producer id -1, CRC-32C over attributes..end.
  */
 export function buildRecordBatch(count: number, valueSize: number, timestamp = Date.now()): Buffer {
-  const records: Buffer[] = [];
   const value = Buffer.alloc(valueSize);
   for (let i = 0; i < valueSize; i++) value[i] = (i * 31 + 7) & 0xff;
-  for (let i = 0; i < count; i++) {
-    const body: number[] = [0];
-    zigzagVarint(0, body); // timestampDelta
-    zigzagVarint(i, body); // offsetDelta
-    zigzagVarint(-1, body); // key: null
-    zigzagVarint(valueSize, body);
-    const tail: number[] = [];
-    zigzagVarint(0, tail); // headers
-    const len: number[] = [];
-    zigzagVarint(body.length + valueSize + tail.length, len);
-    records.push(Buffer.from(len), Buffer.from(body), value, Buffer.from(tail));
-  }
-  const recordBytes = Buffer.concat(records);
-  const batch = Buffer.alloc(RECORD_BATCH_HEADER_SIZE + recordBytes.length);
-  batch.writeBigInt64BE(0n, 0);
-  batch.writeInt32BE(batch.length - 12, 8);
-  batch.writeInt32BE(-1, 12); // partitionLeaderEpoch: the broker fills it in
-  batch.writeInt8(2, 16);
-  batch.writeInt16BE(0, 21); // attributes: no compression, CreateTime
-  batch.writeInt32BE(count - 1, 23);
-  batch.writeBigInt64BE(BigInt(timestamp), 27);
-  batch.writeBigInt64BE(BigInt(timestamp), 35);
-  batch.writeBigInt64BE(-1n, 43);
-  batch.writeInt16BE(-1, 51);
-  batch.writeInt32BE(-1, 53);
-  batch.writeInt32BE(count, 57);
-  recordBytes.copy(batch, RECORD_BATCH_HEADER_SIZE);
-  batch.writeUInt32BE(crc32c(batch, 21, batch.length), 17);
-  return batch;
+  return encodeRecordBatch(Array.from({ length: count }, () => ({ key: null, value, timestamp })));
 }
 
 export function encodeProduceRequest(topic: string, partition: number, acks: number, timeoutMs: number, batches: Buffer): Buffer {
-  const body = new Encoder()
-    .string(null) // transactional_id
-    .int16(acks)
-    .int32(timeoutMs)
-    .int32(1)
-    .string(topic)
-    .int32(1)
-    .int32(partition)
-    .bytes(batches)
-    .toBuffer();
-  return frame(API_PRODUCE, PRODUCE_VERSION, body);
+  return frame(ProduceRequest, PRODUCE_VERSION, {
+    transactionalId: null,
+    acks,
+    timeoutMs,
+    topicData: [{ name: topic, partitionData: [{ index: partition, records: batches }] }],
+  });
 }
 
 export function encodeFetchRequest(topic: string, partition: number, offset: number, partitionMaxBytes: number, maxWaitMs: number): Buffer {
-  const body = new Encoder()
-    .int32(-1) // replica_id: a consumer
-    .int32(maxWaitMs)
-    .int32(1) // min_bytes
-    .int32(0x7fffffff) // max_bytes
-    .int8(0) // read_uncommitted
-    .int32(0) // session_id: no fetch session
-    .int32(-1) // session epoch: full fetch
-    .int32(1)
-    .string(topic)
-    .int32(1)
-    .int32(partition)
-    .int32(-1) // current_leader_epoch: unknown
-    .int64(offset)
-    .int64(-1) // log_start_offset: only followers send it
-    .int32(partitionMaxBytes)
-    .int32(0) // forgotten topics
-    .string('') // rack_id
-    .toBuffer();
-  return frame(API_FETCH, FETCH_VERSION, body);
+  return frame(FetchRequest, FETCH_VERSION, {
+    replicaId: -1, // a consumer
+    maxWaitMs,
+    minBytes: 1,
+    maxBytes: 0x7fffffff,
+    isolationLevel: 0, // read_uncommitted
+    sessionId: 0, // no fetch session
+    sessionEpoch: -1, // full fetch
+    topics: [
+      {
+        topic,
+        // logStartOffset -1: only followers send it.
+        partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1, partitionMaxBytes }],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  });
 }
 
 export function encodeCreateTopicsRequest(topic: string, partitions: number, timeoutMs: number): Buffer {
-  const body = new Encoder()
-    .int32(1)
-    .string(topic)
-    .int32(partitions)
-    .int16(1) // replication_factor
-    .int32(0) // assignments
-    .int32(0) // configs
-    .int32(timeoutMs)
-    .int8(0) // validate_only
-    .toBuffer();
-  return frame(API_CREATE_TOPICS, CREATE_TOPICS_VERSION, body);
+  return frame(CreateTopicsRequest, CREATE_TOPICS_VERSION, {
+    topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs,
+    validateOnly: false,
+  });
 }
 
 /** Metadata v4 for one topic, allowing auto-creation (auto.create.topics.enable). */
 export function encodeMetadataRequest(topic: string): Buffer {
-  const body = new Encoder().int32(1).string(topic).int8(1).toBuffer();
-  return frame(API_METADATA, METADATA_VERSION, body);
+  return frame(MetadataRequest, METADATA_VERSION, { topics: [{ name: topic }], allowAutoTopicCreation: true });
 }
 
-/** Reads big-endian fields of a response body in order. */
-class Decoder {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start = 0,
-  ) {
-    this.pos = start;
-  }
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new Error(`response truncated at ${this.pos} (+${n} of ${this.buf.length})`);
-  }
-  int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  int64(): number {
-    this.need(8);
-    const v = Number(this.buf.readBigInt64BE(this.pos));
-    this.pos += 8;
-    return v;
-  }
-  string(): string | null {
-    const len = this.int16();
-    if (len < 0) return null;
-    this.need(len);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
-  }
+/** The single element the bench asked for; anything else means the broker answered off-script. */
+function only<T>(items: readonly T[], what: string): T {
+  if (items.length !== 1) throw new Error(`${what}: expected one, got ${items.length}`);
+  return items[0]!;
 }
 
 export interface ProduceOutcome {
@@ -233,75 +110,36 @@ export interface ProduceOutcome {
 
 /** Produce v7 response body: the single topic/partition we sent. */
 export function decodeProduceResponse(body: Buffer): ProduceOutcome {
-  const d = new Decoder(body);
-  if (d.int32() !== 1) throw new Error('produce response: expected one topic');
-  d.string();
-  if (d.int32() !== 1) throw new Error('produce response: expected one partition');
-  d.int32();
-  const errorCode = d.int16();
-  const baseOffset = d.int64();
-  return { errorCode, baseOffset };
+  const res = ProduceResponse.decodeBuffer(body, PRODUCE_VERSION);
+  const p = only(only(res.responses, 'produce response topics').partitionResponses, 'produce response partitions');
+  return { errorCode: p.errorCode, baseOffset: p.baseOffset };
 }
 
 export interface FetchOutcome {
   errorCode: number;
   highWatermark: number;
-  /** Position of the records inside the response body, and their length (0 when null/empty). */
-  recordsStart: number;
-  recordsLength: number;
+  /** The partition's records: a view into the response body (empty when null). */
+  records: Buffer;
 }
+
+const NO_RECORDS = Buffer.alloc(0);
 
 /** Fetch v11 response body: the single topic/partition we asked for. */
 export function decodeFetchResponse(body: Buffer): FetchOutcome {
-  const d = new Decoder(body);
-  d.int32(); // throttle_time_ms
-  const topLevelError = d.int16();
-  d.int32(); // session_id
-  if (topLevelError !== ERROR_NONE) return { errorCode: topLevelError, highWatermark: -1, recordsStart: 0, recordsLength: 0 };
-  if (d.int32() !== 1) throw new Error('fetch response: expected one topic');
-  d.string();
-  if (d.int32() !== 1) throw new Error('fetch response: expected one partition');
-  d.int32();
-  const errorCode = d.int16();
-  const highWatermark = d.int64();
-  d.int64(); // last_stable_offset
-  d.int64(); // log_start_offset
-  const aborted = d.int32();
-  for (let i = 0; i < aborted; i++) {
-    d.int64();
-    d.int64();
-  }
-  d.int32(); // preferred_read_replica
-  const len = d.int32();
-  const recordsLength = Math.max(len, 0);
-  if (d.pos + recordsLength > body.length) throw new Error('fetch response: records run past the frame');
-  return { errorCode, highWatermark, recordsStart: d.pos, recordsLength };
+  const res = FetchResponse.decodeBuffer(body, FETCH_VERSION);
+  if (res.errorCode !== ErrorCode.NONE) return { errorCode: res.errorCode, highWatermark: -1, records: NO_RECORDS };
+  const p = only(only(res.responses, 'fetch response topics').partitions, 'fetch response partitions');
+  return { errorCode: p.errorCode, highWatermark: p.highWatermark, records: p.records ?? NO_RECORDS };
 }
 
 /** CreateTopics v4 response: the error code of the single topic. */
 export function decodeCreateTopicsResponse(body: Buffer): number {
-  const d = new Decoder(body);
-  d.int32(); // throttle_time_ms
-  if (d.int32() !== 1) throw new Error('create topics response: expected one topic');
-  d.string();
-  return d.int16();
+  return only(CreateTopicsResponse.decodeBuffer(body, CREATE_TOPICS_VERSION).topics, 'create topics response topics').errorCode;
 }
 
 /** Metadata v4 response: the error code of the single topic. */
 export function decodeMetadataTopicError(body: Buffer): number {
-  const d = new Decoder(body);
-  d.int32(); // throttle_time_ms
-  const brokers = d.int32();
-  for (let i = 0; i < brokers; i++) {
-    d.int32();
-    d.string();
-    d.int32();
-    d.string(); // rack
-  }
-  d.string(); // cluster_id
-  d.int32(); // controller_id
-  if (d.int32() !== 1) throw new Error('metadata response: expected one topic');
-  return d.int16();
+  return only(MetadataResponse.decodeBuffer(body, METADATA_VERSION).topics, 'metadata response topics').errorCode;
 }
 
 interface Pending {
@@ -418,7 +256,7 @@ export async function ensureTopic(host: string, port: number, topic: string, par
   const conn = await KafkaConnection.open(host, port);
   try {
     const errorCode = decodeCreateTopicsResponse(await conn.request(encodeCreateTopicsRequest(topic, partitions, 10_000)));
-    if (errorCode !== ERROR_NONE && errorCode !== ERROR_TOPIC_ALREADY_EXISTS) {
+    if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
       throw new Error(`CreateTopics ${topic}: error code ${errorCode}`);
     }
     return;
@@ -431,7 +269,7 @@ export async function ensureTopic(host: string, port: number, topic: string, par
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
       const errorCode = decodeMetadataTopicError(await metadataConn.request(encodeMetadataRequest(topic)));
-      if (errorCode === ERROR_NONE) return;
+      if (errorCode === ErrorCode.NONE) return;
       if (!RETRIABLE_PRODUCE_ERRORS.has(errorCode)) throw new Error(`Metadata ${topic}: error code ${errorCode}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -469,7 +307,7 @@ export interface ProduceResult {
 async function waitForLeader(conn: KafkaConnection, topic: string, partition: number, batch: Buffer): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const { errorCode } = decodeProduceResponse(await conn.request(encodeProduceRequest(topic, partition, 1, 30_000, batch)));
-    if (errorCode === ERROR_NONE) return 1;
+    if (errorCode === ErrorCode.NONE) return 1;
     if (!RETRIABLE_PRODUCE_ERRORS.has(errorCode)) throw new Error(`Produce ${topic}-${partition}: error code ${errorCode}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -494,7 +332,7 @@ export async function runProduce(conn: KafkaConnection, load: ProduceLoad): Prom
       const sentAt = performance.now();
       const outcome = decodeProduceResponse(await conn.request(frames[slot]!));
       latencies[i] = performance.now() - sentAt;
-      if (outcome.errorCode !== ERROR_NONE) throw new Error(`Produce request ${i}: error code ${outcome.errorCode}`);
+      if (outcome.errorCode !== ErrorCode.NONE) throw new Error(`Produce request ${i}: error code ${outcome.errorCode}`);
     }
   };
   await Promise.all(Array.from({ length: load.inFlight }, (_, slot) => worker(slot)));
@@ -539,17 +377,17 @@ interface BatchWalk {
 }
 
 /** Walks batch headers in records, counting batches with baseOffset in [from, to). */
-function walkBatches(body: Buffer, start: number, length: number, from: number, to: number): BatchWalk {
-  let pos = start;
-  const end = start + length;
+function walkBatches(batches: Buffer, from: number, to: number): BatchWalk {
+  let pos = 0;
+  const end = batches.length;
   let bytes = 0;
   let records = 0;
   let nextOffset = from;
-  while (pos + RECORD_BATCH_HEADER_SIZE <= end) {
-    const size = body.readInt32BE(pos + 8) + 12;
+  while (pos + RECORD_BATCH_OVERHEAD <= end) {
+    const size = batches.readInt32BE(pos + 8) + 12;
     if (pos + size > end) break; // a partial trailing batch is allowed by Kafka; ignore it
-    const baseOffset = Number(body.readBigInt64BE(pos));
-    const lastOffset = baseOffset + body.readInt32BE(pos + 23);
+    const baseOffset = Number(batches.readBigInt64BE(pos));
+    const lastOffset = baseOffset + batches.readInt32BE(pos + 23);
     if (lastOffset >= nextOffset && baseOffset < to) {
       if (baseOffset > nextOffset) throw new Error(`fetch skipped offsets ${nextOffset}..${baseOffset - 1}`);
       bytes += size;
@@ -568,7 +406,7 @@ function walkBatches(body: Buffer, start: number, length: number, from: number, 
  */
 export async function runConsume(conn: KafkaConnection, load: ConsumeLoad): Promise<ConsumeResult> {
   const probe = decodeFetchResponse(await conn.request(encodeFetchRequest(load.topic, load.partition, 0, load.fetchBytes, 500)));
-  if (probe.errorCode !== ERROR_NONE) throw new Error(`Fetch ${load.topic}-${load.partition}: error code ${probe.errorCode}`);
+  if (probe.errorCode !== ErrorCode.NONE) throw new Error(`Fetch ${load.topic}-${load.partition}: error code ${probe.errorCode}`);
   if (probe.highWatermark < load.endOffset) {
     throw new Error(`high watermark ${probe.highWatermark} below the ${load.endOffset} records produced`);
   }
@@ -597,9 +435,9 @@ export async function runConsume(conn: KafkaConnection, load: ConsumeLoad): Prom
         const body = await conn.request(frameBytes);
         requests++;
         const res = decodeFetchResponse(body);
-        if (res.errorCode !== ERROR_NONE) throw new Error(`Fetch at ${offset}: error code ${res.errorCode}`);
-        const walk = walkBatches(body, res.recordsStart, res.recordsLength, offset, chunkEnd);
-        if (walk.nextOffset <= offset) throw new Error(`Fetch at ${offset} returned no batch (${res.recordsLength} bytes)`);
+        if (res.errorCode !== ErrorCode.NONE) throw new Error(`Fetch at ${offset}: error code ${res.errorCode}`);
+        const walk = walkBatches(res.records, offset, chunkEnd);
+        if (walk.nextOffset <= offset) throw new Error(`Fetch at ${offset} returned no batch (${res.records.length} bytes)`);
         bytes += walk.bytes;
         records += walk.records;
         offset = walk.nextOffset;

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Codec, defaultLogConfig, type StorageEngine } from '../src/storage/engine.js';
 import { loadEngine } from '../src/storage/loader.js';
-import { buildBatch, type BatchRecord } from './interop/batches.js';
+import { buildBatch, type TestHeader } from './helpers/batches.js';
 import { removeDir, requireToolchain, tempDir } from './interop/common.js';
 import { dumpLogSegments, kafkaToolsAvailable } from './interop/kafka-tools.js';
 
@@ -25,10 +25,18 @@ interface Expected {
   records: Array<{ key: string | undefined; payload: string | undefined; headerKeys: string }>;
 }
 
+interface BatchRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: TestHeader[];
+  /** Absolute CreateTime; batchOf turns it into the delta from the batch's first record. */
+  timestamp: number;
+}
+
 function recordFor(offset: number): BatchRecord {
-  const headers: Array<[string, Buffer | null]> = [];
-  if (offset % 3 >= 1) headers.push(['h-offset', Buffer.from(String(offset))]);
-  if (offset % 3 === 2) headers.push(['h-null', null]);
+  const headers: TestHeader[] = [];
+  if (offset % 3 >= 1) headers.push({ key: 'h-offset', value: Buffer.from(String(offset)) });
+  if (offset % 3 === 2) headers.push({ key: 'h-null', value: null });
   return {
     key: offset % 5 === 0 ? null : Buffer.from(`key-${offset}`),
     value: offset % 7 === 3 ? null : Buffer.from(`value-${offset}-${'0123456789'.repeat(offset % 17)}`),
@@ -37,9 +45,20 @@ function recordFor(offset: number): BatchRecord {
   };
 }
 
+/** One v2 batch at baseOffset 0 (the log assigns the real offset), compressed by `engine`. */
+function batchOf(engine: StorageEngine, records: BatchRecord[], codec: Codec): Buffer {
+  const baseTimestamp = records[0]!.timestamp;
+  return buildBatch({
+    records: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestampDelta: r.timestamp - baseTimestamp })),
+    baseTimestamp,
+    codec,
+    compress: (c, data) => engine.compress(c as Codec, data),
+  });
+}
+
 /**
  * Appends BATCHES batches (sometimes several per append call) and closes the log. Batches are
- * compressed and checksummed by `builder` (the engine under test unless told otherwise).
+ * compressed by `builder` (the engine under test unless told otherwise).
  */
 async function writeLog(engine: StorageEngine, dir: string, builder: StorageEngine = engine): Promise<Expected> {
   const log = await engine.openLog(dir, LOG_CONFIG);
@@ -56,10 +75,10 @@ async function writeLog(engine: StorageEngine, dir: string, builder: StorageEngi
       expected.records.push({
         key: r.key?.toString(),
         payload: r.value?.toString(),
-        headerKeys: `[${r.headers.map(([k]) => k).join(',')}]`,
+        headerKeys: `[${r.headers.map((h) => h.key).join(',')}]`,
       });
     }
-    pending.push(buildBatch(builder, records, codec));
+    pending.push(batchOf(builder, records, codec));
     expected.batches.push({ baseOffset: next, lastOffset: next + count - 1, count, codec: CODEC_NAMES[codec]! });
     next += count;
     // Every third append carries three batches at once, like a multi-batch produce.
