@@ -8,6 +8,7 @@ import { BrokerConfig } from '../src/config/index.js';
 import { LogError, LogManager, readCheckpoint, topicNameProblem } from '../src/log/index.js';
 import { tsEngine } from '../src/storage/ts/index.js';
 import { buildBatch } from './helpers/batches.js';
+import { readSlice } from './helpers/engines.js';
 import { tempDir } from './broker-helpers.js';
 
 const logger = pino({ level: 'silent' });
@@ -62,8 +63,35 @@ t.test('create, persist, reload and delete topics', async (t) => {
   await t.rejects(lm.createPartitions('a', 2), /higher than the requested 2/);
   await lm.deleteTopic('a');
   t.equal(lm.getTopic('a'), undefined);
-  t.same(readdirSync(d.dir).filter((n) => n.startsWith('a-')), [], 'partition directories removed');
+  t.same(readdirSync(d.dir).filter((n) => /^a-\d+$/.test(n)), [], 'partition directories renamed away');
+  t.equal(readdirSync(d.dir).filter((n) => /^a-\d+\.[0-9a-f]+-delete$/.test(n)).length, 5, 'kept as -delete for file.delete.delay.ms');
   await t.rejects(lm.deleteTopic('a'), /does not exist/);
+  await lm.close();
+  t.same(readdirSync(d.dir).filter((n) => n.startsWith('a-')), [], 'close removes them without waiting out the delay');
+});
+
+t.test('a deleted topic keeps its logs open for log.segment.delete.delay.ms', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir, { 'log.segment.delete.delay.ms': 150 });
+  t.teardown(() => lm.close());
+  await lm.createTopic('gone', 1);
+  const log = lm.getLog('gone', 0)!;
+  log.append(batch(3));
+  const slice = log.read(0, 1 << 20);
+  const bytes = readSlice(slice);
+  await lm.deleteTopic('gone');
+  t.equal(lm.pendingTopicDeleteCount(), 1);
+  t.same(readSlice(slice), bytes, 'a Fetch holding a slice still reads the deleted topic\'s bytes');
+  t.notOk(existsSync(join(d.dir, 'gone-0')), 'the name is free at once');
+  const again = await lm.createTopic('gone', 1);
+  t.equal(again.logs[0].logEndOffset, 0, 'a new topic of the same name starts empty');
+  again.logs[0].append(batch(1));
+  t.same(readSlice(slice), bytes, 'and does not disturb the old slice');
+  for (let i = 0; i < 100 && lm.pendingTopicDeleteCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(lm.pendingTopicDeleteCount(), 0, 'closed once the delay passed');
+  t.same(readdirSync(d.dir).filter((n) => n.endsWith('-delete')), [], 'and its directory removed');
+  t.equal(lm.getLog('gone', 0)?.logEndOffset, 1, 'the new topic is untouched');
 });
 
 t.test('internal topics are created once, compacted', async (t) => {

@@ -63,6 +63,28 @@ function readAll(log: PartitionLog, from: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * Whether `fd` is open on `file`. On Linux /proc tells the file an fd refers to, so a closed fd
+ * whose number was reused meanwhile does not count; elsewhere, whether the fd is open at all.
+ */
+function fdOpenOn(fd: number, file: string): boolean {
+  if (process.platform === 'linux') {
+    const real = path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      return target === real || target === `${real} (deleted)`;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function records(n: number, prefix: string, tsStep = 1): TestRecord[] {
   return Array.from({ length: n }, (_, i) => ({
     key: `${prefix}-k${i}`,
@@ -490,6 +512,56 @@ t.test('storage engine conformance', async (t) => {
           t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.log')), [seg(5, 'log')]);
           t.equal(log.append(simpleBatches(1, 1, T0)).firstOffset, 5);
         });
+      });
+
+      await t.test('segments dropped by retention or truncation keep their fd for fileDeleteDelayMs', async (t) => {
+        await withLog(t, engine, config({ segmentBytes: 400, fileDeleteDelayMs: 50 }), async (log, dir) => {
+          for (let i = 0; i < 24; i++) log.append(simpleBatches(1, 3, T0 + i * 10));
+          const bases = log.segments().map((s) => s.baseOffset);
+          t.ok(bases.length >= 6, `enough segments (${bases.length})`);
+          const first = log.read(0, 1 << 20);
+          const firstBytes = readSlice(first);
+          t.equal(log.deleteSegmentsBefore(bases[2]), 2);
+          t.notOk(fs.existsSync(path.join(dir, seg(0, 'log'))), 'gone under its segment name');
+          for (const ext of ['log', 'index', 'timeindex']) {
+            t.ok(fs.existsSync(path.join(dir, `${seg(0, ext)}.deleted`)), `.${ext} renamed to .${ext}.deleted`);
+          }
+          t.same(readSlice(first), firstBytes, 'a slice taken before retention still reads its bytes');
+          t.ok(fdOpenOn(first.fd, path.join(dir, `${seg(0, 'log')}.deleted`)), 'its fd is still the deleted file');
+
+          const later = log.read(bases[4], 1 << 20);
+          const laterBytes = readSlice(later);
+          log.truncateTo(bases[3]);
+          t.same(log.segments().map((s) => s.baseOffset), [bases[2], bases[3]], 'truncation dropped the later segments');
+          t.notOk(fs.existsSync(path.join(dir, seg(bases[4], 'log'))));
+          t.ok(fs.existsSync(path.join(dir, `${seg(bases[4], 'log')}.deleted`)));
+          t.same(readSlice(later), laterBytes, 'a slice taken before truncation still reads its bytes');
+          // The base offset is free again at once: the same appends roll a new segment there.
+          for (let i = 0; i < 24 && log.logEndOffset <= bases[4]; i++) log.append(simpleBatches(1, 3, T0 + i * 10));
+          t.ok(log.segments().some((s) => s.baseOffset === bases[4]), 'a new segment took the old base offset');
+          t.same(readSlice(later), laterBytes, 'the new segment does not disturb the old slice');
+
+          await new Promise((resolve) => setTimeout(resolve, 120));
+          t.ok(fs.readdirSync(dir).some((n) => n.endsWith('.deleted')), 'nothing happens without a call');
+          log.segments();
+          t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.deleted')), [], 'a later call removes expired files');
+          t.notOk(fdOpenOn(first.fd, path.join(dir, `${seg(0, 'log')}.deleted`)), 'and closes their fds');
+          t.notOk(fdOpenOn(later.fd, path.join(dir, `${seg(bases[4], 'log')}.deleted`)));
+        });
+      });
+
+      await t.test('close() closes and removes deleted segments still in their delay', async (t) => {
+        const dir = tempDir();
+        t.teardown(() => removeDir(dir));
+        const log = await engine.openLog(dir, config({ segmentBytes: 400 }));
+        for (let i = 0; i < 8; i++) log.append(simpleBatches(1, 3, T0 + i * 10));
+        const slice = log.read(0, 1 << 20);
+        t.ok(log.deleteSegmentsBefore(log.segments()[1].baseOffset) === 1);
+        const deletedLog = path.join(dir, `${seg(0, 'log')}.deleted`);
+        t.ok(fdOpenOn(slice.fd, deletedLog), 'open during the default 60 s delay');
+        await log.close();
+        t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.deleted')), []);
+        t.notOk(fdOpenOn(slice.fd, deletedLog), 'closed by close()');
       });
 
       await t.test('reopening a log preserves offsets, segments, indexes and reads', async (t) => {

@@ -158,6 +158,32 @@ t.test('native and ts storage engines are interchangeable', async (t) => {
     });
   }
 
+  await t.test('deleted segments wait out fileDeleteDelayMs as the same *.deleted files', async (t) => {
+    const cfg = config({ segmentBytes: 2000, indexIntervalBytes: 150 });
+    const dirs: string[] = [];
+    const open: PartitionLog[] = [];
+    for (const engine of [tsEngine, nativeEngine]) {
+      const dir = tempDir();
+      t.teardown(() => removeDir(dir));
+      dirs.push(dir);
+      const log = await engine.openLog(dir, cfg);
+      for (let i = 0; i < 30; i++) log.append(buildBatch({ records: recs(3, `f${i}`), baseTimestamp: T0 + i * 10 }), { now: T0 });
+      log.deleteSegmentsBefore(40);
+      log.truncateTo(60);
+      // Below the first segment: every segment goes, the active one with its preallocated indexes.
+      t.ok(log.segments()[0].baseOffset > 20);
+      log.truncateTo(20);
+      for (let i = 0; i < 3; i++) log.append(buildBatch({ records: recs(2, `g${i}`), baseTimestamp: T0 + i }), { now: T0 });
+      await log.flush();
+      t.ok(fs.readdirSync(dir).filter((n) => n.endsWith('.deleted')).length >= 6, `${engine.name}: deleted files wait`);
+      open.push(log);
+    }
+    sameDirs(t, dirs[0], dirs[1], 'while open, within the delay');
+    for (const log of open) await log.close();
+    t.same(fs.readdirSync(dirs[0]).filter((n) => n.endsWith('.deleted')), [], 'close removes them');
+    sameDirs(t, dirs[0], dirs[1], 'after close');
+  });
+
   await t.test('preallocated index files have the same size while the log is open', async (t) => {
     const cfg = config({ maxIndexSize: 1000 });
     const sizes: number[][] = [];

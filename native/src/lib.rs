@@ -35,6 +35,8 @@ pub struct NativeLogConfig {
     pub max_index_size: i64,
     pub max_message_bytes: i64,
     pub message_timestamp_type: String,
+    /// file.delete.delay.ms; Kafka's 60000 when absent.
+    pub file_delete_delay_ms: Option<i64>,
 }
 
 #[napi(object)]
@@ -95,6 +97,7 @@ impl NativeLog {
     fn with<T>(&self, f: impl FnOnce(&mut log::Log) -> error::SResult<T>) -> Result<T> {
         let mut guard = self.inner.borrow_mut();
         let log = guard.as_mut().ok_or_else(|| closed(&self.dir))?;
+        log.close_expired_deletes();
         f(log).map_err(to_napi)
     }
 }
@@ -263,6 +266,7 @@ pub fn open_log(dir: String, config: NativeLogConfig, log_start_offset: Option<i
             max_index_size: config.max_index_size,
             max_message_bytes: config.max_message_bytes,
             log_append_time,
+            file_delete_delay_ms: config.file_delete_delay_ms.unwrap_or(60_000),
         },
         log_start_offset,
     }))

@@ -12,6 +12,9 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
+/// Appended to a deleted segment's file names until its delete delay has passed.
+pub const DELETED_SUFFIX: &str = ".deleted";
+
 /// Bytes read at a time while walking batch headers.
 const SCAN_CHUNK: usize = 16 * 1024;
 
@@ -428,6 +431,26 @@ impl Segment {
         })?;
         self.max_timestamp_so_far = ts;
         self.offset_of_max_timestamp_so_far = off;
+        Ok(())
+    }
+
+    /// First step of a delete (Kafka's `.deleted` suffix): the files leave the segment namespace
+    /// at once, so a new segment may take the base offset, while every handle stays open for
+    /// FileSlices still in flight (file.delete.delay.ms). `delete_files` finishes the job.
+    pub fn rename_to_deleted(&mut self) -> SResult<()> {
+        for p in [&mut self.log_path, &mut self.index_path, &mut self.time_index_path] {
+            let mut name = p.as_os_str().to_owned();
+            name.push(DELETED_SUFFIX);
+            let target = PathBuf::from(name);
+            match fs::rename(&*p, &target) {
+                // Already gone (removed by hand) counts as renamed: the later delete must never
+                // touch the original name, which a new segment may own by then.
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            *p = target;
+        }
         Ok(())
     }
 

@@ -51,6 +51,8 @@ export interface TopicConfig {
   minInsyncReplicas: number;
   flushMessages: number;
   flushMs: number | null;
+  /** file.delete.delay.ms: how long deleted segments keep their files and fds. */
+  fileDeleteDelayMs: number;
 }
 
 /** Parses Java .properties text: `key=value`, `key: value`, `key value`, # and ! comments, \ continuations. */
@@ -256,6 +258,7 @@ export class BrokerConfig {
       minInsyncReplicas: num('min.insync.replicas', 1),
       flushMessages: num('flush.messages', Number.MAX_SAFE_INTEGER),
       flushMs: typeof flushMs === 'number' ? flushMs : null,
+      fileDeleteDelayMs: num('file.delete.delay.ms', 60000),
     };
   }
 

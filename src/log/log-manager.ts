@@ -25,6 +25,13 @@ export interface Topic extends TopicMetadata {
   logs: Log[];
 }
 
+/** A deleted topic's logs, closed file.delete.delay.ms after the delete (see deleteTopic). */
+interface PendingTopicDelete {
+  timer: NodeJS.Timeout | null;
+  /** Closes the logs and removes the renamed directories now; idempotent. */
+  finish(): Promise<void>;
+}
+
 interface TopicsFile {
   version: 1;
   topics: TopicMetadata[];
@@ -66,6 +73,7 @@ export class LogManager {
   private mutation: Promise<unknown> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
+  private readonly pendingTopicDeletes = new Set<PendingTopicDelete>();
   private nextProducerId = 0;
   private producerIdBlockEnd = 0;
   private closed = false;
@@ -280,19 +288,59 @@ export class LogManager {
       this.topics.delete(name);
       this.topicsById.delete(topic.topicId);
       this.persistTopics();
-      // Rename first (Kafka's "-delete" suffix) so a crash mid-delete never revives the topic.
+      // Rename first (Kafka's "-delete" suffix) so a crash mid-delete never revives the topic
+      // and the name is free for a new topic at once. The logs stay open (their fds valid under
+      // the new name) for file.delete.delay.ms: a Fetch already holding a FileSlice of them is
+      // still sending it, and closing now would hand it EBADF or, with the fd number reused,
+      // another file's bytes.
       const suffix = randomBytes(8).toString('hex');
+      const doomed: Array<{ log: Log; dir: string }> = [];
       for (const log of topic.logs) {
-        const dir = log.dir;
-        await log.close();
-        const target = `${dir}.${suffix}-delete`;
-        renameSync(dir, target);
-        rmSync(target, { recursive: true, force: true });
+        const target = `${log.dir}.${suffix}-delete`;
+        renameSync(log.dir, target);
+        doomed.push({ log, dir: target });
       }
+      const delayMs = this.config.resolveTopicConfig(topic.configs).fileDeleteDelayMs;
+      this.scheduleTopicClose(name, doomed, delayMs);
       this.writeCheckpoints();
       this.logger.info({ topic: name, topicId: topic.topicId }, 'deleted topic');
       return { name: topic.name, topicId: topic.topicId, partitions: topic.partitions, configs: topic.configs, internal: topic.internal };
     });
+  }
+
+  /** Closes a deleted topic's logs and removes their directories after `delayMs`, or at close(). */
+  private scheduleTopicClose(name: string, doomed: Array<{ log: Log; dir: string }>, delayMs: number): void {
+    let finishing: Promise<void> | null = null;
+    const pending: PendingTopicDelete = {
+      timer: null,
+      finish: () => {
+        if (pending.timer) clearTimeout(pending.timer);
+        pending.timer = null;
+        finishing ??= (async () => {
+          for (const { log, dir } of doomed) {
+            try {
+              await log.close();
+            } catch (err) {
+              this.logger.warn({ err, topic: name, partition: log.partition }, 'closing a deleted log failed');
+            }
+            rmSync(dir, { recursive: true, force: true });
+          }
+          this.pendingTopicDeletes.delete(pending);
+        })();
+        return finishing;
+      },
+    };
+    this.pendingTopicDeletes.add(pending);
+    pending.timer = setTimeout(() => {
+      pending.finish().catch((err: unknown) => this.logger.error({ err, topic: name }, 'removing a deleted topic failed'));
+    }, Math.min(Math.max(0, delayMs), 2147483647));
+    // Never keeps the process alive: close() finishes whatever is pending.
+    pending.timer.unref();
+  }
+
+  /** Deleted topics whose logs are still open, waiting out file.delete.delay.ms. */
+  pendingTopicDeleteCount(): number {
+    return this.pendingTopicDeletes.size;
   }
 
   createPartitions(name: string, count: number, validateOnly = false): Promise<Topic> {
@@ -436,6 +484,10 @@ export class LogManager {
           }
         }
       }
+      // The broker closes the log manager after its in-flight requests are answered, so no
+      // FileSlice of a deleted topic is in use any more: no reason to wait out the delay.
+      const results = await Promise.allSettled([...this.pendingTopicDeletes].map((p) => p.finish()));
+      for (const r of results) if (r.status === 'rejected') this.logger.error({ err: r.reason }, 'removing a deleted topic failed');
       this.logger.info({ dataDir: this.dataDir }, 'log manager closed');
     });
   }

@@ -22,6 +22,7 @@ export function toLogConfig(config: TopicConfig): LogConfig {
     maxIndexSize: config.segmentIndexBytes,
     maxMessageBytes: config.maxMessageBytes,
     messageTimestampType: config.messageTimestampType,
+    fileDeleteDelayMs: config.fileDeleteDelayMs,
   };
 }
 
@@ -33,7 +34,8 @@ function storageConfigChanged(a: TopicConfig, b: TopicConfig): boolean {
     a.indexIntervalBytes !== b.indexIntervalBytes ||
     a.segmentIndexBytes !== b.segmentIndexBytes ||
     a.maxMessageBytes !== b.maxMessageBytes ||
-    a.messageTimestampType !== b.messageTimestampType
+    a.messageTimestampType !== b.messageTimestampType ||
+    a.fileDeleteDelayMs !== b.fileDeleteDelayMs
   );
 }
 
@@ -258,8 +260,12 @@ export class Log {
     this.partitionLog = null;
     this.appendListeners.clear();
     if (pl) {
-      await pl.flush();
-      await pl.close();
+      try {
+        await pl.flush();
+      } finally {
+        // Always release the files, even when the final fsync failed.
+        await pl.close();
+      }
     }
   }
 }

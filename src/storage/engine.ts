@@ -43,6 +43,12 @@ export interface LogConfig {
   maxMessageBytes: number;
   /** message.timestamp.type. */
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /**
+   * file.delete.delay.ms (log.segment.delete.delay.ms), default 60000: how long a segment dropped
+   * by deleteSegmentsBefore or truncateTo keeps its files (renamed `*.deleted`) and fds open,
+   * so FileSlices handed out before stay readable.
+   */
+  fileDeleteDelayMs: number;
 }
 
 export const defaultLogConfig: LogConfig = {
@@ -52,6 +58,7 @@ export const defaultLogConfig: LogConfig = {
   maxIndexSize: 10 * 1024 * 1024,
   maxMessageBytes: 1048588,
   messageTimestampType: 'CreateTime',
+  fileDeleteDelayMs: 60000,
 };
 
 export interface AppendOptions {
@@ -90,8 +97,11 @@ export interface AppendResult {
 }
 
 /**
- * A byte range of a segment file. `fd` stays valid until the segment is deleted or the log
- * closed. `length` 0 means nothing to read at that offset (yet).
+ * A byte range of a segment file. `fd` stays valid until the log is closed, and when the segment
+ * is deleted (retention, truncation) for `fileDeleteDelayMs` more: the handle is closed lazily
+ * by the first log call after that. The bytes are those of the segment when read() returned,
+ * except that truncateTo inside the segment itself cuts them. `length` 0 means nothing to read
+ * at that offset (yet).
  */
 export interface FileSlice {
   fd: number;
@@ -150,12 +160,14 @@ export interface PartitionLog {
 
   segments(): SegmentInfo[];
 
-  /** Removes every batch at or after `offset`. */
+  /** Removes every batch at or after `offset`. Whole segments removed are deleted as below. */
   truncateTo(offset: number): void;
 
   /**
    * Deletes whole segments whose every offset is < `offset` (never the active segment) and
    * raises logStartOffset to `offset` (capped at logEndOffset). Returns the segments deleted.
+   * Their files are renamed `*.deleted` at once and removed, fds closed, `fileDeleteDelayMs`
+   * later (on a later call) or at close().
    */
   deleteSegmentsBefore(offset: number): number;
 
@@ -165,6 +177,7 @@ export interface PartitionLog {
   /** fsyncs everything written so far. Concurrent callers share one fsync (group commit). */
   flush(): Promise<void>;
 
+  /** Also closes and removes every deleted segment still waiting out its delay. */
   close(): Promise<void>;
 }
 

@@ -63,6 +63,11 @@ export class TsPartitionLog implements PartitionLog {
   private dirDirty = false;
   private flushing: Promise<void> | null = null;
   private nextFlush: Promise<void> | null = null;
+  /**
+   * Segments dropped by retention or truncation: files renamed `*.deleted`, fds still open for
+   * FileSlices in flight until `until` (performance.now() ms, file.delete.delay.ms later).
+   */
+  private doomed: Array<{ until: number; segment: Segment }> = [];
 
   private constructor(
     readonly dir: string,
@@ -129,10 +134,12 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   get logStartOffset(): number {
+    this.closeExpiredDeletes();
     return this._logStartOffset;
   }
 
   get logEndOffset(): number {
+    this.closeExpiredDeletes();
     return this._logEndOffset;
   }
 
@@ -147,6 +154,20 @@ export class TsPartitionLog implements PartitionLog {
 
   private ensureOpen(): void {
     if (this.closed) throw new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${this.dir}: log is closed`);
+    this.closeExpiredDeletes();
+  }
+
+  /**
+   * Closes and removes deleted segments whose delay has passed. Runs on every log call, as in
+   * the native engine (lazily: no timer), and costs nothing when none is pending.
+   */
+  private closeExpiredDeletes(): void {
+    if (this.doomed.length === 0) return;
+    const now = performance.now();
+    const expired = this.doomed.filter((d) => d.until <= now);
+    if (expired.length === 0) return;
+    this.doomed = this.doomed.filter((d) => d.until > now);
+    for (const d of expired) deleteQuietly(d.segment);
   }
 
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
@@ -387,6 +408,7 @@ export class TsPartitionLog implements PartitionLog {
       this._logStartOffset = offset;
       this._logEndOffset = offset;
       this.dirDirty = true;
+      this.closeExpiredDeletes();
       return;
     }
     while (this.segs.length > 1 && this.active.baseOffset > offset) {
@@ -399,6 +421,7 @@ export class TsPartitionLog implements PartitionLog {
     this._logEndOffset = this.computeLogEndOffset();
     this._logStartOffset = Math.min(this._logStartOffset, this._logEndOffset);
     this.dirDirty = true;
+    this.closeExpiredDeletes();
   }
 
   deleteSegmentsBefore(offset: number): number {
@@ -411,15 +434,20 @@ export class TsPartitionLog implements PartitionLog {
     }
     if (target > this._logStartOffset) this._logStartOffset = target;
     if (deleted > 0) this.dirDirty = true;
+    this.closeExpiredDeletes();
     return deleted;
   }
 
+  /** Kafka's asynchronous segment delete: rename now, close and remove after the delay. */
   private dropSegment(s: Segment): void {
     this.unsynced.delete(s);
-    s.delete();
+    // Kept even when the rename fails: its fd may back a FileSlice either way.
+    this.doomed.push({ until: performance.now() + Math.max(0, this.config.fileDeleteDelayMs), segment: s });
+    s.renameToDeleted();
   }
 
   flush(): Promise<void> {
+    this.closeExpiredDeletes();
     if (this.flushing === null) {
       this.flushing = this.syncAll().finally(() => {
         this.flushing = null;
@@ -449,11 +477,13 @@ export class TsPartitionLog implements PartitionLog {
     try {
       await Promise.all(plan.flatMap((p) => p.fds.map((fd) => fsyncFd(fd))));
       if (dirDirty) {
-        const dirFd = fs.openSync(this.dir, 'r');
-        try {
-          await fsyncFd(dirFd);
-        } finally {
-          fs.closeSync(dirFd);
+        const dirFd = openDirIfPresent(this.dir);
+        if (dirFd !== null) {
+          try {
+            await fsyncFd(dirFd);
+          } finally {
+            fs.closeSync(dirFd);
+          }
         }
       }
     } catch (err) {
@@ -470,10 +500,44 @@ export class TsPartitionLog implements PartitionLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
-    if (this.closed) return;
+    try {
+      await this.flush();
+    } finally {
+      // Release the fds even when the last fsync failed, or they leak for the process lifetime.
+      if (!this.closed) this.closeNow();
+    }
+  }
+
+  private closeNow(): void {
     this.closed = true;
     for (const s of this.segs) s.close();
+    // Closing ends every delete delay: the caller (LogManager) waits out in-flight requests
+    // before it closes a log.
+    for (const d of this.doomed) deleteQuietly(d.segment);
+    this.doomed = [];
+  }
+}
+
+/**
+ * The directory's fd for an fsync; null when it was renamed away (a deleted topic's log, closed
+ * after file.delete.delay.ms): no directory entry of it is worth making durable then.
+ */
+function openDirIfPresent(dir: string): number | null {
+  try {
+    return fs.openSync(dir, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** A `*.deleted` file that cannot be removed is a leftover the next open removes; failing the
+ * caller's unrelated read or append over it would help nobody. */
+function deleteQuietly(s: Segment): void {
+  try {
+    s.delete();
+  } catch {
+    // see above
   }
 }
 

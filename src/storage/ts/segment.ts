@@ -20,6 +20,8 @@ import {
 import { crc32c } from './crc32c.js';
 
 export const OFFSET_ENTRY = 8;
+/** Appended to a deleted segment's file names until its delete delay has passed. */
+export const DELETED_SUFFIX = '.deleted';
 export const TIME_ENTRY = 12;
 
 export function baseName(baseOffset: number): string {
@@ -148,9 +150,10 @@ export async function scanLogAsync(
 }
 
 export class Segment {
-  readonly logPath: string;
-  readonly indexPath: string;
-  readonly timeIndexPath: string;
+  // Not readonly: a delete renames the files to `*.deleted` first (renameToDeleted).
+  logPath: string;
+  indexPath: string;
+  timeIndexPath: string;
   readonly logFd: number;
   size = 0;
   /** lastOffset of the last batch; baseOffset - 1 when empty. */
@@ -444,6 +447,30 @@ export class Segment {
     fs.closeSync(this.logFd);
   }
 
+  /**
+   * First step of a delete (Kafka's `.deleted` suffix): the files leave the segment namespace at
+   * once, so a new segment may take the base offset, while every fd stays open for FileSlices
+   * still in flight (file.delete.delay.ms). delete() finishes the job.
+   */
+  renameToDeleted(): void {
+    this.deleted = true;
+    const rename = (from: string): string => {
+      const to = from + DELETED_SUFFIX;
+      try {
+        fs.renameSync(from, to);
+      } catch (err) {
+        // Already gone (removed by hand) counts as renamed: the later delete must never touch
+        // the original name, which a new segment may own by then.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      return to;
+    };
+    this.logPath = rename(this.logPath);
+    this.indexPath = rename(this.indexPath);
+    this.timeIndexPath = rename(this.timeIndexPath);
+  }
+
+  /** Closes every fd, then removes the files (under their `*.deleted` names once renamed). */
   delete(): void {
     this.closeIndexFds();
     fs.closeSync(this.logFd);
