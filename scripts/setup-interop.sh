@@ -3,10 +3,12 @@
 # skips whatever is already in place (safe to re-run; CI runs it from .ci/run, developers by hand):
 #   kcat (Debian)             -> /usr/bin/kcat
 #   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py
-#   franz-go (Go proxy)       -> test/interop/go/bin/franz
+#   franz-go (Go proxy)       -> test/interop/go/bin/franz, test/interop/groups/franz/target/groupsfranz
 #   kafka-clients (Maven)     -> test/interop/java/target/{classes,dependency}
+#   Java group member (javac) -> test/interop/groups/java/target/classes
 #   Kafka broker+tools jars   -> .cache/kafka-jars/ (kafka-dump-log, kafka-consumer-groups)
-# Needs: java 17+ with maven, go, python3 with pip (all on the project's machines); root for apt.
+# Needs: java 17+ with maven, go, python3 with pip (all on the project's machines, each installed
+# from Debian when absent); root for apt.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,16 +33,49 @@ apt_install() {
 # 1. Toolchains the programs are built with (present on the project's machines; installed if not).
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
-command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
+{ command -v java >/dev/null && command -v javac >/dev/null; } || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
 if [ "${#missing[@]}" -gt 0 ]; then
   step "apt-get install ${missing[*]}"
   apt_install "${missing[@]}"
 else
-  step "kcat, java, maven, python3: present"
+  step "kcat, java, javac, maven, python3: present"
 fi
-command -v go >/dev/null || { step "go is not installed (needs go >= the version in test/interop/go/go.mod)"; exit 1; }
+
+# Go: the franz-go modules set the floor (`go` line of the go.mod files; franz-go v1.22 itself
+# declares go 1.26.0, so it cannot be lower). When no go is installed, take Debian's newest:
+# bookworm's own is 1.19, bookworm-backports has 1.23 (enabled here just for this package).
+go_mods=(test/interop/go/go.mod test/interop/groups/franz/go.mod)
+go_need="$(sed -n 's/^go \([0-9.]*\).*/\1/p' "${go_mods[@]}" | sort -V | tail -1)"
+version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$2" ]; }
+if ! command -v go >/dev/null; then
+  os_id="$(. /etc/os-release 2>/dev/null && echo "${ID:-}")"
+  codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
+  if [ "$os_id" = debian ] && [ -n "$codename" ] \
+    && ! grep -rqs "$codename-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    step "enabling $codename-backports for a newer golang-go"
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$codename" | as_root tee /etc/apt/sources.list.d/spool-backports.sources >/dev/null
+    apt_updated=0
+  fi
+  step "apt-get install golang-go"
+  if [ -n "$codename" ] && grep -rqs "$codename-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    apt_install -t "$codename-backports" golang-go || apt_install golang-go
+  else
+    apt_install golang-go
+  fi
+fi
+go_have="$(go env GOVERSION | sed 's/^go//')"
+go_ok=1
+if ! version_ge "$go_have" "$go_need"; then
+  # Not fatal: the Python, Java and kcat programs still get set up; the franz-go tests then report
+  # the missing binaries (and fail under CI=true).
+  step "WARNING: go $go_have is older than the go $go_need the franz-go modules need; skipping the Go builds"
+  go_ok=0
+else
+  step "go $go_have: present (modules need >= $go_need)"
+fi
 
 # 2. librdkafka through confluent-kafka-python (binary wheels bundle librdkafka).
 python=${PYTHON:-python3}
@@ -53,9 +88,15 @@ else
     || "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages 'confluent-kafka>=2.6,<3'
 fi
 
-# 3. franz-go program. `go build` is incremental; it only downloads modules the first time.
-step "go build test/interop/go -> bin/franz"
-(cd test/interop/go && go build -buildvcs=false -o bin/franz .)
+# 3. franz-go programs. `go build` is incremental; it only downloads modules the first time.
+if [ "$go_ok" -eq 1 ]; then
+  step "go build test/interop/go -> bin/franz"
+  (cd test/interop/go && go build -buildvcs=false -o bin/franz .)
+  step "go build test/interop/groups/franz -> target/groupsfranz"
+  (cd test/interop/groups/franz && go build -buildvcs=false -o target/groupsfranz .)
+  # go build keeps an up-to-date binary as it is; touch it so the test's staleness check agrees.
+  touch test/interop/go/bin/franz test/interop/groups/franz/target/groupsfranz
+fi
 
 # 4. Java client program: rebuild when a source or the pom is newer than the compiled class.
 java_class=test/interop/java/target/classes/spool/interop/JavaClient.class
@@ -67,7 +108,18 @@ else
   step "Java client: up to date"
 fi
 
-# 5. Apache Kafka's broker and tools jars for kafka-dump-log / kafka-consumer-groups.
+# 5. Java group member (test/interop-groups-java.test.ts): compiled against the kafka-clients jars
+#    of step 4, again when GroupMember.java or those jars are newer than the class.
+member_src=test/interop/groups/java/GroupMember.java
+member_class=test/interop/groups/java/target/classes/spool/interop/groups/GroupMember.class
+if [ ! -f "$member_class" ] || [ -n "$(find "$member_src" test/interop/java/target/dependency -newer "$member_class" 2>/dev/null)" ]; then
+  step "javac test/interop/groups/java/GroupMember.java"
+  javac -cp 'test/interop/java/target/dependency/*' -d test/interop/groups/java/target/classes "$member_src"
+else
+  step "Java group member: up to date"
+fi
+
+# 6. Apache Kafka's broker and tools jars for kafka-dump-log / kafka-consumer-groups.
 jars=.cache/kafka-jars
 if [ -f "$jars/kafka_2.13-$KAFKA_VERSION.jar" ] && [ -f "$jars/kafka-tools-$KAFKA_VERSION.jar" ]; then
   step "Kafka $KAFKA_VERSION jars: present in $jars"

@@ -12,7 +12,6 @@ const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 t.test('spool start serves clients and stops cleanly on SIGTERM', async (t) => {
   const d = tempDir();
-  t.teardown(d.cleanup);
   const props = join(d.dir, 'server.properties');
   writeFileSync(props, `log.dirs=${join(d.dir, 'data')}\nnum.partitions=2\nlisteners=PLAINTEXT://127.0.0.1:9\n`);
   const child = spawn(process.execPath, [cli, 'start', '--config', props, '--engine', 'ts', '--override', 'listeners=PLAINTEXT://127.0.0.1:0'], {
@@ -20,6 +19,15 @@ t.test('spool start serves clients and stops cleanly on SIGTERM', async (t) => {
     env: { ...process.env, SPOOL_NUM_PARTITIONS: '3' },
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // If an assertion or await below throws, the broker must not outlive the test (it would hold
+  // the data dir and keep tap waiting); kill it first, then remove the directory.
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    d.cleanup();
+  });
   let stdout = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no start line; output: ${stdout}`)), 15000);
@@ -37,6 +45,7 @@ t.test('spool start serves clients and stops cleanly on SIGTERM', async (t) => {
     child.on('exit', () => reject(new Error(`exited early: ${stdout}`)));
   });
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING }).admin();
+  t.teardown(() => admin.disconnect());
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'cli-topic', numPartitions: -1 }] });
   const md = await admin.fetchTopicMetadata({ topics: ['cli-topic'] });
@@ -53,9 +62,17 @@ t.test('spool start serves clients and stops cleanly on SIGTERM', async (t) => {
 
 t.test('spool start refuses an invalid setting, naming the key', async (t) => {
   const child = spawn(process.execPath, [cli, 'start', '--override', 'num.partitions=zero'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  // Should the setting be accepted after all, the broker it started must not outlive the test.
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await exited;
   t.equal(code, 2);
   t.match(stderr, /num\.partitions: must be an integer/);
 });

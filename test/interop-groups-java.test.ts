@@ -6,7 +6,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { interopDir, removeDir, requireToolchain, run, startSpool, tempDir, works } from './interop/common.js';
+import { interopDir, isStale, removeDir, requireToolchain, run, startSpool, tempDir, works } from './interop/common.js';
 import { churnScenario, staticMemberScenario, type MemberCommand } from './interop/groups/scenario.js';
 
 const dependencies = join(interopDir, 'java', 'target', 'dependency');
@@ -14,11 +14,15 @@ const dir = join(interopDir, 'groups', 'java');
 const classes = join(dir, 'target', 'classes'); // target/ is git-ignored
 const mainClass = join(classes, 'spool', 'interop', 'groups', 'GroupMember.class');
 
-/** Compiles the member against the kafka-clients jars the Java interop build fetched. */
+/**
+ * Compiles the member against the kafka-clients jars the Java interop build fetched, when the
+ * class is missing or older than GroupMember.java or those jars (setup-interop.sh does the same).
+ */
 async function ensureBuilt(): Promise<boolean> {
   if (!existsSync(dependencies)) return false;
-  if (existsSync(mainClass)) return true;
-  if (!(await works('javac', ['-version']))) return false;
+  const sources = [join(dir, 'GroupMember.java'), dependencies];
+  if (!isStale(mainClass, sources)) return true;
+  if (!(await works('javac', ['-version']))) return existsSync(mainClass);
   const r = await run('javac', ['-cp', `${dependencies}/*`, '-d', classes, join(dir, 'GroupMember.java')], { timeoutMs: 180_000 });
   return r.code === 0 && existsSync(mainClass);
 }

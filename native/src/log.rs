@@ -332,7 +332,9 @@ impl Log {
     }
 
     /// Removes every batch at or after `offset`.
-    pub fn truncate_to(&mut self, offset: i64) -> SResult<()> {
+    pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        // Offsets are never negative; the TS engine clamps the same way.
+        let offset = target.max(0);
         if offset >= self.log_end_offset {
             return Ok(());
         }

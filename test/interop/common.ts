@@ -2,7 +2,7 @@
 // programs produce, the checks the tap tests make on what a client read back, toolchain detection,
 // child-process running, and starting/restarting Spool through its public startBroker() API.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -209,6 +209,23 @@ export async function works(cmd: string, args: string[]): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * True when `output` is missing or older than any of `sources` (files, or directories searched
+ * recursively), so a test rebuilds a client program after its source was edited, not only when
+ * the build output is absent.
+ */
+export function isStale(output: string, sources: string[]): boolean {
+  if (!existsSync(output)) return true;
+  const built = statSync(output).mtimeMs;
+  const newer = (path: string): boolean => {
+    if (!existsSync(path)) return false;
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.mtimeMs > built;
+    return readdirSync(path).some((name) => newer(join(path, name)));
+  };
+  return sources.some(newer);
 }
 
 /** Minimal view of tap's Test used here, so helpers need no tap types. */

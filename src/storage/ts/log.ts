@@ -398,8 +398,10 @@ export class TsPartitionLog implements PartitionLog {
     }));
   }
 
-  truncateTo(offset: number): void {
+  truncateTo(target: number): void {
     this.ensureOpen();
+    // Offsets are never negative; the native engine clamps the same way.
+    const offset = Math.max(0, target);
     if (offset >= this._logEndOffset) return;
     if (offset < this.segs[0].baseOffset) {
       // Kafka's truncateFullyAndStartAt: nothing below the target survives.
