@@ -67,6 +67,11 @@ export class RawClient {
     });
   }
 
+  /** Response frames received but not yet read (lets a test check that nothing was answered yet). */
+  get pendingFrames(): number {
+    return this.frames.length;
+  }
+
   /** Next response frame (without size prefix), or null when the broker closed the connection. */
   nextFrame(timeoutMs = 5000): Promise<Buffer | null> {
     const f = this.frames.shift();

@@ -78,7 +78,11 @@ t.test('ApiVersions at v99 is answered with UNSUPPORTED_VERSION in the v0 format
   t.equal(res.errorCode, 0);
   const produce = res.apiKeys.find((k) => k.apiKey === 0);
   t.equal(produce?.minVersion, 0, 'Produce advertised from v0 (librdkafka quirk)');
-  t.ok(res.apiKeys.some((k) => k.apiKey === 1), 'Fetch advertised');
+  t.equal(produce?.maxVersion, 13, 'Produce up to v13 (Kafka 4.1)');
+  t.equal(res.apiKeys.find((k) => k.apiKey === 1)?.maxVersion, 18, 'Fetch up to v18 (Kafka 4.1)');
+  const ranges = (keys: ApiVersionsRes['apiKeys']) => keys.map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
+  t.same(ranges(body.apiKeys), ranges(res.apiKeys), 'the v0 UNSUPPORTED_VERSION answer lists the same APIs and ranges');
+  t.notOk(body.apiKeys.some((k) => k.apiKey === 26), 'EndTxn (decodable, no handler) is not listed');
 });
 
 t.test('a frame larger than socket.request.max.bytes closes the connection; others are unaffected', async (t) => {
@@ -127,16 +131,21 @@ t.test('pipelined requests are answered in request order even when the first one
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
   // Partition 1 is empty: this fetch long-polls for 300 ms.
+  const started = Date.now();
   const slow = c.send(1, 12, FetchRequest, fetchBody('raw', 1, 0, { maxWaitMs: 300, minBytes: 1 }));
   const ids: number[] = [slow];
   for (let i = 0; i < 10; i++) ids.push(c.send(18, 2, ApiVersionsRequest, {}));
-  const started = Date.now();
+  // The broker runs in this process, so a loaded machine delays its 300 ms timer and I/O as much
+  // as this 50 ms one (which expires first): nothing may be answered yet, not even ApiVersions.
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(c.pendingFrames, 0, 'no response while the first request long-polls');
   const seen: number[] = [];
   for (let i = 0; i < ids.length; i++) {
     const f = await c.nextFrame();
     seen.push(f!.readInt32BE(0));
   }
   t.same(seen, ids, 'correlation ids come back in request order');
+  // A lower bound: load can only lengthen it (timers never fire early by more than ~1 ms).
   t.ok(Date.now() - started >= 250, 'the fast requests waited behind the long poll');
 });
 
@@ -184,6 +193,76 @@ t.test('produce errors: unknown topic, oversize batch, corrupt CRC', async (t) =
   t.equal(badPartition.responses[0].partitionResponses[0].errorCode, 3, 'unknown partition');
 });
 
+t.test('Produce v13 and Fetch v18 name topics by id, end to end', async (t) => {
+  const c = await RawClient.connect(running.port);
+  t.teardown(() => c.close());
+  await running.broker.logManager.createTopic('byid', 1);
+  const topicId = running.broker.logManager.getTopic('byid')!.topicId;
+  const produced = await c.request<ProduceRes>(0, 13, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ topicId, partitionData: [{ index: 0, records: batchOf(3, 'v13') }] }],
+  });
+  t.equal(produced.responses[0].topicId, topicId, 'the answer names the topic by id');
+  t.same(produced.responses[0].partitionResponses.map((p) => [p.index, p.errorCode, p.baseOffset]), [[0, 0, 0]]);
+  const unknownId = 'AAECAwQFBgcICQoLDA0ODw';
+  const missing = await c.request<ProduceRes>(0, 13, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 5000,
+    topicData: [{ topicId: unknownId, partitionData: [{ index: 0, records: batchOf(1, 'x') }] }],
+  });
+  t.equal(missing.responses[0].topicId, unknownId);
+  t.equal(missing.responses[0].partitionResponses[0].errorCode, 100, 'UNKNOWN_TOPIC_ID');
+  const badPartition = await c.request<ProduceRes>(0, 13, ProduceRequest, ProduceResponse, {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 5000,
+    topicData: [{ topicId, partitionData: [{ index: 4, records: batchOf(1, 'x') }] }],
+  });
+  t.equal(badPartition.responses[0].partitionResponses[0].errorCode, 3, 'known id, unknown partition: UNKNOWN_TOPIC_OR_PARTITION');
+
+  const fetchV18 = (opts: { maxWaitMs: number; minBytes: number; fetchOffset: number; highWatermark?: number }): unknown => ({
+    maxWaitMs: opts.maxWaitMs,
+    minBytes: opts.minBytes,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topicId,
+        partitions: [
+          { partition: 0, currentLeaderEpoch: -1, fetchOffset: opts.fetchOffset, logStartOffset: -1, partitionMaxBytes: 1 << 20, highWatermark: opts.highWatermark },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  });
+  const fetched = await c.request<FetchRes>(1, 18, FetchRequest, FetchResponse, fetchV18({ maxWaitMs: 0, minBytes: 0, fetchOffset: 0 }));
+  const part = fetched.responses[0].partitions[0];
+  t.equal(fetched.responses[0].topicId, topicId);
+  t.equal(part.errorCode, 0);
+  t.equal(part.highWatermark, 3);
+  t.same(decodeBatches(part.records as Buffer)[0].records.map((r) => r.value?.toString()), ['v13-0', 'v13-1', 'v13-2']);
+  const unknown = await c.request<FetchRes>(1, 18, FetchRequest, FetchResponse, { ...(fetchV18({ maxWaitMs: 0, minBytes: 0, fetchOffset: 0 }) as object), topics: [{ topicId: unknownId, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }] });
+  t.equal(unknown.responses[0].partitions[0].errorCode, 100, 'Fetch v18 by unknown id: UNKNOWN_TOPIC_ID');
+
+  // KIP-1166: a fetcher reporting an older high-watermark is answered at once, without new data.
+  let started = Date.now();
+  const behind = await c.request<FetchRes>(1, 18, FetchRequest, FetchResponse, fetchV18({ maxWaitMs: 3000, minBytes: 1, fetchOffset: 3, highWatermark: 1 }));
+  t.ok(Date.now() - started < 2000, `fetcher behind on the high-watermark answered in ${Date.now() - started} ms`);
+  t.equal(behind.responses[0].partitions[0].highWatermark, 3);
+  // Up to date (or not reporting one): the long poll waits as before.
+  for (const highWatermark of [3, undefined]) {
+    started = Date.now();
+    await c.request<FetchRes>(1, 18, FetchRequest, FetchResponse, fetchV18({ maxWaitMs: 300, minBytes: 1, fetchOffset: 3, highWatermark }));
+    t.ok(Date.now() - started >= 250, `high-watermark ${highWatermark ?? 'not reported'}: waited max.wait.ms`);
+  }
+});
+
 t.test('fetch beyond the log end is OFFSET_OUT_OF_RANGE', async (t) => {
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
@@ -200,13 +279,17 @@ t.test('a long-polling fetch is woken by a produce', async (t) => {
   });
   const leo = running.broker.logManager.getLog('raw', 1)!.logEndOffset;
   const started = Date.now();
-  const id = consumer.send(1, 12, FetchRequest, fetchBody('raw', 1, leo, { maxWaitMs: 5000, minBytes: 1 }));
+  const maxWaitMs = 10_000;
+  const id = consumer.send(1, 12, FetchRequest, fetchBody('raw', 1, leo, { maxWaitMs, minBytes: 1 }));
   await new Promise((r) => setTimeout(r, 100));
+  t.equal(consumer.pendingFrames, 0, 'the fetch is parked, not answered at once');
   await producer.request<ProduceRes>(0, 9, ProduceRequest, ProduceResponse, produceBody('raw', 1, batchOf(2, 'wake')));
   const f = await consumer.receive<FetchRes>(FetchResponse, 12, id, 1);
-  t.ok(Date.now() - started < 4000, 'answered before max.wait.ms');
+  // An expired long poll would come back empty and only after max.wait.ms; the produced records
+  // in the answer are what show the wake-up, the time bound only has to stay below max.wait.ms.
+  t.ok(Date.now() - started < maxWaitMs, 'answered before max.wait.ms');
   const batches = decodeBatches(f.responses[0].partitions[0].records as Buffer);
-  t.equal(batches[0].records[0].value?.toString(), 'wake-0');
+  t.equal(batches[0].records[0].value?.toString(), 'wake-0', 'woken with the produced records');
 });
 
 t.test('Metadata auto-creates a topic when allowed, and refuses illegal names', async (t) => {

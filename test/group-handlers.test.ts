@@ -158,3 +158,25 @@ t.test('group handlers translate every version', async (t) => {
   const deleted = await call<{ results: { groupId: string; errorCode: number }[] }>(broker, 42, 2, { groupsNames: ['g', 'missing'] });
   t.same(deleted.results.map((r) => r.errorCode), [0, 69], 'DeleteGroups: deleted, GROUP_ID_NOT_FOUND');
 });
+
+t.test('JoinGroup v0 uses the session timeout as the rebalance timeout; v1 sends its own', async (t) => {
+  const broker = fakeBroker({ orders: 3 });
+  const coordinator = await groupCoordinatorFor(broker);
+  t.teardown(() => coordinator.close());
+  const seen: Array<{ groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs: number }> = [];
+  const joinGroup = coordinator.joinGroup.bind(coordinator);
+  coordinator.joinGroup = (p) => {
+    seen.push({ groupId: p.groupId, sessionTimeoutMs: p.sessionTimeoutMs, rebalanceTimeoutMs: p.rebalanceTimeoutMs });
+    return joinGroup(p);
+  };
+  // As decoded at v0: rebalanceTimeoutMs is absent, so it holds its -1 placeholder.
+  const v0 = await call<{ errorCode: number; memberId: string; leader: string }>(broker, 11, 0, { ...join(''), groupId: 'g0', sessionTimeoutMs: 7000, rebalanceTimeoutMs: -1 });
+  t.equal(v0.errorCode, 0, 'v0 joins without MEMBER_ID_REQUIRED (that is v4+)');
+  t.equal(v0.leader, v0.memberId);
+  const v1 = await call<{ errorCode: number }>(broker, 11, 1, { ...join(''), groupId: 'g1', sessionTimeoutMs: 7000, rebalanceTimeoutMs: 45000 });
+  t.equal(v1.errorCode, 0);
+  t.same(seen, [
+    { groupId: 'g0', sessionTimeoutMs: 7000, rebalanceTimeoutMs: 7000 },
+    { groupId: 'g1', sessionTimeoutMs: 7000, rebalanceTimeoutMs: 45000 },
+  ]);
+});

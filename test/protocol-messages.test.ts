@@ -92,7 +92,7 @@ t.test('ApiVersions at an unknown version: header decodes, answer is v0 UNSUPPOR
   const count = r.int32();
   t.equal(count, supportedApis().length);
   const first = { apiKey: r.int16(), minVersion: r.int16(), maxVersion: r.int16() };
-  t.same(first, { apiKey: 0, minVersion: 0, maxVersion: 12 });
+  t.same(first, { apiKey: 0, minVersion: 0, maxVersion: 13 });
 });
 
 t.test('Produce: advertised from v0, v0-2 rejected, v3 decodes hand-checked bytes', async (t) => {
@@ -134,6 +134,57 @@ t.test('Produce v0-2: refused by isSupported, but answerable with UNSUPPORTED_VE
     concat(chunks).toString('hex'),
     '00000006' + '00000001' + '0001' + '74' + '00000001' + '00000000' + '0023' + 'ffffffffffffffff' + 'ffffffffffffffff' + '00000000',
   );
+});
+
+t.test('Produce v13 names topics by id (hand-checked bytes)', async (t) => {
+  const id = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
+  const body = Buffer.from(
+    '00' + 'ffff' + '00007530' + // transactionalId null (compact), acks -1, timeout 30000
+      '02' + id.toString('hex') + // one topic, by id
+      '02' + '00000001' + '05' + 'deadbeef' + '00' + '00' + '00', // partition 1, 4 bytes, tags
+    'hex',
+  );
+  const req = decodeRequestBody(ApiKey.Produce, 13, body, 0);
+  t.equal(req.topicData[0]!.topicId, id.toString('base64url'));
+  t.equal(req.topicData[0]!.name, '', 'no name on the wire at v13');
+  t.equal(req.topicData[0]!.partitionData[0]!.records!.toString('hex'), 'deadbeef');
+  const { chunks } = encodeResponse(ApiKey.Produce, 13, 3, {
+    responses: [{ topicId: id.toString('base64url'), partitionResponses: [{ index: 1, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, baseOffset: -1 }] }],
+    throttleTimeMs: 0,
+  });
+  const r = new Reader(concat(chunks));
+  t.equal(r.int32(), 3);
+  t.equal(r.uvarint(), 0, 'response header tags');
+  t.equal(r.uvarint(), 2, 'one topic');
+  t.equal(r.uuid(), id.toString('base64url'), 'topic id, no name');
+  t.equal(r.uvarint(), 2, 'one partition');
+  t.equal(r.int32(), 1);
+  t.equal(r.int16(), 100);
+});
+
+t.test('Fetch v18: the partition highWatermark is tag 1, left out at its default', async (t) => {
+  const body = (highWatermark?: number) => ({
+    maxWaitMs: 0,
+    minBytes: 0,
+    topics: [{ topicId: 'AAECAwQFBgcICQoLDA0ODw', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1, highWatermark }] }],
+  });
+  const plain = encode(apis.Fetch.request, body(), 18);
+  const withHw = encode(apis.Fetch.request, body(5), 18);
+  t.equal(withHw.length, plain.length + 10, 'tag 1 adds tag, size and 8 bytes');
+  t.ok(withHw.includes(Buffer.from('0101080000000000000005', 'hex')), 'one tagged field: tag 1, 8 bytes, 5');
+  const decodedPlain = decodeRequestBody(ApiKey.Fetch, 18, plain, 0);
+  t.equal(decodedPlain.topics[0]!.partitions[0]!.highWatermark, 2 ** 63, 'absent: unsupported (Long.MAX_VALUE)');
+  t.ok(decodedPlain.topics[0]!.partitions[0]!.highWatermark > Number.MAX_SAFE_INTEGER);
+  t.equal(decodeRequestBody(ApiKey.Fetch, 18, withHw, 0).topics[0]!.partitions[0]!.highWatermark, 5);
+  t.equal(encode(apis.Fetch.request, body(), 17).length, plain.length, 'v17 has no such field');
+});
+
+t.test('JoinGroup v0: no rebalanceTimeoutMs on the wire', async (t) => {
+  const body = Buffer.from('0001' + '67' + '00002710' + '0000' + '0008' + Buffer.from('consumer').toString('hex') + '00000001' + '0005' + Buffer.from('range').toString('hex') + '00000001' + '01', 'hex');
+  const req = decodeRequestBody(ApiKey.JoinGroup, 0, body, 0);
+  t.same([req.groupId, req.sessionTimeoutMs, req.rebalanceTimeoutMs, req.memberId, req.protocolType], ['g', 10000, -1, '', 'consumer']);
+  t.equal(req.protocols[0]!.name, 'range');
+  t.equal(req.protocols[0]!.metadata.toString('hex'), '01');
 });
 
 t.test('Metadata v0 request: empty list; v1 null list means all topics', async (t) => {
@@ -220,7 +271,9 @@ t.test('malformed headers are ProtocolErrors carrying the correlation id when kn
 t.test('supportedApis lists every table entry by key and can be narrowed to served APIs', async (t) => {
   const all = supportedApis();
   t.same(all.map((a) => a.apiKey), Object.values(apis).map((e) => e.request.apiKey).sort((a, b) => a - b));
-  t.same(all.find((a) => a.apiKey === ApiKey.Fetch), { apiKey: 1, minVersion: 4, maxVersion: 17 });
+  t.same(all.find((a) => a.apiKey === ApiKey.Fetch), { apiKey: 1, minVersion: 4, maxVersion: 18 });
+  t.same(all.find((a) => a.apiKey === ApiKey.JoinGroup), { apiKey: 11, minVersion: 0, maxVersion: 9 });
+  t.same(all.find((a) => a.apiKey === ApiKey.InitProducerId), { apiKey: 22, minVersion: 0, maxVersion: 5 }, 'v6 is unstable in Kafka 4.1');
   t.same(all.find((a) => a.apiKey === ApiKey.Metadata), { apiKey: 3, minVersion: 0, maxVersion: 13 });
   const served = supportedApis((k) => k === ApiKey.ApiVersions || k === ApiKey.Metadata);
   t.same(served.map((a) => a.apiKey), [3, 18]);

@@ -13,6 +13,7 @@ import {
   type RequestHeader,
 } from '../protocol/index.js';
 import type { Broker } from '../broker.js';
+import { advertisedApis } from './api-versions.js';
 import type { HandlerTable, RequestContext } from './types.js';
 
 interface ProduceLike {
@@ -45,8 +46,9 @@ export function createRequestProcessor(broker: Broker, handlers: HandlerTable) {
     const handler = handlers.get(apiKey);
     if (!isSupported(apiKey, apiVersion) || !handler) {
       if (apiKey === ApiKey.ApiVersions) {
-        // Answer in the v0 format with our versions so the client can retry with one we know.
-        return { kind: 'response', response: encodeApiVersionsUnsupported(correlationId) };
+        // Answer in the v0 format with our versions so the client can retry with one we know: the
+        // same list as a normal ApiVersions answer (only APIs a handler serves).
+        return { kind: 'response', response: encodeApiVersionsUnsupported(correlationId, advertisedApis(handlers)) };
       }
       // Kafka closes the connection on an API or version it does not support.
       logger.warn(logContext, 'unsupported API or version; closing connection');

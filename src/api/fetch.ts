@@ -1,5 +1,7 @@
 // api/ room: Fetch — file slices of whole batches (the network layer sends them with sendfile),
 // long polling through the purgatory, no fetch sessions (sessionId 0 = sessions declined).
+// v18 (KIP-1166): a fetcher that reports a high-watermark below ours is answered without waiting,
+// so it learns the new high-watermark even when no new data would complete the long poll.
 import type { Log, Topic } from '../log/index.js';
 import { ErrorCode } from '../protocol/index.js';
 import type { FetchRequest, FetchResponse } from '../protocol/messages/fetch.js';
@@ -31,6 +33,8 @@ interface FetchPass {
   bytes: number;
   hasError: boolean;
   logs: Log[];
+  /** Some partition's fetcher-reported high-watermark (v18+) is behind ours. */
+  fetcherBehind: boolean;
 }
 
 function resolveTopic(req: FetchRequest['topics'][number], ctx: RequestContext): Topic | undefined {
@@ -40,7 +44,7 @@ function resolveTopic(req: FetchRequest['topics'][number], ctx: RequestContext):
 
 /** One read over every requested partition, honouring maxBytes and partitionMaxBytes (KIP-74). */
 function readAll(req: FetchRequest, ctx: RequestContext, maxBytes: number): FetchPass {
-  const pass: FetchPass = { responses: [], bytes: 0, hasError: false, logs: [] };
+  const pass: FetchPass = { responses: [], bytes: 0, hasError: false, logs: [], fetcherBehind: false };
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   for (const t of req.topics) {
     const topic = resolveTopic(t, ctx);
@@ -67,6 +71,8 @@ function readAll(req: FetchRequest, ctx: RequestContext, maxBytes: number): Fetc
       }
       pass.logs.push(log);
       const highWatermark = log.highWatermark;
+      // Before v18 the field is at its default (unsupported, above any offset); -1 is "not known".
+      if (p.highWatermark < highWatermark) pass.fetcherBehind = true;
       let records: Buffer | FileSlice = EMPTY;
       try {
         const remaining = maxBytes - pass.bytes;
@@ -110,8 +116,11 @@ export async function handleFetch(req: FetchRequest, ctx: RequestContext): Promi
   }
   const maxBytes = Math.min(req.maxBytes, broker.config.getNumber('fetch.max.bytes'));
   let pass = readAll(req, ctx, maxBytes);
-  if (!pass.hasError && pass.bytes < req.minBytes && req.maxWaitMs > 0 && pass.logs.length > 0) {
-    await broker.fetchPurgatory.wait(pass.logs, req.maxWaitMs, () => readAll(req, ctx, maxBytes).bytes >= req.minBytes);
+  if (!pass.hasError && !pass.fetcherBehind && pass.bytes < req.minBytes && req.maxWaitMs > 0 && pass.logs.length > 0) {
+    await broker.fetchPurgatory.wait(pass.logs, req.maxWaitMs, () => {
+      const next = readAll(req, ctx, maxBytes);
+      return next.bytes >= req.minBytes || next.fetcherBehind;
+    });
     pass = readAll(req, ctx, maxBytes);
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: pass.responses };

@@ -130,8 +130,8 @@ async function handleJoinGroup(req: JoinGroupRequest, ctx: RequestContext): Prom
     memberId: req.memberId,
     groupInstanceId: ctx.apiVersion >= 5 ? (req.groupInstanceId ?? null) : null,
     sessionTimeoutMs: req.sessionTimeoutMs,
-    // v0 had no rebalance timeout: the session timeout was both.
-    rebalanceTimeoutMs: req.rebalanceTimeoutMs > 0 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+    // v0 has no rebalance timeout: Kafka uses the session timeout for both.
+    rebalanceTimeoutMs: ctx.apiVersion === 0 || req.rebalanceTimeoutMs <= 0 ? req.sessionTimeoutMs : req.rebalanceTimeoutMs,
     protocolType: req.protocolType,
     protocols: req.protocols,
     clientId: ctx.clientId ?? '',

@@ -70,10 +70,12 @@ export async function handleProduce(req: ProduceRequest, ctx: RequestContext): P
   const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
   const flushes: Array<Promise<void>> = [];
   const now = Date.now();
+  const byId = ctx.apiVersion >= 13;
   for (const topicData of req.topicData) {
     const partitionResponses: PartitionOut[] = [];
-    responses.push({ name: topicData.name, partitionResponses });
-    const topic = broker.logManager.getTopic(topicData.name);
+    // v13+ (KIP-516) name topics by id, and the answer echoes the id it was asked about.
+    const topic = byId ? broker.logManager.getTopicById(topicData.topicId) : broker.logManager.getTopic(topicData.name);
+    responses.push({ name: topic?.name ?? topicData.name, topicId: topicData.topicId, partitionResponses });
     for (const p of topicData.partitionData) {
       if (!validAcks) {
         partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
@@ -81,6 +83,10 @@ export async function handleProduce(req: ProduceRequest, ctx: RequestContext): P
       }
       if (req.transactionalId !== null) {
         partitionResponses.push(partitionError(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker yet'));
+        continue;
+      }
+      if (!topic && byId) {
+        partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_ID));
         continue;
       }
       const log = topic?.logs[p.index];

@@ -1,5 +1,5 @@
 // protocol/ room: AddPartitionsToTxn (key 24). v0-3 come from producers (one transaction); v4+
-// are broker-to-broker batches of transactions (KIP-890).
+// are broker-to-broker batches of transactions (KIP-890); v5 only adds TRANSACTION_ABORTABLE.
 import { array, bool, int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 const topicPartitions = { name: string(), partitions: array(int32()) };
@@ -7,7 +7,7 @@ const topicPartitions = { name: string(), partitions: array(int32()) };
 export const AddPartitionsToTxnRequest = message({
   name: 'AddPartitionsToTxnRequest',
   apiKey: 24,
-  versions: '0-4',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     transactions: array(
@@ -36,7 +36,7 @@ const topicResult = {
 export const AddPartitionsToTxnResponse = message({
   name: 'AddPartitionsToTxnResponse',
   apiKey: 24,
-  versions: '0-4',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     throttleTimeMs: int32(),

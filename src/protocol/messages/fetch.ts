@@ -1,4 +1,5 @@
 // protocol/ room: Fetch (key 1). Kafka 4 accepts v4+. v13+ name topics by id instead of name.
+// v18 (KIP-1166) adds the fetcher's high-watermark to each partition; the response is unchanged.
 // Response records may be a RecordsSlice (file data sent with sendfile).
 import {
   array,
@@ -16,10 +17,13 @@ import {
 } from '../schema.js';
 import { nodeEndpoint } from './produce.js';
 
+/** Request highWatermark when the fetcher does not report one (Kafka's Long.MAX_VALUE). */
+export const FETCH_HIGH_WATERMARK_UNSUPPORTED = 2 ** 63;
+
 export const FetchRequest = message({
   name: 'FetchRequest',
   apiKey: 1,
-  versions: '4-17',
+  versions: '4-18',
   flexible: '12+',
   fields: {
     clusterId: string({ v: '12+', nullable: '12+', default: null, tag: 0 }),
@@ -42,6 +46,10 @@ export const FetchRequest = message({
         logStartOffset: int64({ v: '5+', default: -1 }),
         partitionMaxBytes: int32(),
         replicaDirectoryId: uuid({ v: '17+', tag: 0 }),
+        // Kafka's default is Long.MAX_VALUE ("feature not supported"); 2^63 is the nearest double.
+        // It is never on the wire (a tagged field at its default is not written), and compares
+        // above every real offset, which is all the handler needs. -1 means "not known".
+        highWatermark: int64({ v: '18+', tag: 1, default: FETCH_HIGH_WATERMARK_UNSUPPORTED }),
       }),
     }),
     forgottenTopicsData: array(
@@ -56,7 +64,7 @@ export type FetchRequest = Infer<typeof FetchRequest>;
 export const FetchResponse = message({
   name: 'FetchResponse',
   apiKey: 1,
-  versions: '4-17',
+  versions: '4-18',
   flexible: '12+',
   fields: {
     throttleTimeMs: int32({ v: '1+' }),

@@ -1,5 +1,6 @@
 // protocol/ room: InitProducerId (key 22). v3+ let an idempotent producer bump its epoch by
-// sending its current producerId/producerEpoch.
+// sending its current producerId/producerEpoch. v6 (KIP-939 2PC) is latestVersionUnstable in Kafka
+// 4.1: left out.
 import { int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const InitProducerIdRequest = message({

@@ -1,11 +1,13 @@
-// protocol/ room: JoinGroup (key 11). Kafka 4 accepts v2+. From v4 a member without an id gets
-// MEMBER_ID_REQUIRED with its new id and joins again.
+// protocol/ room: JoinGroup (key 11). Kafka 4.1 accepts v0-9 (validVersions in its
+// JoinGroupRequest.json; v0-1 were not removed). v0 has no rebalanceTimeoutMs: the session
+// timeout is used for both. From v4 a member without an id gets MEMBER_ID_REQUIRED with its
+// new id and joins again.
 import { array, bool, bytes, int16, int32, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const JoinGroupRequest = message({
   name: 'JoinGroupRequest',
   apiKey: 11,
-  versions: '2-9',
+  versions: '0-9',
   flexible: '6+',
   fields: {
     groupId: string(),
@@ -24,7 +26,7 @@ export type JoinGroupRequest = Infer<typeof JoinGroupRequest>;
 export const JoinGroupResponse = message({
   name: 'JoinGroupResponse',
   apiKey: 11,
-  versions: '2-9',
+  versions: '0-9',
   flexible: '6+',
   fields: {
     throttleTimeMs: int32({ v: '2+' }),

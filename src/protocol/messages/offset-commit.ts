@@ -1,5 +1,5 @@
 // protocol/ room: OffsetCommit (key 8). Kafka 4 accepts v2+. `committedMetadata` must be stored
-// and returned by OffsetFetch as given.
+// and returned by OffsetFetch as given. v10 (topic ids) is latestVersionUnstable in Kafka 4.1: left out.
 import { array, int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const OffsetCommitRequest = message({

@@ -1,5 +1,6 @@
 // protocol/ room: OffsetFetch (key 9). Kafka 4 accepts v1+. Null topics (v2+) mean "every
 // committed partition"; v8+ ask for several groups at once (`groups` → `groups` in the response).
+// v10 (topic ids) is latestVersionUnstable in Kafka 4.1: left out.
 import { array, bool, int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const OffsetFetchRequest = message({

@@ -1,20 +1,22 @@
 // protocol/ room: Produce (key 0). Kafka 4 rejects v0-2 but still advertises them (KAFKA-18659,
 // librdkafka): the codec covers v0+ so the broker can answer a v0-2 request with
 // UNSUPPORTED_VERSION in its own format; the table in index.ts accepts only v3+.
+// v13 (KIP-516) names topics by id instead of name, in the request and the response.
 // `records` stays a raw Buffer view.
-import { array, int16, int32, int64, message, records, string, struct, type Infer, type InferInput } from '../schema.js';
+import { array, int16, int32, int64, message, records, string, struct, uuid, type Infer, type InferInput } from '../schema.js';
 
 export const ProduceRequest = message({
   name: 'ProduceRequest',
   apiKey: 0,
-  versions: '0-12',
+  versions: '0-13',
   flexible: '9+',
   fields: {
     transactionalId: string({ v: '3+', nullable: '3+', default: null }),
     acks: int16(),
     timeoutMs: int32(),
     topicData: array({
-      name: string(),
+      name: string({ v: '0-12' }),
+      topicId: uuid({ v: '13+' }),
       partitionData: array({ index: int32(), records: records({ nullable: '0+' }) }),
     }),
   },
@@ -32,11 +34,12 @@ export const nodeEndpoint = {
 export const ProduceResponse = message({
   name: 'ProduceResponse',
   apiKey: 0,
-  versions: '0-12',
+  versions: '0-13',
   flexible: '9+',
   fields: {
     responses: array({
-      name: string(),
+      name: string({ v: '0-12' }),
+      topicId: uuid({ v: '13+' }),
       partitionResponses: array({
         index: int32(),
         errorCode: int16(),

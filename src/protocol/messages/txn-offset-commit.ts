@@ -1,11 +1,11 @@
 // protocol/ room: TxnOffsetCommit (key 28): offsets that become visible when the transaction
-// commits.
+// commits. v4-5 change no fields (KIP-890: TRANSACTION_ABORTABLE; v5 implies AddOffsetsToTxn).
 import { array, int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const TxnOffsetCommitRequest = message({
   name: 'TxnOffsetCommitRequest',
   apiKey: 28,
-  versions: '0-3',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     transactionalId: string(),
@@ -31,7 +31,7 @@ export type TxnOffsetCommitRequest = Infer<typeof TxnOffsetCommitRequest>;
 export const TxnOffsetCommitResponse = message({
   name: 'TxnOffsetCommitResponse',
   apiKey: 28,
-  versions: '0-3',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     throttleTimeMs: int32(),
