@@ -249,10 +249,8 @@ impl TimeIndex {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("spool-index-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(name: &str) -> crate::testutil::TempDir {
+        crate::testutil::TempDir::new("spool-index", name)
     }
 
     #[test]

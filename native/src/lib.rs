@@ -11,6 +11,8 @@ pub mod index;
 pub mod log;
 pub mod segment;
 pub mod transfer;
+#[cfg(test)]
+mod testutil;
 
 use error::StorageErr;
 use napi::bindgen_prelude::*;

@@ -462,10 +462,8 @@ mod tests {
         }
     }
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("spool-log-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
+    fn tmp(name: &str) -> crate::testutil::TempDir {
+        crate::testutil::TempDir::new("spool-log", name)
     }
 
     #[test]
