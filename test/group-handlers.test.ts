@@ -96,7 +96,7 @@ t.test('group handlers translate every version', async (t) => {
   const v4 = await call<{ coordinators: { key: string; errorCode: number; nodeId: number }[] }>(broker, 10, 4, { key: '', keyType: 0, coordinatorKeys: ['a', 'b'] });
   t.same(v4.coordinators.map((c) => [c.key, c.errorCode, c.nodeId]), [['a', 0, 7], ['b', 0, 7]], 'FindCoordinator v4: batched keys');
   const txn = await call<{ coordinators: { errorCode: number }[] }>(broker, 10, 4, { key: '', keyType: 1, coordinatorKeys: ['tx'] });
-  t.equal(txn.coordinators[0]!.errorCode, 15, 'transaction coordinator: COORDINATOR_NOT_AVAILABLE');
+  t.equal(txn.coordinators[0]!.errorCode, 53, 'transaction coordinator: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, so clients fail fast');
 
   const required = await call<{ errorCode: number; memberId: string; protocolName: string | null }>(broker, 11, 4, join(''));
   t.equal(required.errorCode, 79, 'JoinGroup v4: MEMBER_ID_REQUIRED');

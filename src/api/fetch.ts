@@ -110,8 +110,10 @@ function readAll(req: FetchRequest, ctx: RequestContext, maxBytes: number): Fetc
 
 export async function handleFetch(req: FetchRequest, ctx: RequestContext): Promise<FetchResponse> {
   const broker = ctx.broker;
-  if (req.sessionId !== 0) {
-    // We never hand out a session, so any session id is unknown.
+  // Epoch 0 (INITIAL) and -1 (FINAL) mark a full fetch, which Kafka serves whatever sessionId says
+  // (it only closes that session); kafka-go sends sessionId -1 / epoch -1. Only an incremental
+  // fetch names a session we must know, and we never hand one out.
+  if (req.sessionEpoch !== 0 && req.sessionEpoch !== -1) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
   }
   const maxBytes = Math.min(req.maxBytes, broker.config.getNumber('fetch.max.bytes'));

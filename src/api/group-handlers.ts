@@ -107,7 +107,9 @@ async function handleFindCoordinator(req: FindCoordinatorRequest, ctx: RequestCo
   const keyType = req.keyType ?? KEY_TYPE_GROUP;
   const lookup = async (key: string): Promise<Coordinator> => {
     const miss = (errorCode: number, errorMessage: string | null): Coordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
-    if (keyType === KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, 'transactions are not supported yet');
+    // Clients retry COORDINATOR_NOT_AVAILABLE forever; an authorization error makes a
+    // transactional producer fail at once, matching what InitProducerId answers.
+    if (keyType === KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
     if (keyType !== KEY_TYPE_GROUP) return miss(GroupErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
     const coordinator = await groupCoordinatorFor(broker);
     const errorCode = coordinator.coordinatorError();
