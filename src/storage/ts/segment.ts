@@ -502,36 +502,13 @@ export class Segment {
 
   /** Position of the largest offset-index entry with offset <= `offset`, else 0. */
   lookupPosition(offset: number): number {
-    const rel = offset - this.baseOffset;
-    let lo = 0;
-    let hi = this.idxRel.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.idxRel[mid] <= rel) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastIndexAtOrBelow(this.idxRel, offset - this.baseOffset);
     return found < 0 ? 0 : this.idxPos[found];
   }
 
   /** Offset of the largest time-index entry with timestamp <= `timestamp`, else the base offset. */
   lookupTimestamp(timestamp: number): number {
-    let lo = 0;
-    let hi = this.timeTs.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.timeTs[mid] <= timestamp) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
+    const found = lastIndexAtOrBelow(this.timeTs, timestamp);
     return found < 0 ? this.baseOffset : this.baseOffset + this.timeRel[found];
   }
 
@@ -596,4 +573,21 @@ export class Segment {
   lastModifiedMs(): number {
     return fs.fstatSync(this.logFd).mtimeMs;
   }
+}
+
+/** Index of the last element <= `key` in an ascending array (binary search), or -1. */
+function lastIndexAtOrBelow(sorted: ArrayLike<number>, key: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= key) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
 }
