@@ -3,6 +3,7 @@
 //
 // Offsets, timestamps and producer ids are JS numbers: Kafka's int64s stay below 2^53 in practice
 // and every caller would otherwise pay for BigInt arithmetic.
+import { KafkaError, type ErrorContext } from '../errors.js';
 
 /** Kafka error codes the storage layer can produce. */
 export const StorageErrorCode = {
@@ -15,13 +16,10 @@ export const StorageErrorCode = {
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
-/** An error carrying the Kafka error code the broker returns for it. */
-export class StorageError extends Error {
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** A KafkaError raised by an engine (its code is one of StorageErrorCode). */
+export class StorageError extends KafkaError {
+  constructor(code: StorageErrorCode, message: string, context?: ErrorContext) {
+    super(code, message, context);
     this.name = 'StorageError';
   }
 }

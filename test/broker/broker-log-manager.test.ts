@@ -1,0 +1,174 @@
+// broker room tests (log/): topic lifecycle on disk, checkpoints, internal topics, retention,
+// producer id blocks, live config changes.
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import t from 'tap';
+import { BrokerConfig } from '../../src/config/index.js';
+import { LogError, LogManager, readCheckpoint, topicNameProblem } from '../../src/log/index.js';
+import { tsEngine } from '../../src/storage/ts/index.js';
+import { buildBatch } from '../helpers/batches.js';
+import { readSlice } from '../helpers/engines.js';
+import { tempDir } from '../helpers/broker.js';
+
+const logger = pino({ level: 'silent' });
+
+async function open(dir: string, overrides: Record<string, string | number> = {}): Promise<LogManager> {
+  return LogManager.open({ dataDir: dir, engine: tsEngine, config: new BrokerConfig({ env: {}, overrides }), logger });
+}
+
+function batch(n: number, ts = Date.now(), size = 10): Buffer {
+  return buildBatch({ baseTimestamp: ts, records: Array.from({ length: n }, (_, i) => ({ value: Buffer.alloc(size, i) })) });
+}
+
+t.test('topic names follow Kafka\'s rules', async (t) => {
+  t.equal(topicNameProblem('orders.v1_x-y'), null);
+  t.match(topicNameProblem(''), /empty/);
+  t.match(topicNameProblem('.'), /"\."/);
+  t.match(topicNameProblem('..'), /"\.\."/);
+  t.match(topicNameProblem('a'.repeat(250)), /249/);
+  t.equal(topicNameProblem('a'.repeat(249)), null);
+  t.match(topicNameProblem('bad name'), /illegal/);
+  t.match(topicNameProblem('ünïcode'), /illegal/);
+});
+
+t.test('create, persist, reload and delete topics', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  let lm = await open(d.dir);
+  const created = await lm.createTopic('a', 3, { 'retention.ms': '1000' });
+  t.equal(created.topicId.length, 22);
+  await t.rejects(lm.createTopic('a', 1), LogError, 'duplicate refused');
+  await t.rejects(lm.createTopic('a.b', 1).then(() => lm.createTopic('a_b', 1)), /collides/);
+  await t.rejects(lm.createTopic('x', 0), /larger than 0/);
+  await t.rejects(lm.createTopic('y', 1, { 'retention.ms': 'never' }), /retention\.ms/);
+  t.equal(lm.getTopic('y'), undefined, 'nothing created on a failed validation');
+  await lm.createTopic('validate-only', 1, {}, { validateOnly: true });
+  t.equal(lm.getTopic('validate-only'), undefined);
+  lm.getLog('a', 1)!.append(batch(4));
+  await lm.close();
+  const meta = readFileSync(join(d.dir, 'meta.properties'), 'utf8');
+  t.match(meta, /node\.id=1\n/);
+  t.match(meta, /cluster\.id=\S{22}\n/);
+  t.match(meta, /version=1/);
+  const recovery = readCheckpoint(join(d.dir, 'recovery-point-offset-checkpoint'));
+  t.same(recovery.find((e) => e.topic === 'a' && e.partition === 1)?.offset, 4);
+  lm = await open(d.dir);
+  t.teardown(() => lm.close());
+  t.equal(lm.getTopic('a')?.topicId, created.topicId);
+  t.same(lm.getTopic('a')?.configs, { 'retention.ms': '1000' });
+  t.equal(lm.getLog('a', 1)?.logEndOffset, 4);
+  await lm.createPartitions('a', 5);
+  t.equal(lm.getTopic('a')?.logs.length, 5);
+  await t.rejects(lm.createPartitions('a', 2), /higher than the requested 2/);
+  await lm.deleteTopic('a');
+  t.equal(lm.getTopic('a'), undefined);
+  t.same(readdirSync(d.dir).filter((n) => /^a-\d+$/.test(n)), [], 'partition directories renamed away');
+  t.equal(readdirSync(d.dir).filter((n) => /^a-\d+\.[0-9a-f]+-delete$/.test(n)).length, 5, 'kept as -delete for file.delete.delay.ms');
+  await t.rejects(lm.deleteTopic('a'), /does not exist/);
+  await lm.close();
+  t.same(readdirSync(d.dir).filter((n) => n.startsWith('a-')), [], 'close removes them without waiting out the delay');
+});
+
+t.test('a deleted topic keeps its logs open for log.segment.delete.delay.ms', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir, { 'log.segment.delete.delay.ms': 150 });
+  t.teardown(() => lm.close());
+  await lm.createTopic('gone', 1);
+  const log = lm.getLog('gone', 0)!;
+  log.append(batch(3));
+  const slice = log.read(0, 1 << 20);
+  const bytes = readSlice(slice);
+  await lm.deleteTopic('gone');
+  t.equal(lm.pendingTopicDeleteCount(), 1);
+  t.same(readSlice(slice), bytes, 'a Fetch holding a slice still reads the deleted topic\'s bytes');
+  t.notOk(existsSync(join(d.dir, 'gone-0')), 'the name is free at once');
+  const again = await lm.createTopic('gone', 1);
+  t.equal(again.logs[0].logEndOffset, 0, 'a new topic of the same name starts empty');
+  again.logs[0].append(batch(1));
+  t.same(readSlice(slice), bytes, 'and does not disturb the old slice');
+  for (let i = 0; i < 100 && lm.pendingTopicDeleteCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(lm.pendingTopicDeleteCount(), 0, 'closed once the delay passed');
+  t.same(readdirSync(d.dir).filter((n) => n.endsWith('-delete')), [], 'and its directory removed');
+  t.equal(lm.getLog('gone', 0)?.logEndOffset, 1, 'the new topic is untouched');
+});
+
+t.test('internal topics are created once, compacted', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir);
+  t.teardown(() => lm.close());
+  const [x, y] = await Promise.all([lm.getOrCreateInternalTopic('__consumer_offsets', 5), lm.getOrCreateInternalTopic('__consumer_offsets', 5)]);
+  t.equal(x.topicId, y.topicId, 'concurrent callers get the same topic');
+  t.equal(x.internal, true);
+  t.same(x.logs[0].config.cleanupPolicy, ['compact']);
+  t.equal(x.logs.length, 5);
+});
+
+t.test('time and size retention delete old segments, never the active one', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir, { 'log.segment.bytes': 1024 });
+  t.teardown(() => lm.close());
+  await lm.createTopic('old', 1, { 'retention.ms': '60000' });
+  await lm.createTopic('big', 1, { 'retention.bytes': '3000' });
+  const now = Date.now();
+  const oldLog = lm.getLog('old', 0)!;
+  for (let i = 0; i < 5; i++) oldLog.append(batch(5, now - 3_600_000, 150));
+  for (let i = 0; i < 3; i++) oldLog.append(batch(5, now, 150));
+  const bigLog = lm.getLog('big', 0)!;
+  for (let i = 0; i < 20; i++) bigLog.append(batch(5, now, 150));
+  const oldSegments = oldLog.segments().length;
+  const bigSize = bigLog.segments().reduce((s, x) => s + x.sizeInBytes, 0);
+  t.ok(oldSegments > 2 && bigSize > 3000);
+  const deleted = lm.runRetention(now);
+  t.ok(deleted > 0);
+  t.ok(oldLog.logStartOffset > 0, 'old records gone');
+  for (const s of oldLog.segments().slice(0, -1)) t.ok(s.maxTimestamp >= now - 60000, 'remaining closed segments are young');
+  const remaining = bigLog.segments().reduce((s, x) => s + x.sizeInBytes, 0);
+  t.ok(remaining <= 3000 + 1024, `size retention kept ~retention.bytes (${remaining})`);
+  t.ok(bigLog.segments().length >= 1);
+  const starts = readCheckpoint(join(d.dir, 'log-start-offset-checkpoint'));
+  t.equal(starts.find((e) => e.topic === 'old')?.offset, oldLog.logStartOffset, 'log start checkpoint written');
+});
+
+t.test('producer ids are never reused across restarts', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  let lm = await open(d.dir);
+  const first = [lm.allocateProducerId(), lm.allocateProducerId()];
+  await lm.close();
+  lm = await open(d.dir);
+  t.teardown(() => lm.close());
+  const next = lm.allocateProducerId();
+  t.ok(next > Math.max(...first), `${next} > ${first}`);
+});
+
+t.test('altering topic configs applies to the live log', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir);
+  t.teardown(() => lm.close());
+  await lm.createTopic('live', 1);
+  const log = lm.getLog('live', 0)!;
+  log.append(batch(2));
+  await lm.alterTopicConfigs('live', { 'max.message.bytes': '100' });
+  t.equal(log.config.maxMessageBytes, 100);
+  t.throws(() => log.append(batch(5, Date.now(), 50)), /larger|too large|MESSAGE_TOO_LARGE|max/i, 'new limit enforced by the reopened log');
+  t.equal(log.logEndOffset, 2, 'data kept across the reopen');
+  await t.rejects(lm.alterTopicConfigs('live', { 'segment.bytes': '1' }), /segment\.bytes/);
+});
+
+t.test('leftover -delete directories are removed at startup', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir);
+  await lm.close();
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(d.dir, 'gone-0.abc-delete'));
+  utimesSync(d.dir, new Date(), new Date());
+  const lm2 = await open(d.dir);
+  await lm2.close();
+  t.notOk(existsSync(join(d.dir, 'gone-0.abc-delete')));
+});
