@@ -48,7 +48,8 @@ function envInt(name: string, fallback: number): number {
 
 async function serve(engine: EngineName, dataDir: string): Promise<void> {
   const send = (m: ChildMessage): void => {
-    process.send!(m);
+    if (process.send === undefined) throw new Error('--serve needs an IPC channel to the parent (run it through fork)');
+    process.send(m);
   };
   let broker: BrokerHandle;
   try {
@@ -68,11 +69,15 @@ async function serve(engine: EngineName, dataDir: string): Promise<void> {
   };
   send({ type: 'ready', host: broker.host, port: broker.port });
   process.on('message', (m: ParentMessage) => {
-    if (m.type === 'cpu') {
-      const u = process.cpuUsage();
-      send({ type: 'cpu', userMicros: u.user, systemMicros: u.system });
-    } else if (m.type === 'stop') {
-      stop();
+    switch (m.type) {
+      case 'cpu': {
+        const u = process.cpuUsage();
+        send({ type: 'cpu', userMicros: u.user, systemMicros: u.system });
+        break;
+      }
+      case 'stop':
+        stop();
+        break;
     }
   });
   // The parent going away must not leave a broker behind.
@@ -95,7 +100,7 @@ class BrokerChild {
       execArgv,
     });
     // Broker log lines (pino writes to stdout) go to stderr, keeping stdout for the results.
-    child.stdout!.pipe(process.stderr);
+    child.stdout?.pipe(process.stderr);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill();
@@ -274,25 +279,26 @@ async function runPhases(broker: BrokerChild): Promise<PhaseResult[]> {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Per phase, the median of each metric over the rounds (all rounds run the same phases). */
 function medianPhases(rounds: PhaseResult[][]): PhaseResult[] {
-  return rounds[0]!.map((first, i) => {
-    const all = rounds.map((r) => r[i]!);
+  return rounds[0].map((first, i) => {
+    const all = rounds.map((r) => r[i]);
     const pick = (f: (p: PhaseResult) => number | null): number | null => {
       const values = all.map(f).filter((v): v is number => v !== null);
       return values.length === 0 ? null : median(values);
     };
+    const pickAlways = (f: (p: PhaseResult) => number): number => median(all.map(f));
     return {
       phase: first.phase,
-      mbPerSec: pick((p) => p.mbPerSec)!,
+      mbPerSec: pickAlways((p) => p.mbPerSec),
       p50Ms: pick((p) => p.p50Ms),
       p99Ms: pick((p) => p.p99Ms),
-      cpuSecPerGiB: pick((p) => p.cpuSecPerGiB)!,
-      clientCpuSecPerGiB: pick((p) => p.clientCpuSecPerGiB)!,
-      bytes: pick((p) => p.bytes)!,
+      cpuSecPerGiB: pickAlways((p) => p.cpuSecPerGiB),
+      clientCpuSecPerGiB: pickAlways((p) => p.clientCpuSecPerGiB),
+      bytes: pickAlways((p) => p.bytes),
     };
   });
 }
@@ -338,8 +344,8 @@ async function main(): Promise<void> {
   const ts = results.get('ts');
   if (native !== undefined && ts !== undefined) {
     for (let i = 0; i < native.length; i++) {
-      const n = native[i]!;
-      const t = ts[i]!;
+      const n = native[i];
+      const t = ts[i];
       console.log(
         `native/ts ${n.phase.padEnd(15)} throughput x${(n.mbPerSec / t.mbPerSec).toFixed(2)}, ` +
           `broker CPU per byte x${(n.cpuSecPerGiB / t.cpuSecPerGiB).toFixed(2)}`,
@@ -350,7 +356,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--serve') {
-  await serve(process.argv[3] as EngineName, process.argv[4]!);
+  await serve(process.argv[3] as EngineName, process.argv[4]);
 } else {
   await main();
 }

@@ -100,7 +100,7 @@ export function encodeMetadataRequest(topic: string): Buffer {
 /** The single element the bench asked for; anything else means the broker answered off-script. */
 function only<T>(items: readonly T[], what: string): T {
   if (items.length !== 1) throw new Error(`${what}: expected one, got ${items.length}`);
-  return items[0]!;
+  return items[0];
 }
 
 export interface ProduceOutcome {
@@ -199,8 +199,8 @@ export class KafkaConnection {
   }
 
   private fail(err: Error): void {
-    if (this.closedError === null) this.closedError = err;
-    for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i]!.reject(err);
+    this.closedError ??= err;
+    for (let i = this.pendingHead; i < this.pending.length; i++) this.pending[i].reject(err);
     this.pending.length = 0;
     this.pendingHead = 0;
   }
@@ -210,7 +210,7 @@ export class KafkaConnection {
     this.buffered += data.length;
     // Bounded by the bytes received: every iteration consumes one whole frame or stops.
     while (this.buffered >= 4) {
-      const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      const head = this.chunks[0].length >= 4 ? this.chunks[0] : Buffer.concat(this.chunks);
       const size = head.readInt32BE(0);
       if (size < 4) {
         this.socket.destroy();
@@ -218,7 +218,7 @@ export class KafkaConnection {
         return;
       }
       if (this.buffered < 4 + size) return;
-      const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
       const frameBytes = all.subarray(4, 4 + size);
       const rest = all.subarray(4 + size);
       this.chunks = rest.length > 0 ? [rest] : [];
@@ -228,7 +228,7 @@ export class KafkaConnection {
   }
 
   private deliver(frameBytes: Buffer): void {
-    const waiter = this.pending[this.pendingHead];
+    const waiter = this.pending.at(this.pendingHead);
     if (waiter === undefined) {
       this.fail(new Error('response without a request'));
       return;
@@ -330,7 +330,7 @@ export async function runProduce(conn: KafkaConnection, load: ProduceLoad): Prom
       const i = next++;
       if (i >= requests) return;
       const sentAt = performance.now();
-      const outcome = decodeProduceResponse(await conn.request(frames[slot]!));
+      const outcome = decodeProduceResponse(await conn.request(frames[slot]));
       latencies[i] = performance.now() - sentAt;
       if (outcome.errorCode !== ErrorCode.NONE) throw new Error(`Produce request ${i}: error code ${outcome.errorCode}`);
     }
@@ -415,14 +415,14 @@ export async function runConsume(conn: KafkaConnection, load: ConsumeLoad): Prom
   const offsetsPerChunk = Math.max(1, Math.floor(load.fetchBytes / load.batchBytes)) * load.recordsPerBatch;
   // fetch_offset is followed by log_start_offset (8), partition_max_bytes (4), forgotten topics
   // count (4) and an empty rack_id (2).
-  const offsetPosition = frames[0]!.length - 2 - 4 - 4 - 8 - 8;
+  const offsetPosition = frames[0].length - 2 - 4 - 4 - 8 - 8;
   let nextChunk = 0;
   let bytes = 0;
   let records = 0;
   let requests = 0;
   const start = performance.now();
   const worker = async (slot: number): Promise<void> => {
-    const frameBytes = frames[slot]!;
+    const frameBytes = frames[slot];
     for (;;) {
       const chunkStart = nextChunk;
       if (chunkStart >= load.endOffset) return;
@@ -452,5 +452,5 @@ export async function runConsume(conn: KafkaConnection, load: ConsumeLoad): Prom
 
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

@@ -1,15 +1,15 @@
-// broker room: the Broker — wires config, storage engine, log manager, handlers and the socket
-// server together, and owns the clean start/stop sequence.
+// broker room: the composition root — builds every service once (storage engine, metadata store,
+// log manager, replica manager, coordinators, dispatcher, socket server), wires them, and owns the
+// clean start/stop sequence. Nothing in src/ imports this file except index.ts and the CLI.
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { buildHandlerTable } from './api/handlers.js';
-import { createRequestProcessor } from './api/dispatch.js';
-import { FetchPurgatory } from './api/fetch-purgatory.js';
-import { groupCoordinatorFor } from './api/group-handlers.js';
-import type { HandlerTable } from './api/types.js';
+import { Dispatcher, allApis, type ApiServices } from './api/index.js';
+import { LocalMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
 import { BrokerConfig, type LoadConfigOptions } from './config/index.js';
+import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings, systemClock } from './coordinator/group/index.js';
 import { LogManager } from './log/index.js';
 import { SocketServer } from './network/index.js';
+import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
 import type { StorageEngine } from './storage/engine.js';
 import { loadEngine } from './storage/loader.js';
 
@@ -21,96 +21,135 @@ export class Broker {
   readonly config: BrokerConfig;
   readonly logger: Logger;
   readonly nodeId: number;
-  readonly handlers: HandlerTable;
-  readonly fetchPurgatory: FetchPurgatory;
   engine!: StorageEngine;
+  metadata!: MetadataStore;
   logManager!: LogManager;
+  replicaManager!: ReplicaManager;
+  groupCoordinator!: GroupCoordinator;
+  dispatcher!: Dispatcher;
   advertisedHost = '';
   advertisedPort = 0;
   private server: SocketServer | null = null;
+  /** Set once every service is built: stop() before that has nothing to close. */
+  private servicesStarted = false;
   private stopping: Promise<void> | null = null;
-  /** Run at stop, before the log manager closes (e.g. the group coordinator's shutdown). */
-  private readonly shutdownHooks: Array<() => Promise<void> | void> = [];
 
   constructor(options: BrokerOptions = {}) {
     this.config = new BrokerConfig(options);
     this.logger = options.logger ?? pino({ name: 'spool' });
     this.nodeId = this.config.nodeId;
-    this.handlers = buildHandlerTable();
-    this.fetchPurgatory = new FetchPurgatory(this.config.getNumber('spool.fetch.purgatory.max.requests'));
     if (this.config.unknownKeys.length > 0) {
       this.logger.warn({ keys: this.config.unknownKeys }, 'These configurations were supplied but are not used');
     }
   }
 
   get clusterId(): string {
-    return this.logManager.clusterId;
+    return this.metadata.clusterId;
   }
 
-  /** Registers work to do at stop, before the logs close. */
-  onShutdown(hook: () => Promise<void> | void): void {
-    this.shutdownHooks.push(hook);
+  /** Creates a topic (embedding and tests); partitions default to num.partitions. */
+  createTopic(name: string, partitions = this.config.getNumber('num.partitions'), configs: Record<string, string> = {}): Promise<TopicImage> {
+    return this.metadata.createTopic({ name, partitions, replicationFactor: -1, configs, internal: false });
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const engineChoice = this.config.getString('spool.engine') as 'native' | 'ts' | 'auto';
-    this.engine = await loadEngine(engineChoice);
-    this.logManager = await LogManager.open({ dataDir: this.config.logDir, engine: this.engine, config: this.config, logger: this.logger });
+    const { config, logger } = this;
+    const engineChoice = config.getString('spool.engine') as 'native' | 'ts' | 'auto';
+    this.engine = await loadEngine(engineChoice, logger);
+    const metadata = new LocalMetadataStore(config.logDir, config);
+    await metadata.start();
+    this.metadata = metadata;
+    this.logManager = await LogManager.open({ dataDir: config.logDir, engine: this.engine, config, logger });
+    const replicaManager = new ReplicaManager({ localBrokerId: this.nodeId, metadata, logManager: this.logManager, config, logger });
+    this.replicaManager = replicaManager;
+    const offsetsLog = new InternalTopicLog({
+      topic: CONSUMER_OFFSETS_TOPIC,
+      replicaManager,
+      decompress: (codec, data) => this.engine.decompress(codec, data),
+      commitTimeoutMs: config.getNumber('offsets.commit.timeout.ms'),
+    });
+    this.groupCoordinator = new GroupCoordinator({
+      log: offsetsLog,
+      // An existing topic keeps its partition count: groups must map to the partitions that exist.
+      numPartitions: metadata.topic(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? config.getNumber('offsets.topic.num.partitions'),
+      clock: systemClock,
+      logger: logger.child({ room: 'group-coordinator' }),
+      config: groupConfigFromKafkaSettings((name) => (config.has(name) ? config.get(name) : undefined)),
+    });
+    // Shards follow leadership of __consumer_offsets: load on election, unload on resignation.
+    replicaManager.onLeadershipChange(CONSUMER_OFFSETS_TOPIC, (partition, change) => {
+      if (change === 'leader') this.groupCoordinator.onElection(partition.index, partition.leaderEpoch);
+      else this.groupCoordinator.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
+    });
+    await replicaManager.start();
+    this.servicesStarted = true;
     this.logManager.startBackgroundTasks();
-    const listener = this.config.listener();
+
+    const services: ApiServices = {
+      nodeId: this.nodeId,
+      config,
+      logger,
+      metadata,
+      replicaManager,
+      groupCoordinator: this.groupCoordinator,
+      producerIds: new ProducerIdManager(metadata),
+    };
+    const dispatcher = new Dispatcher(services, logger);
+    for (const api of allApis(() => dispatcher.advertisedApis())) dispatcher.register(api);
+    this.dispatcher = dispatcher;
+
+    const listener = config.listener();
     const server = new SocketServer(
       {
         host: listener.host,
         port: listener.port,
-        maxFrameBytes: this.config.getNumber('socket.request.max.bytes'),
-        maxInflightBytes: this.config.getNumber('spool.connection.max.inflight.bytes'),
-        maxInflightRequests: this.config.getNumber('queued.max.requests'),
-        idleTimeoutMs: this.config.getNumber('connections.max.idle.ms'),
+        maxFrameBytes: config.getNumber('socket.request.max.bytes'),
+        maxInflightBytes: config.getNumber('spool.connection.max.inflight.bytes'),
+        maxInflightRequests: config.getNumber('queued.max.requests'),
+        idleTimeoutMs: config.getNumber('connections.max.idle.ms'),
         // Plaintext only today, so sendfile applies whenever the engine offers it.
         sendFile: this.engine.sendFile?.bind(this.engine),
       },
-      createRequestProcessor(this, this.handlers),
-      this.logger,
+      dispatcher.process,
+      logger,
     );
     let bound: { host: string; port: number };
     try {
       bound = await server.listen();
     } catch (err) {
-      await this.logManager.close();
+      await this.closeServices();
       throw err;
     }
     this.server = server;
-    if (this.logManager.getTopic('__consumer_offsets')) {
-      // Groups and committed offsets exist: load them now (as Kafka does at startup) rather than
-      // on the first group request. A fresh broker creates __consumer_offsets on first use.
-      groupCoordinatorFor(this).catch((err: unknown) => this.logger.error({ err }, 'loading consumer groups failed'));
-    }
-    const advertised = this.config.has('advertised.listeners') ? this.config.advertisedListener() : listener;
+    const advertised = config.has('advertised.listeners') ? config.advertisedListener() : listener;
     this.advertisedHost = advertised.host === '' || advertised.host === '0.0.0.0' || advertised.host === '::' ? hostname() : advertised.host;
     this.advertisedPort = advertised.port === 0 ? bound.port : advertised.port;
-    this.logger.info(
-      { nodeId: this.nodeId, clusterId: this.clusterId, host: bound.host, port: bound.port, engine: this.engine.name, logDir: this.config.logDir },
+    await metadata.registerBroker({ nodeId: this.nodeId, host: this.advertisedHost, port: this.advertisedPort, rack: null });
+    logger.info(
+      { nodeId: this.nodeId, clusterId: this.clusterId, host: bound.host, port: bound.port, engine: this.engine.name, logDir: config.logDir },
       'Spool broker started',
     );
     return bound;
+  }
+
+  private async closeServices(): Promise<void> {
+    this.servicesStarted = false;
+    this.replicaManager.shutdown();
+    this.groupCoordinator.close();
+    await this.logManager.close();
+    await this.metadata.close();
   }
 
   /** Stops accepting, answers in-flight requests (long polls end now), then flushes and closes the logs. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ nodeId: this.nodeId }, 'Spool broker stopping');
-      this.fetchPurgatory.shutdown();
+      // Waiting fetches and acks=all produces are answered first, so the server can drain.
+      if (this.servicesStarted) this.replicaManager.fetchPurgatory.shutdown();
       if (this.server) await this.server.close();
-      for (const hook of this.shutdownHooks) {
-        try {
-          await hook();
-        } catch (err) {
-          this.logger.error({ err }, 'shutdown hook failed');
-        }
-      }
-      if (this.logManager) await this.logManager.close();
+      if (this.servicesStarted) await this.closeServices();
       this.logger.info({ nodeId: this.nodeId }, 'Spool broker stopped');
-      this.logger.flush?.();
+      this.logger.flush();
     })();
     return this.stopping;
   }

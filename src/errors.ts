@@ -179,7 +179,7 @@ export class InvariantError extends Error {
     message: string,
     readonly context: ErrorContext = {},
   ) {
-    super(context && Object.keys(context).length > 0 ? `${message} ${JSON.stringify(context)}` : message);
+    super(Object.keys(context).length > 0 ? `${message} ${JSON.stringify(context)}` : message);
     this.name = 'InvariantError';
   }
 }

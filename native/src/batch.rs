@@ -129,13 +129,18 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
         if remaining < HEADER_SIZE {
             return Err(StorageErr::new(
                 CORRUPT_MESSAGE,
-                format!("batch at byte {pos}: {remaining} bytes left, a v2 header needs {HEADER_SIZE}"),
+                format!(
+                    "batch at byte {pos}: {remaining} bytes left, a v2 header needs {HEADER_SIZE}"
+                ),
             ));
         }
         let b = &buf[pos..];
         let magic = b[MAGIC] as i8;
         if magic != 2 {
-            return Err(StorageErr::new(CORRUPT_MESSAGE, format!("batch at byte {pos}: magic {magic}, expected 2")));
+            return Err(StorageErr::new(
+                CORRUPT_MESSAGE,
+                format!("batch at byte {pos}: magic {magic}, expected 2"),
+            ));
         }
         let batch_length = get_i32(b, BATCH_LENGTH) as i64;
         let size = batch_length + LOG_OVERHEAD as i64;
@@ -167,7 +172,9 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
                 format!("batch at byte {pos}: compression codec {}", header.codec()),
             ));
         }
-        if header.records_count <= 0 || header.records_count as i64 != header.last_offset_delta as i64 + 1 {
+        if header.records_count <= 0
+            || header.records_count as i64 != header.last_offset_delta as i64 + 1
+        {
             return Err(StorageErr::new(
                 INVALID_RECORD,
                 format!(
@@ -176,7 +183,10 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
                 ),
             ));
         }
-        out.push(BatchRef { position: pos, header });
+        out.push(BatchRef {
+            position: pos,
+            header,
+        });
         pos += size;
     }
     Ok(out)
@@ -185,7 +195,12 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
 /// Assigns the broker-side fields of a leader append. baseOffset and partitionLeaderEpoch lie
 /// outside the CRC; a LogAppendTime rewrite touches attributes and maxTimestamp, so the CRC is
 /// recomputed then. Returns the header as written.
-pub fn assign(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) -> BatchHeader {
+pub fn assign(
+    batch: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) -> BatchHeader {
     put_i64(batch, BASE_OFFSET, base_offset);
     put_i32(batch, PARTITION_LEADER_EPOCH, leader_epoch);
     if let Some(now) = log_append_time {
@@ -306,7 +321,10 @@ pub mod tests {
     #[test]
     fn oversized_batch_is_message_too_large() {
         let b = make_batch(5, 0, 0);
-        assert_eq!(validate_batches(&b, b.len() as i64 - 1).unwrap_err().code, MESSAGE_TOO_LARGE);
+        assert_eq!(
+            validate_batches(&b, b.len() as i64 - 1).unwrap_err().code,
+            MESSAGE_TOO_LARGE
+        );
         assert!(validate_batches(&b, b.len() as i64).is_ok());
     }
 

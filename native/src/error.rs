@@ -17,7 +17,10 @@ pub struct StorageErr {
 
 impl StorageErr {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        StorageErr { code, message: message.into() }
+        StorageErr {
+            code,
+            message: message.into(),
+        }
     }
 }
 

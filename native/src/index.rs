@@ -11,7 +11,12 @@ pub const OFFSET_ENTRY_SIZE: usize = 8;
 pub const TIME_ENTRY_SIZE: usize = 12;
 
 fn open_rw(path: &Path) -> SResult<File> {
-    Ok(OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?)
+    Ok(OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?)
 }
 
 fn read_whole(file: &File) -> SResult<Vec<u8>> {
@@ -38,16 +43,31 @@ pub struct OffsetIndex {
 }
 
 impl OffsetIndex {
-    pub fn open(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<(OffsetIndex, bool)> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        max_index_size: usize,
+    ) -> SResult<(OffsetIndex, bool)> {
         let file = open_rw(path)?;
         let bytes = read_whole(&file)?;
         let aligned = bytes.len() % OFFSET_ENTRY_SIZE == 0;
         let entries = bytes
             .chunks_exact(OFFSET_ENTRY_SIZE)
-            .map(|c| (i32::from_be_bytes(c[0..4].try_into().unwrap()), i32::from_be_bytes(c[4..8].try_into().unwrap())))
+            .map(|c| {
+                (
+                    i32::from_be_bytes(c[0..4].try_into().unwrap()),
+                    i32::from_be_bytes(c[4..8].try_into().unwrap()),
+                )
+            })
             .collect();
         let written = entries_len(&bytes, OFFSET_ENTRY_SIZE);
-        let idx = OffsetIndex { file, base_offset, max_entries: max_index_size / OFFSET_ENTRY_SIZE, entries, written };
+        let idx = OffsetIndex {
+            file,
+            base_offset,
+            max_entries: max_index_size / OFFSET_ENTRY_SIZE,
+            entries,
+            written,
+        };
         Ok((idx, aligned))
     }
 
@@ -58,10 +78,14 @@ impl OffsetIndex {
         self.entries.len() >= self.max_entries
     }
     pub fn last_entry(&self) -> Option<(i64, u64)> {
-        self.entries.last().map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
+        self.entries
+            .last()
+            .map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
     }
     pub fn entry_list(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
-        self.entries.iter().map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
+        self.entries
+            .iter()
+            .map(|&(r, p)| (self.base_offset + r as i64, p as u32 as u64))
     }
 
     /// Adds an entry when `offset` is past the last one; a full index takes no more entries.
@@ -69,20 +93,37 @@ impl OffsetIndex {
         if self.is_full() {
             return Ok(());
         }
-        if let Some((last, _)) = self.last_entry() {
+        if let Some((last, last_position)) = self.last_entry() {
             if offset <= last {
                 return Ok(());
             }
+            // lookup() and truncate_to() binary-search the entries: positions must rise with
+            // offsets, or a lookup would start scanning in the middle of a batch.
+            assert!(
+                position > last_position,
+                "offset index (base {}): entry ({offset}, {position}) does not follow the last \
+                 entry ({last}, {last_position}) in position",
+                self.base_offset
+            );
         }
         let rel = (offset - self.base_offset) as i32;
         self.entries.push((rel, position as i32));
         Ok(())
     }
 
+    /// Whether the entries are strictly increasing in offset and position (O(entries): for
+    /// debug assertions).
+    fn is_sorted(&self) -> bool {
+        self.entries
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && (w[0].1 as u32) < (w[1].1 as u32))
+    }
+
     /// Writes the entries added since the last call, in one write.
     pub fn write_pending(&mut self) -> SResult<()> {
         if self.written < self.entries.len() {
-            let mut buf = Vec::with_capacity((self.entries.len() - self.written) * OFFSET_ENTRY_SIZE);
+            let mut buf =
+                Vec::with_capacity((self.entries.len() - self.written) * OFFSET_ENTRY_SIZE);
             for &(rel, pos) in &self.entries[self.written..] {
                 buf.extend_from_slice(&rel.to_be_bytes());
                 buf.extend_from_slice(&pos.to_be_bytes());
@@ -95,6 +136,11 @@ impl OffsetIndex {
 
     /// Largest entry with offset <= target, as (offset, position); (baseOffset, 0) if none.
     pub fn lookup(&self, target: i64) -> (i64, u64) {
+        debug_assert!(
+            self.is_sorted(),
+            "offset index (base {}) entries out of order",
+            self.base_offset
+        );
         let rel = target - self.base_offset;
         let n = self.entries.partition_point(|&(r, _)| (r as i64) <= rel);
         if n == 0 {
@@ -107,6 +153,11 @@ impl OffsetIndex {
 
     /// Drops entries with offset >= target.
     pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        debug_assert!(
+            self.is_sorted(),
+            "offset index (base {}) entries out of order before truncating to {target}",
+            self.base_offset
+        );
         let rel = target - self.base_offset;
         let keep = self.entries.partition_point(|&(r, _)| (r as i64) < rel);
         self.entries.truncate(keep);
@@ -122,13 +173,15 @@ impl OffsetIndex {
     }
     pub fn trim(&mut self) -> SResult<()> {
         self.write_pending()?;
-        self.file.set_len((self.entries.len() * OFFSET_ENTRY_SIZE) as u64)?;
+        self.file
+            .set_len((self.entries.len() * OFFSET_ENTRY_SIZE) as u64)?;
         Ok(())
     }
     pub fn preallocate(&mut self) -> SResult<()> {
         // Zero the tail first so stale entries past the live ones never survive a shrink+grow.
         self.trim()?;
-        self.file.set_len((self.max_entries * OFFSET_ENTRY_SIZE) as u64)?;
+        self.file
+            .set_len((self.max_entries * OFFSET_ENTRY_SIZE) as u64)?;
         Ok(())
     }
     pub fn file(&self) -> &File {
@@ -147,16 +200,31 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
-    pub fn open(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<(TimeIndex, bool)> {
+    pub fn open(
+        path: &Path,
+        base_offset: i64,
+        max_index_size: usize,
+    ) -> SResult<(TimeIndex, bool)> {
         let file = open_rw(path)?;
         let bytes = read_whole(&file)?;
         let aligned = bytes.len() % TIME_ENTRY_SIZE == 0;
         let entries = bytes
             .chunks_exact(TIME_ENTRY_SIZE)
-            .map(|c| (i64::from_be_bytes(c[0..8].try_into().unwrap()), i32::from_be_bytes(c[8..12].try_into().unwrap())))
+            .map(|c| {
+                (
+                    i64::from_be_bytes(c[0..8].try_into().unwrap()),
+                    i32::from_be_bytes(c[8..12].try_into().unwrap()),
+                )
+            })
             .collect();
         let written = entries_len(&bytes, TIME_ENTRY_SIZE);
-        let idx = TimeIndex { file, base_offset, max_entries: max_index_size / TIME_ENTRY_SIZE, entries, written };
+        let idx = TimeIndex {
+            file,
+            base_offset,
+            max_entries: max_index_size / TIME_ENTRY_SIZE,
+            entries,
+            written,
+        };
         Ok((idx, aligned))
     }
 
@@ -174,7 +242,9 @@ impl TimeIndex {
         }
     }
     pub fn entry_list(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
-        self.entries.iter().map(|&(t, r)| (t, self.base_offset + r as i64))
+        self.entries
+            .iter()
+            .map(|&(t, r)| (t, self.base_offset + r as i64))
     }
 
     /// Appends only when the timestamp grows and the offset does not go back.
@@ -189,6 +259,14 @@ impl TimeIndex {
         let rel = (offset - self.base_offset) as i32;
         self.entries.push((timestamp, rel));
         Ok(())
+    }
+
+    /// Whether timestamps strictly increase and offsets never go back (O(entries): for debug
+    /// assertions).
+    fn is_sorted(&self) -> bool {
+        self.entries
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1)
     }
 
     /// Writes the entries added since the last call, in one write.
@@ -207,6 +285,11 @@ impl TimeIndex {
 
     /// Offset of the largest entry with timestamp <= target; baseOffset if none.
     pub fn lookup(&self, target: i64) -> i64 {
+        debug_assert!(
+            self.is_sorted(),
+            "time index (base {}) entries out of order",
+            self.base_offset
+        );
         let n = self.entries.partition_point(|&(t, _)| t <= target);
         if n == 0 {
             self.base_offset
@@ -217,6 +300,11 @@ impl TimeIndex {
 
     /// Drops entries with offset >= target.
     pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        debug_assert!(
+            self.is_sorted(),
+            "time index (base {}) entries out of order before truncating to {target}",
+            self.base_offset
+        );
         let rel = target - self.base_offset;
         let keep = self.entries.partition_point(|&(_, r)| (r as i64) < rel);
         self.entries.truncate(keep);
@@ -232,12 +320,14 @@ impl TimeIndex {
     }
     pub fn trim(&mut self) -> SResult<()> {
         self.write_pending()?;
-        self.file.set_len((self.entries.len() * TIME_ENTRY_SIZE) as u64)?;
+        self.file
+            .set_len((self.entries.len() * TIME_ENTRY_SIZE) as u64)?;
         Ok(())
     }
     pub fn preallocate(&mut self) -> SResult<()> {
         self.trim()?;
-        self.file.set_len((self.max_entries * TIME_ENTRY_SIZE) as u64)?;
+        self.file
+            .set_len((self.max_entries * TIME_ENTRY_SIZE) as u64)?;
         Ok(())
     }
     pub fn file(&self) -> &File {
@@ -294,11 +384,23 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "entry (20, 100) does not follow the last entry (10, 400)")]
+    fn offset_index_refuses_a_position_that_goes_back() {
+        let d = tmp("backwards");
+        let (mut idx, _) = OffsetIndex::open(&d.join("c.index"), 0, 1024).unwrap();
+        idx.append(10, 400).unwrap();
+        idx.append(20, 100).unwrap();
+    }
+
+    #[test]
     fn time_index_maybe_append_and_lookup() {
         let d = tmp("ti");
         let (mut idx, _) = TimeIndex::open(&d.join("a.timeindex"), 50, 1200).unwrap();
         idx.preallocate().unwrap();
-        assert_eq!(std::fs::metadata(d.join("a.timeindex")).unwrap().len(), 1200);
+        assert_eq!(
+            std::fs::metadata(d.join("a.timeindex")).unwrap().len(),
+            1200
+        );
         assert_eq!(idx.last_entry(), (-1, 50));
         idx.maybe_append(1000, 55).unwrap();
         idx.maybe_append(1000, 60).unwrap(); // same timestamp: ignored

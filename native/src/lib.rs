@@ -10,9 +10,9 @@ pub mod fileio;
 pub mod index;
 pub mod log;
 pub mod segment;
-pub mod transfer;
 #[cfg(test)]
 mod testutil;
+pub mod transfer;
 
 use error::StorageErr;
 use napi::bindgen_prelude::*;
@@ -22,11 +22,17 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 fn to_napi(e: StorageErr) -> napi::Error {
-    napi::Error::new(Status::GenericFailure, format!("SPOOL_E{}: {}", e.code, e.message))
+    napi::Error::new(
+        Status::GenericFailure,
+        format!("SPOOL_E{}: {}", e.code, e.message),
+    )
 }
 
 fn closed(dir: &std::path::Path) -> napi::Error {
-    to_napi(StorageErr::new(error::KAFKA_STORAGE_ERROR, format!("log {} is closed", dir.display())))
+    to_napi(StorageErr::new(
+        error::KAFKA_STORAGE_ERROR,
+        format!("log {} is closed", dir.display()),
+    ))
 }
 
 #[napi(object)]
@@ -122,7 +128,8 @@ impl NativeLog {
     /// Leader append; rewrites `batches` in place. Packed result, see native.ts.
     #[napi(catch_unwind)]
     pub fn append(&self, mut batches: Buffer, now: i64, leader_epoch: i32) -> Result<Float64Array> {
-        self.with(|l| l.append(&mut batches, now, leader_epoch)).map(pack)
+        self.with(|l| l.append(&mut batches, now, leader_epoch))
+            .map(pack)
     }
 
     #[napi(catch_unwind)]
@@ -133,7 +140,11 @@ impl NativeLog {
     #[napi(catch_unwind)]
     pub fn read(&self, offset: i64, max_bytes: i64, max_offset: i64) -> Result<NativeFileSlice> {
         let (fd, position, length) = self.with(|l| l.read(offset, max_bytes, max_offset))?;
-        Ok(NativeFileSlice { fd, position: position as i64, length: length as i64 })
+        Ok(NativeFileSlice {
+            fd,
+            position: position as i64,
+            length: length as i64,
+        })
     }
 
     /// [timestamp, offset], or null.
@@ -174,7 +185,8 @@ impl NativeLog {
         self.with(|l| l.delete_segments_before(offset))
     }
 
-    #[napi]
+    // catch_unwind: roll asserts the segment order, which rests on offsets read back from disk.
+    #[napi(catch_unwind)]
     pub fn roll(&self) -> Result<()> {
         self.with(|l| l.roll())
     }
@@ -189,7 +201,9 @@ impl NativeLog {
     /// Seals indexes and fsyncs on the libuv pool; every later call fails.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self) -> AsyncTask<CloseTask> {
-        AsyncTask::new(CloseTask { log: self.inner.borrow_mut().take() })
+        AsyncTask::new(CloseTask {
+            log: self.inner.borrow_mut().take(),
+        })
     }
 }
 
@@ -242,13 +256,20 @@ impl Task for OpenTask {
         log::Log::open(&self.dir, self.config, self.log_start_offset).map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, output: log::Log) -> Result<NativeLog> {
-        Ok(NativeLog { dir: self.dir.clone(), inner: RefCell::new(Some(output)) })
+        Ok(NativeLog {
+            dir: self.dir.clone(),
+            inner: RefCell::new(Some(output)),
+        })
     }
 }
 
 /// Opens (creating if needed) a partition directory and recovers it, on the libuv pool.
 #[napi(ts_return_type = "Promise<NativeLog>")]
-pub fn open_log(dir: String, config: NativeLogConfig, log_start_offset: Option<i64>) -> Result<AsyncTask<OpenTask>> {
+pub fn open_log(
+    dir: String,
+    config: NativeLogConfig,
+    log_start_offset: Option<i64>,
+) -> Result<AsyncTask<OpenTask>> {
     let log_append_time = match config.message_timestamp_type.as_str() {
         "CreateTime" => false,
         "LogAppendTime" => true,
@@ -276,12 +297,16 @@ pub fn open_log(dir: String, config: NativeLogConfig, log_start_offset: Option<i
 
 #[napi(catch_unwind)]
 pub fn compress(codec: u32, data: Buffer) -> Result<Buffer> {
-    codec::compress(codec.min(255) as u8, &data).map(Buffer::from).map_err(to_napi)
+    codec::compress(codec.min(255) as u8, &data)
+        .map(Buffer::from)
+        .map_err(to_napi)
 }
 
 #[napi(catch_unwind)]
 pub fn decompress(codec: u32, data: Buffer) -> Result<Buffer> {
-    codec::decompress(codec.min(255) as u8, &data).map(Buffer::from).map_err(to_napi)
+    codec::decompress(codec.min(255) as u8, &data)
+        .map(Buffer::from)
+        .map_err(to_napi)
 }
 
 #[napi(js_name = "crc32c")]
@@ -313,13 +338,26 @@ impl Task for SendFileTask {
 /// Both fds are dup'd here, on the JS thread, so closing either meanwhile cannot race.
 #[cfg(unix)]
 #[napi(ts_return_type = "Promise<number>")]
-pub fn send_file(socket_fd: i64, fd: i64, position: i64, length: i64) -> Result<AsyncTask<SendFileTask>> {
+pub fn send_file(
+    socket_fd: i64,
+    fd: i64,
+    position: i64,
+    length: i64,
+) -> Result<AsyncTask<SendFileTask>> {
     if position < 0 || length < 0 {
-        return Err(napi::Error::new(Status::InvalidArg, "sendFile: negative position or length"));
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "sendFile: negative position or length",
+        ));
     }
     let sock = transfer::OwnedFd::dup(socket_fd).map_err(to_napi)?;
     let file = transfer::OwnedFd::dup(fd).map_err(to_napi)?;
-    Ok(AsyncTask::new(SendFileTask { sock, file, position: position as u64, length: length as u64 }))
+    Ok(AsyncTask::new(SendFileTask {
+        sock,
+        file,
+        position: position as u64,
+        length: length as u64,
+    }))
 }
 
 /// Whether this build has a sendFile; native.ts leaves StorageEngine.sendFile undefined otherwise.

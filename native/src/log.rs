@@ -116,7 +116,9 @@ impl Log {
                 fs::remove_file(entry.path())?;
             } else if let Some(base) = parse_base_offset(&name, ".log") {
                 bases.push(base);
-            } else if let Some(base) = parse_base_offset(&name, ".index").or_else(|| parse_base_offset(&name, ".timeindex")) {
+            } else if let Some(base) = parse_base_offset(&name, ".index")
+                .or_else(|| parse_base_offset(&name, ".timeindex"))
+            {
                 index_files.push((base, entry.path()));
             }
         }
@@ -130,7 +132,8 @@ impl Log {
         let mut segments = Vec::with_capacity(bases.len().max(1));
         let mut recovered = 0;
         if bases.is_empty() {
-            let (seg, _, _) = Segment::open(dir, log_start_offset.unwrap_or(0).max(0), seg_cfg, true)?;
+            let (seg, _, _) =
+                Segment::open(dir, log_start_offset.unwrap_or(0).max(0), seg_cfg, true)?;
             segments.push(seg);
         } else {
             for (i, &base) in bases.iter().enumerate() {
@@ -147,7 +150,10 @@ impl Log {
         }
         let log_end_offset = segments.last().unwrap().next_offset();
         let first_base = segments[0].base_offset;
-        let log_start_offset = log_start_offset.unwrap_or(first_base).max(first_base).min(log_end_offset);
+        let log_start_offset = log_start_offset
+            .unwrap_or(first_base)
+            .max(first_base)
+            .min(log_end_offset);
         Ok(Log {
             dir: dir.to_path_buf(),
             cfg,
@@ -162,21 +168,40 @@ impl Log {
     }
 
     fn active(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Leader append: assigns offsets, leader epoch and (LogAppendTime) timestamps in place.
-    pub fn append(&mut self, buf: &mut [u8], now: i64, leader_epoch: i32) -> SResult<AppendSummary> {
+    pub fn append(
+        &mut self,
+        buf: &mut [u8],
+        now: i64,
+        leader_epoch: i32,
+    ) -> SResult<AppendSummary> {
         let refs = batch::validate_batches(buf, self.cfg.max_message_bytes)?;
-        let count: i64 = refs.iter().map(|r| r.header.last_offset_delta as i64 + 1).sum();
+        let count: i64 = refs
+            .iter()
+            .map(|r| r.header.last_offset_delta as i64 + 1)
+            .sum();
         let last_offset = self.log_end_offset + count - 1;
         self.maybe_roll(buf.len() as u64, now, last_offset)?;
-        let log_append_time = if self.cfg.log_append_time { Some(now) } else { None };
+        let log_append_time = if self.cfg.log_append_time {
+            Some(now)
+        } else {
+            None
+        };
         let mut next = self.log_end_offset;
         let mut written = Vec::with_capacity(refs.len());
         for r in &refs {
             let end = r.position + r.header.size();
-            let h = batch::assign(&mut buf[r.position..end], next, leader_epoch, log_append_time);
+            let h = batch::assign(
+                &mut buf[r.position..end],
+                next,
+                leader_epoch,
+                log_append_time,
+            );
             next = h.last_offset() + 1;
             written.push((r.position, h));
         }
@@ -192,10 +217,17 @@ impl Log {
             if base != expected {
                 // The request must start at the log end; a mismatch later in the same request
                 // means the batches themselves are not contiguous.
-                let code = if r.position == 0 { INVALID_RECORD } else { CORRUPT_MESSAGE };
+                let code = if r.position == 0 {
+                    INVALID_RECORD
+                } else {
+                    CORRUPT_MESSAGE
+                };
                 return Err(StorageErr::new(
                     code,
-                    format!("{}: follower batch at offset {base}, expected {expected}", self.dir.display()),
+                    format!(
+                        "{}: follower batch at offset {base}, expected {expected}",
+                        self.dir.display()
+                    ),
                 ));
             }
             expected = r.header.last_offset() + 1;
@@ -205,12 +237,43 @@ impl Log {
         self.write(buf, written, -1)
     }
 
-    fn write(&mut self, buf: &[u8], written: Vec<(usize, BatchHeader)>, log_append_time: i64) -> SResult<AppendSummary> {
+    fn write(
+        &mut self,
+        buf: &[u8],
+        written: Vec<(usize, BatchHeader)>,
+        log_append_time: i64,
+    ) -> SResult<AppendSummary> {
+        let log_end_offset = self.log_end_offset;
+        let active_next = self.active().next_offset();
+        assert!(
+            active_next == log_end_offset,
+            "{}: log end offset {log_end_offset} differs from the active segment's next offset \
+             {active_next}",
+            self.dir.display()
+        );
+        // Offsets only ever go up: each batch starts past the last offset already in the log
+        // (or in this append), and ends at or after its own base offset.
+        let mut last_assigned = log_end_offset - 1;
+        for (_, h) in &written {
+            assert!(
+                h.base_offset > last_assigned && h.last_offset() >= h.base_offset,
+                "{}: batch [{}, {}] does not come after offset {last_assigned} (log end offset \
+                 {log_end_offset})",
+                self.dir.display(),
+                h.base_offset,
+                h.last_offset()
+            );
+            last_assigned = h.last_offset();
+        }
         self.active().append(buf, &written)?;
         let first_offset = written[0].1.base_offset;
         let last_offset = written[written.len() - 1].1.last_offset();
         self.log_end_offset = last_offset + 1;
-        let max_timestamp = written.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1);
+        let max_timestamp = written
+            .iter()
+            .map(|(_, h)| h.max_timestamp)
+            .max()
+            .unwrap_or(-1);
         Ok(AppendSummary {
             batches: written.into_iter().map(|(_, h)| h).collect(),
             first_offset,
@@ -242,6 +305,13 @@ impl Log {
 
     fn roll_at(&mut self, base_offset: i64) -> SResult<()> {
         let seg = self.active();
+        // Segments stay sorted by base offset (read() binary-searches them) and never overlap.
+        assert!(
+            base_offset > seg.base_offset && base_offset >= seg.next_offset(),
+            "roll at offset {base_offset} below the active segment (base {}, next offset {})",
+            seg.base_offset,
+            seg.next_offset()
+        );
         seg.seal()?;
         let mut handles = vec![seg.log_file().try_clone()?];
         for f in seg.index_files() {
@@ -279,9 +349,25 @@ impl Log {
         if offset == self.log_end_offset {
             return Ok((active.fd(), active.size, 0));
         }
-        let start = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        debug_assert!(
+            self.segments
+                .windows(2)
+                .all(|w| w[0].base_offset < w[1].base_offset),
+            "{}: segments out of base offset order: {:?}",
+            self.dir.display(),
+            self.segments
+                .iter()
+                .map(|s| s.base_offset)
+                .collect::<Vec<_>>()
+        );
+        let start = self
+            .segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
         for seg in &self.segments[start..] {
-            if let Some((position, length)) = seg.read(offset, max_bytes.max(0) as u64, max_offset)? {
+            if let Some((position, length)) =
+                seg.read(offset, max_bytes.max(0) as u64, max_offset)?
+            {
                 return Ok((seg.fd(), position, length));
             }
         }
@@ -347,9 +433,24 @@ impl Log {
             let seg = self.segments.pop().unwrap();
             self.schedule_delete(seg)?;
         }
-        let seg = self.active();
-        seg.truncate_to(offset)?;
-        self.log_end_offset = self.active().next_offset();
+        let old_end = self.log_end_offset;
+        let active_base = self.active().base_offset;
+        assert!(
+            active_base <= offset,
+            "{}: truncating the active segment (base {active_base}) to offset {offset}, below \
+             its base",
+            self.dir.display()
+        );
+        self.active().truncate_to(offset)?;
+        let new_end = self.active().next_offset();
+        // Truncation only removes: the new log end never exceeds the target (a batch straddling
+        // it goes whole), let alone the old log end.
+        assert!(
+            new_end <= offset && new_end <= old_end,
+            "{}: truncation to offset {offset} left log end offset {new_end} (was {old_end})",
+            self.dir.display()
+        );
+        self.log_end_offset = new_end;
         self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
         self.close_expired_deletes();
         Ok(())
@@ -359,7 +460,8 @@ impl Log {
         for seg in std::mem::take(&mut self.segments) {
             self.schedule_delete(seg)?;
         }
-        let (fresh, _, _) = Segment::open(&self.dir, offset.max(0), self.cfg.segment_config(), true)?;
+        let (fresh, _, _) =
+            Segment::open(&self.dir, offset.max(0), self.cfg.segment_config(), true)?;
         self.segments.push(fresh);
         self.log_start_offset = offset.max(0);
         self.log_end_offset = offset.max(0);
@@ -379,7 +481,9 @@ impl Log {
         if deleted > 0 {
             self.dir_dirty = true;
         }
-        let new_start = offset.min(self.log_end_offset).max(self.segments[0].base_offset);
+        let new_start = offset
+            .min(self.log_end_offset)
+            .max(self.segments[0].base_offset);
         if new_start > self.log_start_offset {
             self.log_start_offset = new_start;
         }
@@ -391,9 +495,13 @@ impl Log {
     /// remove them once file.delete.delay.ms has passed (Kafka's asynchronous segment delete).
     fn schedule_delete(&mut self, mut seg: Segment) -> SResult<()> {
         let renamed = seg.rename_to_deleted();
-        let until = Instant::now() + Duration::from_millis(self.cfg.file_delete_delay_ms.max(0) as u64);
+        let until =
+            Instant::now() + Duration::from_millis(self.cfg.file_delete_delay_ms.max(0) as u64);
         // Kept even when the rename failed: its fd may back a FileSlice either way.
-        self.doomed.push(DoomedSegment { until, segment: seg });
+        self.doomed.push(DoomedSegment {
+            until,
+            segment: seg,
+        });
         renamed
     }
 
@@ -404,7 +512,9 @@ impl Log {
             return;
         }
         let now = Instant::now();
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.doomed).into_iter().partition(|d| d.until <= now);
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.doomed)
+            .into_iter()
+            .partition(|d| d.until <= now);
         self.doomed = kept;
         for d in expired {
             // A `*.deleted` file that cannot be removed is a leftover the next open removes;
@@ -427,7 +537,11 @@ impl Log {
         for f in seg.index_files() {
             files.push(f.try_clone()?);
         }
-        let dir = if std::mem::replace(&mut self.dir_dirty, false) { Some(self.dir.clone()) } else { None };
+        let dir = if std::mem::replace(&mut self.dir_dirty, false) {
+            Some(self.dir.clone())
+        } else {
+            None
+        };
         Ok(FlushJob { files, dir })
     }
 
@@ -487,7 +601,10 @@ mod tests {
         let (_, _, len) = log.read(0, 1, i64::MAX).unwrap();
         assert_eq!(len, first_size);
         assert_eq!(log.read(5, 100, i64::MAX).unwrap().2, 0);
-        assert_eq!(log.read(6, 100, i64::MAX).unwrap_err().code, OFFSET_OUT_OF_RANGE);
+        assert_eq!(
+            log.read(6, 100, i64::MAX).unwrap_err().code,
+            OFFSET_OUT_OF_RANGE
+        );
         assert_eq!(log.offset_for_timestamp(1001).unwrap(), Some((1001, 1)));
         assert_eq!(log.offset_for_timestamp(1500).unwrap(), Some((2000, 3)));
         assert_eq!(log.offset_for_timestamp(3000).unwrap(), None);
@@ -504,7 +621,10 @@ mod tests {
         let mut bad = make_batch(1, 0, 0);
         bad[16] = 1;
         buf.extend(bad);
-        assert_eq!(log.append(&mut buf, 0, 0).unwrap_err().code, CORRUPT_MESSAGE);
+        assert_eq!(
+            log.append(&mut buf, 0, 0).unwrap_err().code,
+            CORRUPT_MESSAGE
+        );
         assert_eq!(log.log_end_offset, 0);
         assert_eq!(log.segments()[0].size_in_bytes, 0);
         fs::remove_dir_all(d).unwrap();
@@ -529,7 +649,10 @@ mod tests {
         let deleted = log.delete_segments_before(6).unwrap();
         assert!(deleted >= 1);
         assert_eq!(log.log_start_offset, 6);
-        assert_eq!(log.read(4, 100, i64::MAX).unwrap_err().code, OFFSET_OUT_OF_RANGE);
+        assert_eq!(
+            log.read(4, 100, i64::MAX).unwrap_err().code,
+            OFFSET_OUT_OF_RANGE
+        );
         log.close().unwrap();
 
         // A torn tail is cut at the last whole batch on reopen.
@@ -636,8 +759,12 @@ mod tests {
         let second_base = log.segments()[1].base_offset;
         assert_eq!(log.delete_segments_before(second_base).unwrap(), 1);
         assert!(!d.join(crate::segment::file_name(0, ".log")).exists());
-        assert!(d.join(crate::segment::file_name(0, ".log.deleted")).exists());
-        assert!(d.join(crate::segment::file_name(0, ".timeindex.deleted")).exists());
+        assert!(d
+            .join(crate::segment::file_name(0, ".log.deleted"))
+            .exists());
+        assert!(d
+            .join(crate::segment::file_name(0, ".timeindex.deleted"))
+            .exists());
         assert_eq!(pread(fd, first.len(), 0).unwrap(), first);
         // Truncation below a segment drops it the same way.
         let (fd2, pos2, len2) = log.read(second_base, 1 << 20, i64::MAX).unwrap();
@@ -648,10 +775,54 @@ mod tests {
         std::thread::sleep(Duration::from_millis(80));
         log.close_expired_deletes();
         assert_eq!(log.pending_deletes(), 0);
-        let left: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let left: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert!(left.iter().all(|n| !n.ends_with(".deleted")), "{left:?}");
         log.close().unwrap();
         fs::remove_dir_all(d).unwrap();
+    }
+
+    fn seg_cfg() -> SegmentConfig {
+        cfg().segment_config()
+    }
+
+    #[test]
+    #[should_panic(expected = "batch base offset 5 is below the segment's base offset")]
+    fn segment_append_refuses_offsets_below_its_base() {
+        let d = tmp("below-base");
+        let (mut seg, _, _) = Segment::open(&d, 10, seg_cfg(), true).unwrap();
+        let mut b = make_batch(1, 0, 0);
+        let h = batch::assign(&mut b, 5, 0, None);
+        let _ = seg.append(&b, &[(0, h)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not come after offset 2")]
+    fn log_append_refuses_offsets_that_do_not_increase() {
+        let d = tmp("not-increasing");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        log.append(&mut make_batch(3, 0, 0), 0, 0).unwrap();
+        let mut b = make_batch(1, 0, 0);
+        let h = batch::assign(&mut b, 1, 0, None);
+        let _ = log.write(&b, vec![(0, h)], -1);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a batch boundary")]
+    fn read_refuses_an_index_entry_inside_a_batch() {
+        let d = tmp("mid-batch");
+        let mut c = cfg();
+        c.index_interval_bytes = 1 << 20;
+        let mut log = Log::open(&d, c, None).unwrap();
+        for _ in 0..3 {
+            log.append(&mut make_batch(2, 0, 0), 0, 0).unwrap();
+        }
+        let size = make_batch(2, 0, 0).len() as u64;
+        // Offset 3 ends the second batch, which starts at `size`; the entry points 10 bytes in.
+        log.active().offset_index.append(3, size + 10).unwrap();
+        let _ = log.read(4, 1 << 20, i64::MAX);
     }
 
     #[test]
@@ -663,13 +834,19 @@ mod tests {
         log.append_as_follower(&b, 0).unwrap();
         let mut gap = make_batch(1, 0, 0);
         batch::put_i64(&mut gap, 0, 5);
-        assert_eq!(log.append_as_follower(&gap, 0).unwrap_err().code, INVALID_RECORD);
+        assert_eq!(
+            log.append_as_follower(&gap, 0).unwrap_err().code,
+            INVALID_RECORD
+        );
         let mut two = make_batch(1, 0, 0);
         batch::put_i64(&mut two, 0, 2);
         let mut second = make_batch(1, 0, 0);
         batch::put_i64(&mut second, 0, 4);
         two.extend(second);
-        assert_eq!(log.append_as_follower(&two, 0).unwrap_err().code, CORRUPT_MESSAGE);
+        assert_eq!(
+            log.append_as_follower(&two, 0).unwrap_err().code,
+            CORRUPT_MESSAGE
+        );
         batch::put_i64(&mut gap, 0, 2);
         assert_eq!(log.append_as_follower(&gap, 0).unwrap().log_end_offset, 3);
         fs::remove_dir_all(d).unwrap();

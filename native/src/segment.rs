@@ -61,10 +61,20 @@ impl Segment {
     }
 
     /// Opens (or creates) the files of a segment; `fresh` empties whatever was there.
-    pub fn open(dir: &Path, base_offset: i64, cfg: SegmentConfig, fresh: bool) -> SResult<(Segment, bool, bool)> {
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        cfg: SegmentConfig,
+        fresh: bool,
+    ) -> SResult<(Segment, bool, bool)> {
         let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
         let index_existed = index_path.exists() && time_index_path.exists();
-        let log = OpenOptions::new().read(true).write(true).create(true).truncate(fresh).open(&log_path)?;
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(fresh)
+            .open(&log_path)?;
         let size = log.metadata()?.len();
         let (offset_index, a1) = OffsetIndex::open(&index_path, base_offset, cfg.max_index_size)?;
         let (time_index, a2) = TimeIndex::open(&time_index_path, base_offset, cfg.max_index_size)?;
@@ -124,7 +134,9 @@ impl Segment {
             return Ok(None);
         }
         let h = BatchHeader::parse(&buf);
-        if (h.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64 || position + h.size() as u64 > self.size {
+        if (h.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64
+            || position + h.size() as u64 > self.size
+        {
             return Ok(None);
         }
         Ok(Some(h))
@@ -134,14 +146,25 @@ impl Segment {
         let mut buf = vec![0u8; loc.header.size()];
         let n = read_at(&self.log, &mut buf, loc.position)?;
         if n < buf.len() {
-            return Err(StorageErr::new(KAFKA_STORAGE_ERROR, format!("short read at {} in {}", loc.position, self.log_path.display())));
+            return Err(StorageErr::new(
+                KAFKA_STORAGE_ERROR,
+                format!(
+                    "short read at {} in {}",
+                    loc.position,
+                    self.log_path.display()
+                ),
+            ));
         }
         Ok(buf)
     }
 
     /// Walks batch headers from `position` while `f` returns true. Headers are read through a
     /// small buffer: one pread serves every header it holds, instead of one pread per batch.
-    pub fn scan_from(&self, mut position: u64, mut f: impl FnMut(&Located) -> SResult<bool>) -> SResult<()> {
+    pub fn scan_from(
+        &self,
+        mut position: u64,
+        mut f: impl FnMut(&Located) -> SResult<bool>,
+    ) -> SResult<()> {
         let mut buf = vec![0u8; SCAN_CHUNK];
         let mut buf_start = 0u64;
         let mut buf_len = 0usize;
@@ -149,7 +172,8 @@ impl Segment {
             if position + HEADER_SIZE as u64 > self.size {
                 return Ok(());
             }
-            let in_buf = position >= buf_start && position + HEADER_SIZE as u64 <= buf_start + buf_len as u64;
+            let in_buf = position >= buf_start
+                && position + HEADER_SIZE as u64 <= buf_start + buf_len as u64;
             if !in_buf {
                 let want = SCAN_CHUNK.min((self.size - position) as usize);
                 buf_len = read_at(&self.log, &mut buf[..want], position)?;
@@ -181,7 +205,10 @@ impl Segment {
         }
         if self.bytes_since_last_index_entry > self.cfg.index_interval_bytes {
             self.offset_index.append(h.last_offset(), position)?;
-            self.time_index.maybe_append(self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far)?;
+            self.time_index.maybe_append(
+                self.max_timestamp_so_far,
+                self.offset_of_max_timestamp_so_far,
+            )?;
             self.bytes_since_last_index_entry = 0;
         }
         self.bytes_since_last_index_entry += h.size() as u64;
@@ -190,6 +217,45 @@ impl Segment {
 
     /// Writes already-validated batches (one write) and indexes them.
     pub fn append(&mut self, bytes: &[u8], headers: &[(usize, BatchHeader)]) -> SResult<()> {
+        // Checked before anything is written: a violation here would leave batches on disk that
+        // recovery, the indexes and reads all misinterpret.
+        let mut expected_position = 0usize;
+        let mut next_offset = self.next_offset;
+        for (pos, h) in headers {
+            assert!(
+                *pos == expected_position,
+                "segment {}: batch at byte {pos} of the append, expected the next batch at byte \
+                 {expected_position} (batches must be contiguous)",
+                self.base_offset
+            );
+            assert!(
+                h.base_offset >= self.base_offset,
+                "segment {}: batch base offset {} is below the segment's base offset",
+                self.base_offset,
+                h.base_offset
+            );
+            assert!(
+                h.base_offset >= next_offset && h.last_offset() >= h.base_offset,
+                "segment {}: batch [{}, {}] does not follow the segment's next offset {next_offset}",
+                self.base_offset,
+                h.base_offset,
+                h.last_offset()
+            );
+            assert!(
+                h.last_offset() - self.base_offset <= i32::MAX as i64,
+                "segment {}: offset {} does not fit a 32-bit offset relative to the base",
+                self.base_offset,
+                h.last_offset()
+            );
+            expected_position += h.size();
+            next_offset = h.last_offset() + 1;
+        }
+        assert!(
+            expected_position == bytes.len(),
+            "segment {}: batches cover {expected_position} of the {} bytes appended",
+            self.base_offset,
+            bytes.len()
+        );
         let start = self.size;
         write_all_at(&self.log, bytes, start)?;
         self.size += bytes.len() as u64;
@@ -281,7 +347,10 @@ impl Segment {
         for loc in &found {
             self.index_batch(&loc.header, loc.position)?;
         }
-        self.next_offset = found.last().map(|l| l.header.last_offset() + 1).unwrap_or(self.base_offset);
+        self.next_offset = found
+            .last()
+            .map(|l| l.header.last_offset() + 1)
+            .unwrap_or(self.base_offset);
         self.seal()
     }
 
@@ -305,7 +374,9 @@ impl Segment {
         }
         if self.time_index.entries() > 0 {
             let (ts, off) = self.time_index.last_entry();
-            if off >= next_segment_base || (ts == 0 && off == self.base_offset && self.time_index.entries() > 1) {
+            if off >= next_segment_base
+                || (ts == 0 && off == self.base_offset && self.time_index.entries() > 1)
+            {
                 return false;
             }
         }
@@ -323,7 +394,10 @@ impl Segment {
 
     /// Roll / close: the final time index entry, then trim both files.
     pub fn seal(&mut self) -> SResult<()> {
-        self.time_index.maybe_append(self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far)?;
+        self.time_index.maybe_append(
+            self.max_timestamp_so_far,
+            self.offset_of_max_timestamp_so_far,
+        )?;
         self.offset_index.trim()?;
         self.time_index.trim()?;
         Ok(())
@@ -337,21 +411,42 @@ impl Segment {
 
     /// First batch whose lastOffset >= target, from the offset index's hint.
     pub fn translate_offset(&self, target: i64) -> SResult<Option<Located>> {
-        let (_, start) = self.offset_index.lookup(target);
+        let (indexed_offset, start) = self.offset_index.lookup(target);
         let mut found = None;
+        let mut first_last_offset = None;
         self.scan_from(start, |loc| {
+            first_last_offset.get_or_insert(loc.header.last_offset());
             if loc.header.last_offset() >= target {
                 found = Some(*loc);
                 return Ok(false);
             }
             Ok(true)
         })?;
+        // An index entry is (lastOffset, position) of one whole batch: the scan must find that
+        // batch at that position, or it started in the middle of a batch (and so would every
+        // slice read from it).
+        if start > 0 {
+            assert!(
+                first_last_offset == Some(indexed_offset),
+                "segment {}: offset index entry ({indexed_offset}, {start}) is not a batch \
+                 boundary: the header there reads lastOffset {first_last_offset:?} (segment size {})",
+                self.base_offset,
+                self.size
+            );
+        }
         Ok(found)
     }
 
     /// Slice of whole batches from the one holding `target`; None when this segment has none.
-    pub fn read(&self, target: i64, max_bytes: u64, max_offset: i64) -> SResult<Option<(u64, u64)>> {
-        let Some(first) = self.translate_offset(target)? else { return Ok(None) };
+    pub fn read(
+        &self,
+        target: i64,
+        max_bytes: u64,
+        max_offset: i64,
+    ) -> SResult<Option<(u64, u64)>> {
+        let Some(first) = self.translate_offset(target)? else {
+            return Ok(None);
+        };
         if first.header.base_offset >= max_offset {
             return Ok(Some((first.position, 0)));
         }
@@ -364,18 +459,49 @@ impl Segment {
             total += next;
             Ok(true)
         })?;
+        assert!(
+            first.position + total <= self.size,
+            "segment {}: read slice [{}, {}) for offset {target} runs past the segment size {}",
+            self.base_offset,
+            first.position,
+            first.position + total,
+            self.size
+        );
+        debug_assert!(
+            self.is_batch_boundary(first.position)?,
+            "segment {}: read slice for offset {target} starts at byte {}, not a batch boundary",
+            self.base_offset,
+            first.position
+        );
         Ok(Some((first.position, total)))
     }
 
+    /// Whether a batch starts at `position`, walking every header from the start of the file
+    /// (O(batches): for debug assertions).
+    fn is_batch_boundary(&self, position: u64) -> SResult<bool> {
+        let mut reached = 0u64;
+        self.scan_from(0, |loc| {
+            reached = loc.position;
+            Ok(loc.position < position)
+        })?;
+        Ok(reached == position)
+    }
+
     /// First record with timestamp >= target and offset >= starting_offset, as (timestamp, offset).
-    pub fn find_offset_by_timestamp(&self, target: i64, starting_offset: i64) -> SResult<Option<(i64, i64)>> {
+    pub fn find_offset_by_timestamp(
+        &self,
+        target: i64,
+        starting_offset: i64,
+    ) -> SResult<Option<(i64, i64)>> {
         let hint = self.time_index.lookup(target).max(starting_offset);
         let (_, start) = self.offset_index.lookup(hint);
         let mut found = None;
         self.scan_from(start, |loc| {
             if loc.header.max_timestamp >= target && loc.header.last_offset() >= starting_offset {
                 let bytes = self.read_batch(loc)?;
-                found = find_record(&bytes, &loc.header, |ts, off| ts >= target && off >= starting_offset)?;
+                found = find_record(&bytes, &loc.header, |ts, off| {
+                    ts >= target && off >= starting_offset
+                })?;
             }
             Ok(found.is_none())
         })?;
@@ -386,12 +512,16 @@ impl Segment {
     /// records below `log_start_offset`.
     pub fn max_timestamp_and_offset(&self, log_start_offset: i64) -> SResult<Option<(i64, i64)>> {
         let target = self.max_timestamp_so_far;
-        let (_, start) = self.offset_index.lookup(self.offset_of_max_timestamp_so_far);
+        let (_, start) = self
+            .offset_index
+            .lookup(self.offset_of_max_timestamp_so_far);
         let mut found = None;
         self.scan_from(start, |loc| {
             if loc.header.max_timestamp == target {
                 let bytes = self.read_batch(loc)?;
-                found = find_record(&bytes, &loc.header, |ts, off| ts == target && off >= log_start_offset)?;
+                found = find_record(&bytes, &loc.header, |ts, off| {
+                    ts == target && off >= log_start_offset
+                })?;
             }
             Ok(found.is_none())
         })?;
@@ -438,7 +568,11 @@ impl Segment {
     /// at once, so a new segment may take the base offset, while every handle stays open for
     /// FileSlices still in flight (file.delete.delay.ms). `delete_files` finishes the job.
     pub fn rename_to_deleted(&mut self) -> SResult<()> {
-        for p in [&mut self.log_path, &mut self.index_path, &mut self.time_index_path] {
+        for p in [
+            &mut self.log_path,
+            &mut self.index_path,
+            &mut self.time_index_path,
+        ] {
             let mut name = p.as_os_str().to_owned();
             name.push(DELETED_SUFFIX);
             let target = PathBuf::from(name);
@@ -455,7 +589,11 @@ impl Segment {
     }
 
     pub fn delete_files(self) -> SResult<()> {
-        let paths = [self.log_path.clone(), self.index_path.clone(), self.time_index_path.clone()];
+        let paths = [
+            self.log_path.clone(),
+            self.index_path.clone(),
+            self.time_index_path.clone(),
+        ];
         // Close every handle before unlinking: Windows refuses to delete open files.
         drop(self);
         for p in paths {
@@ -474,7 +612,10 @@ fn read_varint(b: &[u8], pos: &mut usize) -> SResult<i64> {
     let mut shift = 0;
     loop {
         if *pos >= b.len() || shift > 63 {
-            return Err(StorageErr::new(CORRUPT_MESSAGE, "truncated varint in record"));
+            return Err(StorageErr::new(
+                CORRUPT_MESSAGE,
+                "truncated varint in record",
+            ));
         }
         let byte = b[*pos];
         *pos += 1;
@@ -488,20 +629,35 @@ fn read_varint(b: &[u8], pos: &mut usize) -> SResult<i64> {
 }
 
 /// The first record of a batch satisfying `pred(timestamp, offset)`, decompressing if needed.
-pub fn find_record(batch_bytes: &[u8], h: &BatchHeader, pred: impl Fn(i64, i64) -> bool) -> SResult<Option<(i64, i64)>> {
+pub fn find_record(
+    batch_bytes: &[u8],
+    h: &BatchHeader,
+    pred: impl Fn(i64, i64) -> bool,
+) -> SResult<Option<(i64, i64)>> {
     let body = &batch_bytes[HEADER_SIZE..];
-    let records = if h.codec() == codec::NONE { body.to_vec() } else { codec::decompress(h.codec(), body)? };
+    let records = if h.codec() == codec::NONE {
+        body.to_vec()
+    } else {
+        codec::decompress(h.codec(), body)?
+    };
     let mut pos = 0usize;
     for _ in 0..h.records_count {
         let len = read_varint(&records, &mut pos)?;
         let start = pos;
         if len < 0 || len as u64 > (records.len() - start) as u64 {
-            return Err(StorageErr::new(CORRUPT_MESSAGE, "record length past the batch end"));
+            return Err(StorageErr::new(
+                CORRUPT_MESSAGE,
+                "record length past the batch end",
+            ));
         }
         pos += 1; // record attributes
         let ts_delta = read_varint(&records, &mut pos)?;
         let off_delta = read_varint(&records, &mut pos)?;
-        let ts = if h.is_log_append_time() { h.max_timestamp } else { h.base_timestamp + ts_delta };
+        let ts = if h.is_log_append_time() {
+            h.max_timestamp
+        } else {
+            h.base_timestamp + ts_delta
+        };
         let off = h.base_offset + off_delta;
         if pred(ts, off) {
             return Ok(Some((ts, off)));

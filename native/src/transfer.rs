@@ -38,7 +38,11 @@ impl Drop for OwnedFd {
 
 #[cfg(unix)]
 fn wait_writable(sock: i32) -> SResult<()> {
-    let mut pfd = libc::pollfd { fd: sock, events: libc::POLLOUT, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: sock,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
     loop {
         let r = unsafe { libc::poll(&mut pfd, 1, WRITABLE_TIMEOUT_MS) };
         if r < 0 {
@@ -54,8 +58,13 @@ fn wait_writable(sock: i32) -> SResult<()> {
                 format!("sendFile: socket not writable within {WRITABLE_TIMEOUT_MS} ms"),
             ));
         }
-        if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 && pfd.revents & libc::POLLOUT == 0 {
-            return Err(StorageErr::new(KAFKA_STORAGE_ERROR, "sendFile: socket closed or in error"));
+        if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+            && pfd.revents & libc::POLLOUT == 0
+        {
+            return Err(StorageErr::new(
+                KAFKA_STORAGE_ERROR,
+                "sendFile: socket closed or in error",
+            ));
         }
         return Ok(());
     }
@@ -86,7 +95,16 @@ fn sendfile_once(sock: i32, file: i32, position: u64, len: usize) -> SResult<Ste
 fn sendfile_once(sock: i32, file: i32, position: u64, len: usize) -> SResult<Step> {
     // macOS reports the bytes sent through `len` even when it fails with EAGAIN.
     let mut sent: libc::off_t = len as libc::off_t;
-    let r = unsafe { libc::sendfile(file, sock, position as libc::off_t, &mut sent, std::ptr::null_mut(), 0) };
+    let r = unsafe {
+        libc::sendfile(
+            file,
+            sock,
+            position as libc::off_t,
+            &mut sent,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
     if r == 0 {
         return Ok(Step::Sent(sent as usize));
     }
@@ -109,7 +127,14 @@ fn sendfile_once(_sock: i32, _file: i32, _position: u64, _len: usize) -> SResult
 fn copy_once(sock: i32, file: i32, position: u64, len: usize, buf: &mut Vec<u8>) -> SResult<Step> {
     let want = len.min(CHUNK);
     buf.resize(want, 0);
-    let n = unsafe { libc::pread(file, buf.as_mut_ptr() as *mut libc::c_void, want, position as libc::off_t) };
+    let n = unsafe {
+        libc::pread(
+            file,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            want,
+            position as libc::off_t,
+        )
+    };
     if n < 0 {
         return Err(storage_err("pread", io::Error::last_os_error()));
     }
@@ -144,7 +169,11 @@ pub fn send_file(sock: &OwnedFd, file: &OwnedFd, position: u64, length: u64) -> 
             Step::Sent(0) => {
                 return Err(StorageErr::new(
                     KAFKA_STORAGE_ERROR,
-                    format!("sendFile: file ended at {} before {} bytes were sent", position + done, length),
+                    format!(
+                        "sendFile: file ended at {} before {} bytes were sent",
+                        position + done,
+                        length
+                    ),
                 ));
             }
             Step::Sent(n) => done += n as u64,
@@ -167,7 +196,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("spool-transfer-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("data.log");
-        let data: Vec<u8> = (0..(4 << 20)).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..(4 << 20))
+            .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         std::fs::write(&path, &data).unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,40 +1,51 @@
-// api/ room: DescribeCluster and InitProducerId. Producer ids come from persisted blocks so they are
-// never reused; transactions are not supported yet, so a transactional id is refused.
-import { ErrorCode } from '../protocol/index.js';
-import type { RequestContext } from './types.js';
+// api/ room: DescribeCluster and InitProducerId. Producer ids come from blocks the metadata store
+// reserves, so they are never reused; transactions are not supported yet, so a transactional id
+// is refused.
+import { ErrorCode } from '../errors.js';
+import { ApiKey } from '../protocol/index.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/messages/init-producer-id.js';
+import { errorResponse } from './errors.js';
+import { defineApi, type RequestContext } from './types.js';
 
 const ENDPOINT_TYPE_BROKERS = 1;
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 export function handleDescribeCluster(req: DescribeClusterRequest, ctx: RequestContext): DescribeClusterResponse {
-  const broker = ctx.broker;
+  const { metadata } = ctx.services;
   const base = {
     throttleTimeMs: 0,
     endpointType: req.endpointType,
-    clusterId: broker.clusterId,
-    controllerId: broker.nodeId,
+    clusterId: metadata.clusterId,
+    controllerId: metadata.controllerId(),
     clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
   if (ctx.apiVersion >= 1 && req.endpointType !== ENDPOINT_TYPE_BROKERS) {
-    // Controllers are not a separate endpoint on a combined single node.
+    // Controllers are not a separate endpoint: every Spool node is a combined broker.
     return { ...base, errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `Unsupported endpoint type ${req.endpointType}`, brokers: [] };
   }
   return {
     ...base,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
-    brokers: [{ brokerId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null, isFenced: false }],
+    brokers: metadata.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
   };
 }
 
-export function handleInitProducerId(req: InitProducerIdRequest, ctx: RequestContext): InitProducerIdResponse {
+export async function handleInitProducerId(req: InitProducerIdRequest, ctx: RequestContext): Promise<InitProducerIdResponse> {
   if (req.transactionalId !== null) {
     // No transaction coordinator yet: a fatal, clearly-named error beats a client retrying forever.
-    ctx.broker.logger.warn({ transactionalId: req.transactionalId, clientId: ctx.clientId }, 'transactional producer refused: transactions are not supported yet');
+    ctx.services.logger.warn({ transactionalId: req.transactionalId, clientId: ctx.clientId }, 'transactional producer refused: transactions are not supported yet');
     return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
   }
-  // As Kafka: without a transactional id every InitProducerId gets a fresh id at epoch 0.
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: ctx.broker.logManager.allocateProducerId(), producerEpoch: 0 };
+  try {
+    // As Kafka: without a transactional id every InitProducerId gets a fresh id at epoch 0.
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: await ctx.services.producerIds.generateProducerId(), producerEpoch: 0 };
+  } catch (err) {
+    const info = errorResponse(ctx, err, 'InitProducerId', {});
+    return { throttleTimeMs: 0, errorCode: info.code === ErrorCode.UNKNOWN_SERVER_ERROR ? ErrorCode.COORDINATOR_NOT_AVAILABLE : info.code, producerId: -1, producerEpoch: -1 };
+  }
 }
+
+export const describeClusterApi = defineApi({ apiKey: ApiKey.DescribeCluster, handler: handleDescribeCluster });
+export const initProducerIdApi = defineApi({ apiKey: ApiKey.InitProducerId, handler: handleInitProducerId });

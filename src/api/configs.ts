@@ -3,9 +3,10 @@
 // are static: altering them is refused as Kafka refuses static configs.
 import { topicConfigByName, type DescribedConfig } from '../config/index.js';
 import { ErrorCode } from '../protocol/index.js';
-import type { Broker } from '../broker.js';
-import { toApiError } from './errors.js';
-import type { RequestContext } from './types.js';
+import { ApiKey } from '../protocol/index.js';
+import { errorResponse } from './errors.js';
+import type { ApiServices } from './services.js';
+import { defineApi, type RequestContext } from './types.js';
 import type { AlterConfigsRequest, AlterConfigsResponse } from '../protocol/messages/alter-configs.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/messages/describe-configs.js';
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js';
@@ -15,13 +16,13 @@ type AlterResult = AlterConfigsResponse['responses'][number];
 
 export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
 
-function brokerResourceProblem(broker: Broker, resourceName: string): string | null {
-  if (resourceName === '' || resourceName === String(broker.nodeId)) return null;
-  return `Unexpected broker id, expected ${broker.nodeId} or empty string, but received ${resourceName}`;
+function brokerResourceProblem(services: ApiServices, resourceName: string): string | null {
+  if (resourceName === '' || resourceName === String(services.nodeId)) return null;
+  return `Unexpected broker id, expected ${services.nodeId} or empty string, but received ${resourceName}`;
 }
 
 export function handleDescribeConfigs(req: DescribeConfigsRequest, ctx: RequestContext): DescribeConfigsResponse {
-  const broker = ctx.broker;
+  const services = ctx.services;
   const includeSynonyms = ctx.apiVersion >= 1 && req.includeSynonyms;
   const includeDocumentation = ctx.apiVersion >= 3 && req.includeDocumentation;
   const results = req.resources.map((r): DescribeConfigsResult => {
@@ -34,13 +35,13 @@ export function handleDescribeConfigs(req: DescribeConfigsRequest, ctx: RequestC
     });
     let described: DescribedConfig[];
     if (r.resourceType === ResourceType.TOPIC) {
-      const topic = broker.logManager.getTopic(r.resourceName);
+      const topic = services.metadata.topic(r.resourceName);
       if (!topic) return error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${r.resourceName}' does not exist.`);
-      described = broker.config.describeTopic(topic.configs, includeSynonyms, includeDocumentation);
+      described = services.config.describeTopic(topic.configs, includeSynonyms, includeDocumentation);
     } else if (r.resourceType === ResourceType.BROKER) {
-      const problem = brokerResourceProblem(broker, r.resourceName);
+      const problem = brokerResourceProblem(services, r.resourceName);
       if (problem) return error(ErrorCode.INVALID_REQUEST, problem);
-      described = broker.config.describeBroker(includeSynonyms, includeDocumentation);
+      described = services.config.describeBroker(includeSynonyms, includeDocumentation);
     } else if (r.resourceType === ResourceType.BROKER_LOGGER) {
       return { ...error(ErrorCode.NONE, ''), errorMessage: null };
     } else {
@@ -77,7 +78,7 @@ class InvalidConfigOp extends Error {}
 
 /** Common path: validate the resource, compute the new override set, apply it. */
 async function alterResource(
-  broker: Broker,
+  ctx: RequestContext,
   resourceType: number,
   resourceName: string,
   validateOnly: boolean,
@@ -85,20 +86,19 @@ async function alterResource(
 ): Promise<AlterResult> {
   const result = (errorCode: number, errorMessage: string | null): AlterResult => ({ errorCode, errorMessage, resourceType, resourceName });
   if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER) {
-    const problem = resourceType === ResourceType.BROKER ? brokerResourceProblem(broker, resourceName) : null;
+    const problem = resourceType === ResourceType.BROKER ? brokerResourceProblem(ctx.services, resourceName) : null;
     return result(ErrorCode.INVALID_REQUEST, problem ?? 'Broker configs are static in Spool: set them in server.properties and restart');
   }
   if (resourceType !== ResourceType.TOPIC) return result(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
-  const topic = broker.logManager.getTopic(resourceName);
+  const topic = ctx.services.metadata.topic(resourceName);
   if (!topic) return result(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
   try {
     const next = compute({ ...topic.configs });
-    await broker.logManager.alterTopicConfigs(resourceName, next, validateOnly);
+    await ctx.services.metadata.alterTopicConfigs(resourceName, next, { validateOnly });
     return result(ErrorCode.NONE, null);
   } catch (err) {
     if (err instanceof InvalidConfigOp) return result(ErrorCode.INVALID_REQUEST, err.message);
-    const info = toApiError(err);
-    if (info.unexpected) broker.logger.error({ err, topic: resourceName }, 'altering configs failed');
+    const info = errorResponse(ctx, err, 'altering configs', { topic: resourceName });
     return result(info.code, info.message);
   }
 }
@@ -108,7 +108,7 @@ export async function handleAlterConfigs(req: AlterConfigsRequest, ctx: RequestC
   for (const r of req.resources) {
     // AlterConfigs replaces the whole override set with the given one.
     responses.push(
-      await alterResource(ctx.broker, r.resourceType, r.resourceName, req.validateOnly, () => {
+      await alterResource(ctx, r.resourceType, r.resourceName, req.validateOnly, () => {
         const next: Record<string, string | null> = {};
         for (const c of r.configs) next[c.name] = c.value;
         return next;
@@ -119,7 +119,6 @@ export async function handleAlterConfigs(req: AlterConfigsRequest, ctx: RequestC
 }
 
 export async function handleIncrementalAlterConfigs(req: IncrementalAlterConfigsRequest, ctx: RequestContext): Promise<IncrementalAlterConfigsResponse> {
-  const broker = ctx.broker;
   const responses: AlterResult[] = [];
   for (const r of req.resources) {
     const names = r.configs.map((c) => c.name);
@@ -128,16 +127,16 @@ export async function handleIncrementalAlterConfigs(req: IncrementalAlterConfigs
       continue;
     }
     responses.push(
-        await alterResource(broker, r.resourceType, r.resourceName, req.validateOnly, (current) => {
+        await alterResource(ctx, r.resourceType, r.resourceName, req.validateOnly, (current) => {
           const next: Record<string, string | null> = { ...current };
           for (const c of r.configs) {
             const def = topicConfigByName.get(c.name);
             if (c.configOperation === OpType.SET) next[c.name] = c.value;
-            else if (c.configOperation === OpType.DELETE) delete next[c.name];
+            else if (c.configOperation === OpType.DELETE) next[c.name] = null;
             else if (c.configOperation === OpType.APPEND || c.configOperation === OpType.SUBTRACT) {
-              if (!def || def.type !== 'LIST') throw new InvalidConfigOp(`Config ${c.name} is not a list; APPEND/SUBTRACT apply to list configs only`);
-              const currentValue = next[c.name] ?? broker.config.describeTopic({}, false, false).find((d) => d.name === c.name)?.value ?? '';
-              const items = (currentValue ?? '').split(',').filter((s) => s.length > 0);
+              if (def?.type !== 'LIST') throw new InvalidConfigOp(`Config ${c.name} is not a list; APPEND/SUBTRACT apply to list configs only`);
+              const currentValue = next[c.name] ?? ctx.services.config.describeTopic({}, false, false).find((d) => d.name === c.name)?.value ?? '';
+              const items = currentValue.split(',').filter((s) => s.length > 0);
               const given = (c.value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
               const result =
                 c.configOperation === OpType.APPEND ? [...items, ...given.filter((g) => !items.includes(g))] : items.filter((i) => !given.includes(i));
@@ -152,3 +151,7 @@ export async function handleIncrementalAlterConfigs(req: IncrementalAlterConfigs
   }
   return { throttleTimeMs: 0, responses };
 }
+
+export const describeConfigsApi = defineApi({ apiKey: ApiKey.DescribeConfigs, handler: handleDescribeConfigs });
+export const alterConfigsApi = defineApi({ apiKey: ApiKey.AlterConfigs, handler: handleAlterConfigs });
+export const incrementalAlterConfigsApi = defineApi({ apiKey: ApiKey.IncrementalAlterConfigs, handler: handleIncrementalAlterConfigs });

@@ -1,5 +1,9 @@
-// api/ room: the request processor the network layer calls for every frame — header, version
-// check, body decode, handler, encode — and the rules for what closes a connection.
+// api/ room: the dispatcher the network layer calls for every frame — header, version check, body
+// decode, handler, encode — with Fastify-style hooks (onRequest, preHandler, onResponse, onError)
+// where authentication, ACLs, quotas and request metrics attach, and the rules for what closes a
+// connection.
+import type { Logger } from 'pino';
+import { errorCodeOf } from '../errors.js';
 import type { ConnectionInfo, RequestOutcome } from '../network/index.js';
 import {
   ApiKey,
@@ -10,60 +14,82 @@ import {
   encodeResponse,
   isSupported,
   ProtocolError,
+  supportedApis,
+  type ApiVersionRange,
   type RequestHeader,
 } from '../protocol/index.js';
-import type { Broker } from '../broker.js';
-import { advertisedApis } from './api-versions.js';
-import type { HandlerTable, RequestContext } from './types.js';
+import type { ApiServices } from './services.js';
+import type { ApiRegistration, RequestContext } from './types.js';
 
-interface ProduceLike {
-  acks: number;
-}
-interface ProduceResponseLike {
-  responses: Array<{ partitionResponses: Array<{ errorCode: number }> }>;
+/** Runs once the header is decoded, before the body; throwing closes the connection. */
+export type OnRequestHook = (ctx: RequestContext) => void | Promise<void>;
+/** Runs with the decoded body before the handler; throwing closes the connection. */
+export type PreHandlerHook = (ctx: RequestContext, body: unknown) => void | Promise<void>;
+/** Runs after the outcome is known (metrics): never changes it. */
+export type OnResponseHook = (ctx: RequestContext, outcome: RequestOutcome['kind'], durationMs: number) => void;
+/** Runs when a hook or handler threw, before the connection closes. */
+export type OnErrorHook = (ctx: RequestContext, err: unknown) => void;
+
+interface Hooks {
+  onRequest: OnRequestHook[];
+  preHandler: PreHandlerHook[];
+  onResponse: OnResponseHook[];
+  onError: OnErrorHook[];
 }
 
-export function createRequestProcessor(broker: Broker, handlers: HandlerTable) {
-  const logger = broker.logger;
-  return async (frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> => {
+export class Dispatcher {
+  private readonly registrations = new Map<number, ApiRegistration>();
+  private readonly hooks: Hooks = { onRequest: [], preHandler: [], onResponse: [], onError: [] };
+
+  constructor(
+    private readonly services: ApiServices,
+    private readonly logger: Logger,
+  ) {}
+
+  register(registration: ApiRegistration): this {
+    if (this.registrations.has(registration.apiKey)) throw new Error(`${apiName(registration.apiKey)} is registered twice`);
+    this.registrations.set(registration.apiKey, registration);
+    return this;
+  }
+
+  addHook(name: 'onRequest', hook: OnRequestHook): this;
+  addHook(name: 'preHandler', hook: PreHandlerHook): this;
+  addHook(name: 'onResponse', hook: OnResponseHook): this;
+  addHook(name: 'onError', hook: OnErrorHook): this;
+  addHook(name: keyof Hooks, hook: OnRequestHook | PreHandlerHook | OnResponseHook | OnErrorHook): this {
+    (this.hooks[name] as Array<typeof hook>).push(hook);
+    return this;
+  }
+
+  private serves(apiKey: number, apiVersion: number): boolean {
+    const registration = this.registrations.get(apiKey);
+    if (!registration || !isSupported(apiKey, apiVersion)) return false;
+    const v = registration.versions;
+    return v === undefined || (apiVersion >= v.min && apiVersion <= v.max);
+  }
+
+  /** What ApiVersions advertises: the versions both decoded and served by a handler. */
+  advertisedApis(): ApiVersionRange[] {
+    return supportedApis((apiKey) => this.registrations.has(apiKey)).map((a) => {
+      const v = this.registrations.get(a.apiKey)?.versions;
+      return v === undefined ? a : { apiKey: a.apiKey, minVersion: Math.max(a.minVersion, v.min), maxVersion: Math.min(a.maxVersion, v.max) };
+    });
+  }
+
+  /** The network layer's RequestProcessor. */
+  readonly process = async (frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> => {
+    const started = performance.now();
     let header: RequestHeader;
     try {
       header = decodeRequestHeader(frame);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      logger.warn({ connectionId: conn.connectionId, clientHost: conn.clientHost, frameBytes: frame.length, reason: err.message }, 'unparseable request header');
+      this.logger.warn({ connectionId: conn.connectionId, clientHost: conn.clientHost, frameBytes: frame.length, reason: err.message }, 'unparseable request header');
       return { kind: 'close', reason: `unparseable request header: ${err.message}` };
     }
     const { apiKey, apiVersion, correlationId } = header;
-    const logContext = {
-      connectionId: conn.connectionId,
-      clientHost: conn.clientHost,
-      clientId: header.clientId,
-      api: apiName(apiKey),
-      apiVersion,
-      correlationId,
-    };
-    const handler = handlers.get(apiKey);
-    if (!isSupported(apiKey, apiVersion) || !handler) {
-      if (apiKey === ApiKey.ApiVersions) {
-        // Answer in the v0 format with our versions so the client can retry with one we know: the
-        // same list as a normal ApiVersions answer (only APIs a handler serves).
-        return { kind: 'response', response: encodeApiVersionsUnsupported(correlationId, advertisedApis(handlers)) };
-      }
-      // Kafka closes the connection on an API or version it does not support.
-      logger.warn(logContext, 'unsupported API or version; closing connection');
-      return { kind: 'close', reason: `unsupported ${apiName(apiKey)} v${apiVersion}` };
-    }
-    let body: unknown;
-    try {
-      body = decodeRequestBody(apiKey, apiVersion, frame, header.bodyOffset);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      logger.warn({ ...logContext, reason: err.message }, 'malformed request body; closing connection');
-      return { kind: 'close', reason: `malformed ${apiName(apiKey)} request: ${err.message}` };
-    }
     const ctx: RequestContext = {
-      broker,
+      services: this.services,
       apiKey,
       apiVersion,
       correlationId,
@@ -71,18 +97,77 @@ export function createRequestProcessor(broker: Broker, handlers: HandlerTable) {
       clientHost: conn.clientHost,
       connectionId: conn.connectionId,
     };
+    const outcome = await this.run(frame, header, ctx);
+    const durationMs = performance.now() - started;
+    for (const hook of this.hooks.onResponse) {
+      try {
+        hook(ctx, outcome.kind, durationMs);
+      } catch (err) {
+        this.logger.error({ err, api: apiName(apiKey) }, 'onResponse hook failed');
+      }
+    }
+    return outcome;
+  };
+
+  private logContext(ctx: RequestContext): Record<string, unknown> {
+    return {
+      connectionId: ctx.connectionId,
+      clientHost: ctx.clientHost,
+      clientId: ctx.clientId,
+      api: apiName(ctx.apiKey),
+      apiVersion: ctx.apiVersion,
+      correlationId: ctx.correlationId,
+    };
+  }
+
+  private failed(ctx: RequestContext, err: unknown, what: string): RequestOutcome {
+    for (const hook of this.hooks.onError) {
+      try {
+        hook(ctx, err);
+      } catch (hookErr) {
+        this.logger.error({ err: hookErr }, 'onError hook failed');
+      }
+    }
+    this.logger.error({ ...this.logContext(ctx), err, errorCode: errorCodeOf(err) }, `${what}; closing connection`);
+    return { kind: 'close', reason: `${apiName(ctx.apiKey)} ${what}` };
+  }
+
+  private async run(frame: Buffer, header: RequestHeader, ctx: RequestContext): Promise<RequestOutcome> {
+    const { apiKey, apiVersion, correlationId } = header;
+    if (!this.serves(apiKey, apiVersion)) {
+      if (apiKey === ApiKey.ApiVersions) {
+        // Answer in the v0 format with our versions so the client can retry with one we know: the
+        // same list as a normal ApiVersions answer (only APIs a handler serves).
+        return { kind: 'response', response: encodeApiVersionsUnsupported(correlationId, this.advertisedApis()) };
+      }
+      // Kafka closes the connection on an API or version it does not support.
+      this.logger.warn(this.logContext(ctx), 'unsupported API or version; closing connection');
+      return { kind: 'close', reason: `unsupported ${apiName(apiKey)} v${apiVersion}` };
+    }
+    const registration = this.registrations.get(apiKey) as ApiRegistration<unknown>;
+    try {
+      for (const hook of this.hooks.onRequest) await hook(ctx);
+    } catch (err) {
+      return this.failed(ctx, err, 'onRequest hook refused the request');
+    }
+    let body: unknown;
+    try {
+      body = decodeRequestBody(apiKey, apiVersion, frame, header.bodyOffset);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.logger.warn({ ...this.logContext(ctx), reason: err.message }, 'malformed request body; closing connection');
+      return { kind: 'close', reason: `malformed ${apiName(apiKey)} request: ${err.message}` };
+    }
     let response: unknown;
     try {
-      response = await (handler as (req: unknown, ctx: RequestContext) => unknown)(body, ctx);
+      for (const hook of this.hooks.preHandler) await hook(ctx, body);
+      response = await registration.handler(body, ctx);
     } catch (err) {
-      logger.error({ ...logContext, err }, 'handler failed; closing connection');
-      return { kind: 'close', reason: `${apiName(apiKey)} handler failed` };
+      return this.failed(ctx, err, 'handler failed');
     }
-    if (apiKey === ApiKey.Produce && (body as ProduceLike).acks === 0) {
-      // acks=0: no response; an error closes the connection so the producer refreshes metadata (as Kafka).
-      const failed = (response as ProduceResponseLike).responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== 0));
-      return failed ? { kind: 'close', reason: 'acks=0 produce failed' } : { kind: 'noResponse' };
-    }
+    const mode = registration.responseMode?.(body, response) ?? 'send';
+    if (mode === 'none') return { kind: 'noResponse' };
+    if (mode === 'close') return { kind: 'close', reason: `${apiName(apiKey)} failed without a response` };
     return { kind: 'response', response: encodeResponse(apiKey, apiVersion, correlationId, response as never) };
-  };
+  }
 }

@@ -2,57 +2,26 @@
 // LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete, DescribeGroups, ListGroups, DeleteGroups).
 // They translate decoded request bodies (field names = Kafka's JSON names in lowerCamelCase) into
 // GroupCoordinator calls and back, for every version; version differences are handled here.
-import type { Broker } from '../broker.js';
-import {
-  GroupCoordinator,
-  GroupErrorCode,
-  LogManagerOffsetsLog,
-  groupConfigFromKafkaSettings,
-  systemClock,
-  type FetchedOffsets,
-} from '../coordinator/group/index.js';
+import type { FetchedOffsets } from '../coordinator/group/index.js';
+import { ErrorCode as GroupErrorCode } from '../errors.js';
 import { ApiKey, type RequestFor, type ResponseFor } from '../protocol/index.js';
-import type { Handler, HandlerTable, RequestContext } from './types.js';
+import { errorResponse } from './errors.js';
+import { autoCreateTopic } from './metadata.js';
+import type { ApiServices } from './services.js';
+import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
 
 
 /** FindCoordinator key types. */
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
+const CONSUMER_OFFSETS = '__consumer_offsets';
+/** How long FindCoordinator waits for a just-created __consumer_offsets partition to load. */
+const COORDINATOR_LOAD_WAIT_MS = 5000;
 /** DescribeGroups authorizedOperations when not requested (Integer.MIN_VALUE). */
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** READ (3), DELETE (6), DESCRIBE (8): what a group allows, without ACLs. */
 const GROUP_AUTHORIZED_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
-
-// ---------------------------------------------------------------------------------------------
-// One coordinator per broker, loaded from __consumer_offsets once.
-
-const coordinators = new WeakMap<Broker, Promise<GroupCoordinator>>();
-
-/**
- * The broker's group coordinator, created and loaded on first use. Broker.start() may call this
- * to load groups eagerly; handlers call it too, so the first group request waits for the load.
- */
-export function groupCoordinatorFor(broker: Broker): Promise<GroupCoordinator> {
-  let pending = coordinators.get(broker);
-  if (pending === undefined) {
-    pending = openGroupCoordinator(broker);
-    coordinators.set(broker, pending);
-    pending.catch(() => coordinators.delete(broker));
-  }
-  return pending;
-}
-
-async function openGroupCoordinator(broker: Broker): Promise<GroupCoordinator> {
-  const config = groupConfigFromKafkaSettings((name) => (broker.config.has(name) ? broker.config.get(name) : undefined));
-  const log = await LogManagerOffsetsLog.open(broker.logManager, broker.config.getNumber('offsets.topic.num.partitions'), {
-    'segment.bytes': String(broker.config.getNumber('offsets.topic.segment.bytes')),
-  });
-  const coordinator = new GroupCoordinator({ log, clock: systemClock, logger: broker.logger.child({ room: 'group-coordinator' }), config });
-  broker.onShutdown(() => coordinator.close());
-  await coordinator.start();
-  return coordinator;
-}
 
 /** Kafka reports a member's host as "/address", without the port. */
 function kafkaClientHost(remote: string): string {
@@ -78,7 +47,7 @@ type OffsetCommitRequest = RequestFor<typeof ApiKey.OffsetCommit>;
 type OffsetCommitResponse = ResponseFor<typeof ApiKey.OffsetCommit>;
 type OffsetFetchRequest = RequestFor<typeof ApiKey.OffsetFetch>;
 type OffsetFetchResponse = ResponseFor<typeof ApiKey.OffsetFetch>;
-type OffsetFetchTopic = { name: string; partitionIndexes: number[] };
+interface OffsetFetchTopic { name: string; partitionIndexes: number[] }
 type FetchedTopics = FetchedOffsets['topics'];
 type OffsetDeleteRequest = RequestFor<typeof ApiKey.OffsetDelete>;
 type OffsetDeleteResponse = ResponseFor<typeof ApiKey.OffsetDelete>;
@@ -103,30 +72,45 @@ interface Coordinator {
 // Handlers
 
 async function handleFindCoordinator(req: FindCoordinatorRequest, ctx: RequestContext): Promise<FindCoordinatorResponse> {
-  const { broker } = ctx;
-  const keyType = req.keyType ?? KEY_TYPE_GROUP;
+  const services = ctx.services;
+  const keyType = req.keyType;
   const lookup = async (key: string): Promise<Coordinator> => {
     const miss = (errorCode: number, errorMessage: string | null): Coordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
     // Clients retry COORDINATOR_NOT_AVAILABLE forever; an authorization error makes a
     // transactional producer fail at once, matching what InitProducerId answers.
     if (keyType === KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
     if (keyType !== KEY_TYPE_GROUP) return miss(GroupErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
-    const coordinator = await groupCoordinatorFor(broker);
-    const errorCode = coordinator.coordinatorError();
-    if (errorCode !== GroupErrorCode.NONE) return miss(errorCode, null);
-    // A single broker leads every __consumer_offsets partition, so it coordinates every group.
-    return { key, nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, errorCode: GroupErrorCode.NONE, errorMessage: null };
+    const coordinator = services.groupCoordinator;
+    if (services.metadata.topic(CONSUMER_OFFSETS) === undefined) {
+      // As Kafka: the first FindCoordinator creates __consumer_offsets.
+      try {
+        await autoCreateTopic(services, CONSUMER_OFFSETS);
+      } catch (err) {
+        return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, errorResponse(ctx, err, 'creating __consumer_offsets', {}).message);
+      }
+    }
+    await coordinator.awaitLoaded(coordinator.partitionFor(key), COORDINATOR_LOAD_WAIT_MS);
+    // The coordinator is the leader of the group's __consumer_offsets partition.
+    const state = services.metadata.partition(CONSUMER_OFFSETS, coordinator.partitionFor(key));
+    const leader = state === undefined ? undefined : services.metadata.brokers().find((b) => b.nodeId === state.leader);
+    if (leader === undefined) return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, null);
+    // Led here but the shard is not loaded yet (the partition is still being opened or replayed):
+    // COORDINATOR_NOT_AVAILABLE is the answer every client retries.
+    if (leader.nodeId === services.nodeId && coordinator.coordinatorErrorFor(key) !== GroupErrorCode.NONE) {
+      return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, null);
+    }
+    return { key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: GroupErrorCode.NONE, errorMessage: null };
   };
   if (ctx.apiVersion >= 4) {
-    const coordinators = await Promise.all((req.coordinatorKeys ?? []).map(lookup));
+    const coordinators = await Promise.all(req.coordinatorKeys.map(lookup));
     return { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId: -1, host: '', port: -1, coordinators };
   }
-  const c = await lookup(req.key ?? '');
+  const c = await lookup(req.key);
   return { throttleTimeMs: 0, errorCode: c.errorCode, errorMessage: c.errorMessage, nodeId: c.nodeId, host: c.host, port: c.port, coordinators: [] };
 }
 
 async function handleJoinGroup(req: JoinGroupRequest, ctx: RequestContext): Promise<JoinGroupResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+  const coordinator = ctx.services.groupCoordinator;
   const r = await coordinator.joinGroup({
     groupId: req.groupId,
     memberId: req.memberId,
@@ -158,7 +142,7 @@ async function handleJoinGroup(req: JoinGroupRequest, ctx: RequestContext): Prom
 }
 
 async function handleSyncGroup(req: SyncGroupRequest, ctx: RequestContext): Promise<SyncGroupResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+  const coordinator = ctx.services.groupCoordinator;
   const r = await coordinator.syncGroup({
     groupId: req.groupId,
     generationId: req.generationId,
@@ -171,8 +155,8 @@ async function handleSyncGroup(req: SyncGroupRequest, ctx: RequestContext): Prom
   return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
 }
 
-async function handleHeartbeat(req: HeartbeatRequest, ctx: RequestContext): Promise<HeartbeatResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+function handleHeartbeat(req: HeartbeatRequest, ctx: RequestContext): HeartbeatResponse {
+  const coordinator = ctx.services.groupCoordinator;
   const errorCode = coordinator.heartbeat({
     groupId: req.groupId,
     generationId: req.generationId,
@@ -182,34 +166,33 @@ async function handleHeartbeat(req: HeartbeatRequest, ctx: RequestContext): Prom
   return { throttleTimeMs: 0, errorCode };
 }
 
-async function handleLeaveGroup(req: LeaveGroupRequest, ctx: RequestContext): Promise<LeaveGroupResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+function handleLeaveGroup(req: LeaveGroupRequest, ctx: RequestContext): LeaveGroupResponse {
+  const coordinator = ctx.services.groupCoordinator;
   if (ctx.apiVersion < 3) {
-    const r = coordinator.leaveGroup(req.groupId, [{ memberId: req.memberId ?? '', groupInstanceId: null }]);
+    const r = coordinator.leaveGroup(req.groupId, [{ memberId: req.memberId, groupInstanceId: null }]);
     const errorCode = r.errorCode !== GroupErrorCode.NONE ? r.errorCode : (r.members[0]?.errorCode ?? GroupErrorCode.NONE);
     return { throttleTimeMs: 0, errorCode, members: [] };
   }
-  const members = (req.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId ?? null }));
+  const members = req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }));
   const r = coordinator.leaveGroup(req.groupId, members);
   return { throttleTimeMs: 0, errorCode: r.errorCode, members: r.members };
 }
 
 /** Kafka refuses commits for partitions that do not exist with UNKNOWN_TOPIC_OR_PARTITION. */
-function partitionExists(broker: Broker, topic: string, partition: number): boolean {
-  const t = broker.logManager.getTopic(topic);
-  return t !== undefined && partition >= 0 && partition < t.partitions;
+function partitionExists(services: ApiServices, topic: string, partition: number): boolean {
+  return services.metadata.partition(topic, partition) !== undefined;
 }
 
 async function handleOffsetCommit(req: OffsetCommitRequest, ctx: RequestContext): Promise<OffsetCommitResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+  const coordinator = ctx.services.groupCoordinator;
   const unknown: OffsetCommitResponse['topics'] = [];
   const known: OffsetCommitRequest['topics'] = [];
   for (const t of req.topics) {
-    const missing = t.partitions.filter((p) => !partitionExists(ctx.broker, t.name, p.partitionIndex));
+    const missing = t.partitions.filter((p) => !partitionExists(ctx.services, t.name, p.partitionIndex));
     if (missing.length > 0) {
       unknown.push({ name: t.name, partitions: missing.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: UNKNOWN_TOPIC_OR_PARTITION })) });
     }
-    const present = t.partitions.filter((p) => partitionExists(ctx.broker, t.name, p.partitionIndex));
+    const present = t.partitions.filter((p) => partitionExists(ctx.services, t.name, p.partitionIndex));
     if (present.length > 0) known.push({ ...t, partitions: present });
   }
   const committed = await coordinator.commitOffsets({
@@ -217,13 +200,13 @@ async function handleOffsetCommit(req: OffsetCommitRequest, ctx: RequestContext)
     generationId: req.generationIdOrMemberEpoch,
     memberId: req.memberId,
     groupInstanceId: ctx.apiVersion >= 7 ? (req.groupInstanceId ?? null) : null,
-    retentionTimeMs: ctx.apiVersion <= 4 ? (req.retentionTimeMs ?? -1) : -1,
+    retentionTimeMs: ctx.apiVersion <= 4 ? req.retentionTimeMs : -1,
     topics: known.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({
         partitionIndex: p.partitionIndex,
         committedOffset: p.committedOffset,
-        committedLeaderEpoch: ctx.apiVersion >= 6 ? (p.committedLeaderEpoch ?? -1) : -1,
+        committedLeaderEpoch: ctx.apiVersion >= 6 ? p.committedLeaderEpoch : -1,
         committedMetadata: p.committedMetadata,
       })),
     })),
@@ -239,18 +222,18 @@ function withPartitionErrors(topics: OffsetFetchTopic[] | null, errorCode: numbe
   }));
 }
 
-async function handleOffsetFetch(req: OffsetFetchRequest, ctx: RequestContext): Promise<OffsetFetchResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+function handleOffsetFetch(req: OffsetFetchRequest, ctx: RequestContext): OffsetFetchResponse {
+  const coordinator = ctx.services.groupCoordinator;
   // require_stable (v7+) is accepted: with no transactional offsets, nothing is ever unstable.
   if (ctx.apiVersion >= 8) {
-    const groups = (req.groups ?? []).map((g) => {
+    const groups = req.groups.map((g) => {
       const r = coordinator.fetchOffsets(g.groupId, g.topics);
       return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
     });
     return { throttleTimeMs: 0, topics: [], errorCode: 0, groups };
   }
   const topics = ctx.apiVersion >= 2 ? (req.topics ?? null) : (req.topics ?? []);
-  const r = coordinator.fetchOffsets(req.groupId ?? '', topics);
+  const r = coordinator.fetchOffsets(req.groupId, topics);
   if (r.errorCode !== GroupErrorCode.NONE && ctx.apiVersion < 2) {
     return { throttleTimeMs: 0, topics: withPartitionErrors(topics, r.errorCode), errorCode: r.errorCode, groups: [] };
   }
@@ -258,45 +241,43 @@ async function handleOffsetFetch(req: OffsetFetchRequest, ctx: RequestContext): 
 }
 
 async function handleOffsetDelete(req: OffsetDeleteRequest, ctx: RequestContext): Promise<OffsetDeleteResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+  const coordinator = ctx.services.groupCoordinator;
   const r = await coordinator.deleteOffsets(req.groupId, req.topics);
   return { errorCode: r.errorCode, throttleTimeMs: 0, topics: r.topics };
 }
 
-async function handleDescribeGroups(req: DescribeGroupsRequest, ctx: RequestContext): Promise<DescribeGroupsResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
-  const authorizedOperations = req.includeAuthorizedOperations === true ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
+function handleDescribeGroups(req: DescribeGroupsRequest, ctx: RequestContext): DescribeGroupsResponse {
+  const coordinator = ctx.services.groupCoordinator;
+  const authorizedOperations = req.includeAuthorizedOperations ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
   return {
     throttleTimeMs: 0,
     groups: coordinator.describeGroups(req.groups).map((g) => ({ ...g, errorMessage: null, authorizedOperations })),
   };
 }
 
-async function handleListGroups(req: ListGroupsRequest, ctx: RequestContext): Promise<ListGroupsResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
-  const types = (req.typesFilter ?? []).map((t) => t.toLowerCase());
+function handleListGroups(req: ListGroupsRequest, ctx: RequestContext): ListGroupsResponse {
+  const coordinator = ctx.services.groupCoordinator;
+  const types = req.typesFilter.map((t) => t.toLowerCase());
   if (types.length > 0 && !types.includes('classic')) return { throttleTimeMs: 0, errorCode: 0, groups: [] };
-  const r = coordinator.listGroups(req.statesFilter ?? []);
+  const r = coordinator.listGroups(req.statesFilter);
   return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups.map((g) => ({ ...g, groupType: 'classic' })) };
 }
 
 async function handleDeleteGroups(req: DeleteGroupsRequest, ctx: RequestContext): Promise<DeleteGroupsResponse> {
-  const coordinator = await groupCoordinatorFor(ctx.broker);
+  const coordinator = ctx.services.groupCoordinator;
   return { throttleTimeMs: 0, results: await coordinator.deleteGroups(req.groupsNames) };
 }
 
-export const groupHandlers: HandlerTable = new Map();
-function add<Req, Res>(apiKey: number, handler: Handler<Req, Res>): void {
-  groupHandlers.set(apiKey, handler as Handler<never, unknown>);
-}
-add(ApiKey.FindCoordinator, handleFindCoordinator);
-add(ApiKey.JoinGroup, handleJoinGroup);
-add(ApiKey.SyncGroup, handleSyncGroup);
-add(ApiKey.Heartbeat, handleHeartbeat);
-add(ApiKey.LeaveGroup, handleLeaveGroup);
-add(ApiKey.OffsetCommit, handleOffsetCommit);
-add(ApiKey.OffsetFetch, handleOffsetFetch);
-add(ApiKey.OffsetDelete, handleOffsetDelete);
-add(ApiKey.DescribeGroups, handleDescribeGroups);
-add(ApiKey.ListGroups, handleListGroups);
-add(ApiKey.DeleteGroups, handleDeleteGroups);
+export const groupApis: ApiRegistration[] = [
+  defineApi({ apiKey: ApiKey.FindCoordinator, handler: handleFindCoordinator }),
+  defineApi({ apiKey: ApiKey.JoinGroup, handler: handleJoinGroup }),
+  defineApi({ apiKey: ApiKey.SyncGroup, handler: handleSyncGroup }),
+  defineApi({ apiKey: ApiKey.Heartbeat, handler: handleHeartbeat }),
+  defineApi({ apiKey: ApiKey.LeaveGroup, handler: handleLeaveGroup }),
+  defineApi({ apiKey: ApiKey.OffsetCommit, handler: handleOffsetCommit }),
+  defineApi({ apiKey: ApiKey.OffsetFetch, handler: handleOffsetFetch }),
+  defineApi({ apiKey: ApiKey.OffsetDelete, handler: handleOffsetDelete }),
+  defineApi({ apiKey: ApiKey.DescribeGroups, handler: handleDescribeGroups }),
+  defineApi({ apiKey: ApiKey.ListGroups, handler: handleListGroups }),
+  defineApi({ apiKey: ApiKey.DeleteGroups, handler: handleDeleteGroups }),
+];

@@ -1,35 +1,32 @@
-// api/ room: the dispatch table — one handler per ApiKey, merged with the group coordinator's.
-import { ApiKey } from '../protocol/index.js';
-import { makeApiVersionsHandler } from './api-versions.js';
-import { handleDescribeCluster, handleInitProducerId } from './cluster.js';
-import { handleAlterConfigs, handleDescribeConfigs, handleIncrementalAlterConfigs } from './configs.js';
-import { handleFetch } from './fetch.js';
-import { groupHandlers } from './group-handlers.js';
-import { handleListOffsets, handleOffsetForLeaderEpoch } from './list-offsets.js';
-import { handleMetadata } from './metadata.js';
-import { handleProduce } from './produce.js';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics } from './topics.js';
-import type { Handler, HandlerTable } from './types.js';
+// api/ room: every API this broker serves, as registrations declared next to their handlers.
+import type { ApiVersionRange } from '../protocol/index.js';
+import { apiVersionsApi } from './api-versions.js';
+import { describeClusterApi, initProducerIdApi } from './cluster.js';
+import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './configs.js';
+import { fetchApi } from './fetch.js';
+import { groupApis } from './group-handlers.js';
+import { listOffsetsApi, offsetForLeaderEpochApi } from './list-offsets.js';
+import { metadataApi } from './metadata.js';
+import { produceApi } from './produce.js';
+import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
+import type { ApiRegistration } from './types.js';
 
-export function buildHandlerTable(): HandlerTable {
-  const table: HandlerTable = new Map();
-  const add = <Req, Res>(apiKey: number, handler: Handler<Req, Res>): void => {
-    table.set(apiKey, handler as Handler<never, unknown>);
-  };
-  add(ApiKey.ApiVersions, makeApiVersionsHandler(table));
-  add(ApiKey.Metadata, handleMetadata);
-  add(ApiKey.Produce, handleProduce);
-  add(ApiKey.Fetch, handleFetch);
-  add(ApiKey.ListOffsets, handleListOffsets);
-  add(ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch);
-  add(ApiKey.CreateTopics, handleCreateTopics);
-  add(ApiKey.DeleteTopics, handleDeleteTopics);
-  add(ApiKey.CreatePartitions, handleCreatePartitions);
-  add(ApiKey.DescribeConfigs, handleDescribeConfigs);
-  add(ApiKey.AlterConfigs, handleAlterConfigs);
-  add(ApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs);
-  add(ApiKey.DescribeCluster, handleDescribeCluster);
-  add(ApiKey.InitProducerId, handleInitProducerId);
-  for (const [apiKey, handler] of groupHandlers) table.set(apiKey, handler);
-  return table;
+export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] {
+  return [
+    apiVersionsApi(advertised),
+    metadataApi,
+    produceApi,
+    fetchApi,
+    listOffsetsApi,
+    offsetForLeaderEpochApi,
+    createTopicsApi,
+    deleteTopicsApi,
+    createPartitionsApi,
+    describeConfigsApi,
+    alterConfigsApi,
+    incrementalAlterConfigsApi,
+    describeClusterApi,
+    initProducerIdApi,
+    ...groupApis,
+  ];
 }

@@ -1,10 +1,13 @@
 // api/ room: ListOffsets (earliest -2, latest -1, max timestamp -3, by timestamp) and
-// OffsetForLeaderEpoch. Every record carries leader epoch 0 on this single broker.
-import { ErrorCode } from '../protocol/index.js';
-import { toApiError } from './errors.js';
-import type { RequestContext } from './types.js';
+// OffsetForLeaderEpoch, answered from the partition leader. The leader epoch returned with an
+// offset is the epoch of that record (from the leader epoch cache), not the current one.
+import { ErrorCode } from '../errors.js';
+import { ApiKey } from '../protocol/index.js';
 import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/messages/list-offsets.js';
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/offset-for-leader-epoch.js';
+import type { Partition } from '../replication/index.js';
+import { errorResponse } from './errors.js';
+import { defineApi, type RequestContext } from './types.js';
 
 type ListOffsetsPartitionOut = ListOffsetsResponse['topics'][number]['partitions'][number];
 type EpochEndOffset = OffsetForLeaderEpochResponse['topics'][number]['partitions'][number];
@@ -14,78 +17,82 @@ export const EARLIEST_TIMESTAMP = -2;
 export const MAX_TIMESTAMP = -3;
 export const EARLIEST_LOCAL_TIMESTAMP = -4;
 export const LATEST_TIERED_TIMESTAMP = -5;
+const READ_COMMITTED = 1;
 
 function partitionError(partitionIndex: number, errorCode: number): ListOffsetsPartitionOut {
   return { partitionIndex, errorCode, timestamp: -1, offset: -1, leaderEpoch: -1 };
 }
 
+function lookup(partition: Partition, timestamp: number, isolationLevel: number, partitionIndex: number): ListOffsetsPartitionOut {
+  const found = (offset: number, ts = -1, leaderEpoch = partition.epochForOffset(offset)): ListOffsetsPartitionOut => ({
+    partitionIndex,
+    errorCode: ErrorCode.NONE,
+    timestamp: ts,
+    offset,
+    leaderEpoch,
+  });
+  const notFound: ListOffsetsPartitionOut = { partitionIndex, errorCode: ErrorCode.NONE, timestamp: -1, offset: -1, leaderEpoch: -1 };
+  switch (timestamp) {
+    case LATEST_TIMESTAMP:
+    case LATEST_TIERED_TIMESTAMP:
+      // Kafka answers the last fetchable offset with the current leader epoch.
+      return found(isolationLevel === READ_COMMITTED ? partition.lastStableOffset : partition.highWatermark, -1, partition.leaderEpoch);
+    case EARLIEST_TIMESTAMP:
+    case EARLIEST_LOCAL_TIMESTAMP:
+      return found(partition.logStartOffset);
+    case MAX_TIMESTAMP: {
+      const max = partition.maxTimestampAndOffset();
+      return max ? found(max.offset, max.timestamp) : notFound;
+    }
+    default: {
+      if (timestamp < 0) return partitionError(partitionIndex, ErrorCode.INVALID_REQUEST);
+      const hit = partition.offsetForTimestamp(timestamp);
+      // Kafka: no record at or after the timestamp → offset -1, timestamp -1.
+      return hit ? found(hit.offset, hit.timestamp) : notFound;
+    }
+  }
+}
+
 export function handleListOffsets(req: ListOffsetsRequest, ctx: RequestContext): ListOffsetsResponse {
-  const lm = ctx.broker.logManager;
+  const { replicaManager } = ctx.services;
   return {
     throttleTimeMs: 0,
-    topics: req.topics.map((t) => {
-      const topic = lm.getTopic(t.name);
-      return {
-        name: t.name,
-        partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
-          const log = topic?.logs[p.partitionIndex];
-          if (!log) return partitionError(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          if (p.currentLeaderEpoch > 0) return partitionError(p.partitionIndex, ErrorCode.UNKNOWN_LEADER_EPOCH);
-          if (!log.isAvailable()) return partitionError(p.partitionIndex, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-          const found = (offset: number, timestamp = -1): ListOffsetsPartitionOut => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: ErrorCode.NONE,
-            timestamp,
-            offset,
-            leaderEpoch: 0,
-          });
-          try {
-            switch (p.timestamp) {
-              case LATEST_TIMESTAMP:
-              case LATEST_TIERED_TIMESTAMP:
-                // No transactions yet, so the last stable offset is the high watermark either way.
-                return found(log.highWatermark);
-              case EARLIEST_TIMESTAMP:
-              case EARLIEST_LOCAL_TIMESTAMP:
-                return found(log.logStartOffset);
-              case MAX_TIMESTAMP: {
-                const max = log.maxTimestampAndOffset();
-                return max ? found(max.offset, max.timestamp) : { ...found(-1), leaderEpoch: -1 };
-              }
-              default: {
-                if (p.timestamp < 0) return partitionError(p.partitionIndex, ErrorCode.INVALID_REQUEST);
-                const hit = log.offsetForTimestamp(p.timestamp);
-                // Kafka: no record at or after the timestamp → offset -1, timestamp -1.
-                return hit ? found(hit.offset, hit.timestamp) : { ...found(-1), leaderEpoch: -1 };
-              }
-            }
-          } catch (err) {
-            const info = toApiError(err);
-            if (info.unexpected) ctx.broker.logger.error({ err, topic: t.name, partition: p.partitionIndex }, 'ListOffsets failed');
-            return partitionError(p.partitionIndex, info.unexpected ? ErrorCode.KAFKA_STORAGE_ERROR : info.code);
-          }
-        }),
-      };
-    }),
+    topics: req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
+        try {
+          const partition = replicaManager.getPartitionOrError(t.name, p.partitionIndex, p.currentLeaderEpoch);
+          return lookup(partition, p.timestamp, req.isolationLevel, p.partitionIndex);
+        } catch (err) {
+          const info = errorResponse(ctx, err, 'ListOffsets', { topic: t.name, partition: p.partitionIndex }, ErrorCode.KAFKA_STORAGE_ERROR);
+          return partitionError(p.partitionIndex, info.code);
+        }
+      }),
+    })),
   };
 }
 
-/** Epoch 0 is the only epoch: it ends at the log end offset; later epochs are unknown. */
 export function handleOffsetForLeaderEpoch(req: OffsetForLeaderEpochRequest, ctx: RequestContext): OffsetForLeaderEpochResponse {
-  const lm = ctx.broker.logManager;
+  const { replicaManager } = ctx.services;
+  // A follower (replicaId >= 0) may ask any replica; consumers (-1) need the leader.
+  const requireLeader = req.replicaId < 0;
   return {
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p): EpochEndOffset => {
-        const log = lm.getTopic(t.topic)?.logs[p.partition];
         const error = (errorCode: number): EpochEndOffset => ({ errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1 });
-        if (!log) return error(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        if (p.currentLeaderEpoch > 0) return error(ErrorCode.UNKNOWN_LEADER_EPOCH);
-        if (!log.isAvailable()) return error(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-        if (p.leaderEpoch > 0) return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-        return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: 0, endOffset: log.logEndOffset };
+        try {
+          const partition = replicaManager.getPartitionOrError(t.topic, p.partition, p.currentLeaderEpoch, requireLeader);
+          const r = partition.lastOffsetForLeaderEpoch(p.currentLeaderEpoch, p.leaderEpoch, requireLeader);
+          return { errorCode: r.errorCode, partition: p.partition, leaderEpoch: r.leaderEpoch, endOffset: r.endOffset };
+        } catch (err) {
+          return error(errorResponse(ctx, err, 'OffsetForLeaderEpoch', { topic: t.topic, partition: p.partition }, ErrorCode.KAFKA_STORAGE_ERROR).code);
+        }
       }),
     })),
   };
 }
+
+export const listOffsetsApi = defineApi({ apiKey: ApiKey.ListOffsets, handler: handleListOffsets });
+export const offsetForLeaderEpochApi = defineApi({ apiKey: ApiKey.OffsetForLeaderEpoch, handler: handleOffsetForLeaderEpoch });

@@ -1,29 +1,31 @@
-// api/ room: Metadata — this broker leads every partition (leader epoch 0, replicas = isr = [node]);
-// unknown topics are auto-created when auto.create.topics.enable and the client allows it.
-import { INTERNAL_TOPICS, LogError, topicNameProblem, type Topic } from '../log/index.js';
-import { ErrorCode, ZERO_UUID } from '../protocol/index.js';
+// api/ room: Metadata — topics with their partition state (leader, leader epoch, replicas, ISR)
+// as the metadata store holds it, and the brokers clients may reach. Unknown topics are
+// auto-created when auto.create.topics.enable and the client allows it.
+import { INTERNAL_TOPICS, topicNameProblem, type TopicImage } from '../cluster/index.js';
+import { ErrorCode, KafkaError } from '../errors.js';
+import { ApiKey, ZERO_UUID } from '../protocol/index.js';
 import type { MetadataRequest, MetadataResponse } from '../protocol/messages/metadata.js';
-import type { Broker } from '../broker.js';
-import { toApiError } from './errors.js';
-import type { RequestContext } from './types.js';
+import { errorResponse } from './errors.js';
+import type { ApiServices } from './services.js';
+import { defineApi, type RequestContext } from './types.js';
 
 type TopicOut = MetadataResponse['topics'][number];
 
-export function describeTopicPartitions(broker: Broker, topic: Topic): TopicOut {
-  const node = broker.nodeId;
+export function describeTopicPartitions(services: ApiServices, topic: TopicImage): TopicOut {
+  const live = new Set(services.metadata.brokers().map((b) => b.nodeId));
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.topicId,
     isInternal: topic.internal,
-    partitions: topic.logs.map((_, partitionIndex) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex,
-      leaderId: node,
-      leaderEpoch: 0,
-      replicaNodes: [node],
-      isrNodes: [node],
-      offlineReplicas: [],
+    partitions: topic.partitions.map((p) => ({
+      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: [...p.replicas],
+      isrNodes: [...p.isr],
+      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
     })),
   };
 }
@@ -33,34 +35,48 @@ function topicError(errorCode: number, name: string | null, topicId = ZERO_UUID)
 }
 
 /** Creates a topic for a client that asked for it by name; internal topics get their own settings. */
-export async function autoCreateTopic(broker: Broker, name: string): Promise<Topic> {
-  if (name === '__consumer_offsets') {
-    return broker.logManager.getOrCreateInternalTopic(name, broker.config.getNumber('offsets.topic.num.partitions'), {
-      'segment.bytes': String(broker.config.getNumber('offsets.topic.segment.bytes')),
-    });
+export async function autoCreateTopic(services: ApiServices, name: string): Promise<TopicImage> {
+  const { config, metadata } = services;
+  const existing = metadata.topic(name);
+  if (existing) return existing;
+  try {
+    if (name === '__consumer_offsets') {
+      return await metadata.createTopic({
+        name,
+        partitions: config.getNumber('offsets.topic.num.partitions'),
+        replicationFactor: -1,
+        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(config.getNumber('offsets.topic.segment.bytes')) },
+        internal: true,
+      });
+    }
+    return await metadata.createTopic({ name, partitions: config.getNumber('num.partitions'), replicationFactor: -1, configs: {}, internal: false });
+  } catch (err) {
+    // Two requests raced to create it: creation is serialized, so the loser sees it exists.
+    const created = metadata.topic(name);
+    if (err instanceof KafkaError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS && created) return created;
+    throw err;
   }
-  return broker.logManager.createTopic(name, broker.config.getNumber('num.partitions'), {});
 }
 
 export async function handleMetadata(req: MetadataRequest, ctx: RequestContext): Promise<MetadataResponse> {
-  const broker = ctx.broker;
-  const lm = broker.logManager;
+  const services = ctx.services;
+  const { metadata, config } = services;
   const topics: TopicOut[] = [];
   // v0: an empty list means all topics; v1+: null means all topics.
   const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
   if (all) {
-    for (const topic of lm.allTopics()) topics.push(describeTopicPartitions(broker, topic));
+    for (const topic of metadata.topics()) topics.push(describeTopicPartitions(services, topic));
   } else {
-    const allowAuto = broker.config.getBoolean('auto.create.topics.enable') && (ctx.apiVersion < 4 || req.allowAutoTopicCreation);
+    const allowAuto = config.getBoolean('auto.create.topics.enable') && (ctx.apiVersion < 4 || req.allowAutoTopicCreation);
     for (const wanted of req.topics ?? []) {
       if (wanted.name === null) {
-        const topic = lm.getTopicById(wanted.topicId);
-        topics.push(topic ? describeTopicPartitions(broker, topic) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
+        const topic = metadata.topicById(wanted.topicId);
+        topics.push(topic ? describeTopicPartitions(services, topic) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
         continue;
       }
-      const existing = lm.getTopic(wanted.name);
+      const existing = metadata.topic(wanted.name);
       if (existing) {
-        topics.push(describeTopicPartitions(broker, existing));
+        topics.push(describeTopicPartitions(services, existing));
         continue;
       }
       if (topicNameProblem(wanted.name) !== null) {
@@ -72,23 +88,22 @@ export async function handleMetadata(req: MetadataRequest, ctx: RequestContext):
         continue;
       }
       try {
-        topics.push(describeTopicPartitions(broker, await autoCreateTopic(broker, wanted.name)));
+        topics.push(describeTopicPartitions(services, await autoCreateTopic(services, wanted.name)));
       } catch (err) {
-        const info = toApiError(err);
-        if (info.unexpected) broker.logger.error({ err, topic: wanted.name }, 'auto-creating topic failed');
+        const info = errorResponse(ctx, err, 'auto-creating topic', { topic: wanted.name });
         // Kafka answers a topic it could not create (yet) with LEADER_NOT_AVAILABLE, a retriable code.
-        const created = lm.getTopic(wanted.name);
-        if (created) topics.push(describeTopicPartitions(broker, created));
-        else topics.push(topicError(err instanceof LogError ? info.code : ErrorCode.LEADER_NOT_AVAILABLE, wanted.name));
+        topics.push(topicError(err instanceof KafkaError ? info.code : ErrorCode.LEADER_NOT_AVAILABLE, wanted.name));
       }
     }
   }
   return {
     throttleTimeMs: 0,
-    brokers: [{ nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null }],
-    clusterId: broker.clusterId,
-    controllerId: broker.nodeId,
+    brokers: metadata.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    clusterId: metadata.clusterId,
+    controllerId: metadata.controllerId(),
     topics,
     errorCode: ErrorCode.NONE,
   };
 }
+
+export const metadataApi = defineApi({ apiKey: ApiKey.Metadata, handler: handleMetadata });

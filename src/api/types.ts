@@ -1,9 +1,9 @@
-// api/ room: the handler contract shared by every API handler and the dispatch table.
-import type { Broker } from '../broker.js';
+// api/ room: the handler contract shared by every API handler and the dispatcher.
+import type { ApiServices } from './services.js';
 
 /** Who sent a request, and on which connection. */
 export interface RequestContext {
-  broker: Broker;
+  services: ApiServices;
   apiKey: number;
   apiVersion: number;
   correlationId: number;
@@ -20,5 +20,20 @@ export interface RequestContext {
  */
 export type Handler<Req = unknown, Res = unknown> = (req: Req, ctx: RequestContext) => Res | Promise<Res>;
 
-/** apiKey → handler. */
-export type HandlerTable = Map<number, Handler<never, unknown>>;
+/** What happens to a handler's answer: sent, dropped (acks=0), or the connection closed. */
+export type ResponseMode = 'send' | 'none' | 'close';
+
+/** One API as registered with the dispatcher, declared next to its handler. */
+export interface ApiRegistration<Req = never, Res = unknown> {
+  apiKey: number;
+  /** Served versions; default every version protocol/messages declares for the key. */
+  versions?: { min: number; max: number };
+  handler: Handler<Req, Res>;
+  /** Default 'send'. Produce with acks=0 answers nothing, and closes on failure (as Kafka). */
+  responseMode?: (req: Req, res: Res) => ResponseMode;
+}
+
+/** Declares a registration with its request/response types checked, stored type-erased. */
+export function defineApi<Req, Res>(registration: ApiRegistration<Req, Res>): ApiRegistration {
+  return registration as unknown as ApiRegistration;
+}

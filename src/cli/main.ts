@@ -23,7 +23,7 @@ function parseStartArgs(argv: string[]): StartArgs {
     const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = (): string => {
       if (inline !== undefined) return inline;
-      const next = argv[++i];
+      const next = argv.at(++i);
       if (next === undefined) throw new Error(`${flag} needs a value`);
       return next;
     };
@@ -51,7 +51,8 @@ function parseStartArgs(argv: string[]): StartArgs {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const command = argv.at(0);
+  const rest = argv.slice(1);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE + '\n');
     return command === undefined ? 1 : 0;

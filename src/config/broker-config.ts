@@ -72,7 +72,8 @@ export function parseProperties(text: string): Record<string, string> {
       s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) =>
         c.length === 5 ? String.fromCharCode(parseInt(c.slice(1), 16)) : c === 't' ? '\t' : c === 'n' ? '\n' : c,
       );
-    out[unescape(m[1])] = unescape((m[2] ?? '').trimEnd());
+    // The key-only pattern has no second group.
+    out[unescape(m[1])] = unescape((m.at(2) ?? '').trimEnd());
   }
   return out;
 }
@@ -115,7 +116,7 @@ export class BrokerConfig {
       if (v !== undefined) fromEnv[def.name] = v;
     }
     // SPOOL_ENGINE reads better than SPOOL_SPOOL_ENGINE; accept both.
-    if (env.SPOOL_ENGINE !== undefined && fromEnv['spool.engine'] === undefined) fromEnv['spool.engine'] = env.SPOOL_ENGINE;
+    if (env.SPOOL_ENGINE !== undefined && !('spool.engine' in fromEnv)) fromEnv['spool.engine'] = env.SPOOL_ENGINE;
     layers.push(fromEnv);
     if (options.overrides) layers.push(options.overrides);
 
@@ -230,11 +231,12 @@ export class BrokerConfig {
   }
 
   /** Effective topic settings: overrides on top of broker defaults. */
-  resolveTopicConfig(overrides: Record<string, string>): TopicConfig {
+  resolveTopicConfig(overrides: Readonly<Partial<Record<string, string>>>): TopicConfig {
     const get = (key: string): ConfigValue => {
       const def = topicConfigByName.get(key);
       if (!def) throw new Error(`unknown topic config ${key}`);
-      if (overrides[key] !== undefined) return parseAndValidate(def, overrides[key]);
+      const override = overrides[key];
+      if (override !== undefined) return parseAndValidate(def, override);
       return this.topicDefault(key).value;
     };
     const num = (key: string, fallback: number): number => {
@@ -289,12 +291,12 @@ export class BrokerConfig {
   }
 
   /** DescribeConfigs for a topic: every topic setting, overrides marked TOPIC_CONFIG. */
-  describeTopic(overrides: Record<string, string>, includeSynonyms: boolean, includeDocumentation: boolean): DescribedConfig[] {
+  describeTopic(overrides: Readonly<Partial<Record<string, string>>>, includeSynonyms: boolean, includeDocumentation: boolean): DescribedConfig[] {
     return topicConfigDefs.map((def) => {
       const fallback = this.topicDefault(def.name);
       const override = overrides[def.name];
       const source = override !== undefined ? ConfigSource.TOPIC_CONFIG : fallback.synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG;
-      const value = override !== undefined ? override : formatConfigValue(fallback.value);
+      const value = override ?? formatConfigValue(fallback.value);
       const synonyms: ConfigSynonym[] = [];
       if (includeSynonyms) {
         if (override !== undefined) synonyms.push({ name: def.name, value: override, source: ConfigSource.TOPIC_CONFIG });

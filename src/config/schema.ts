@@ -144,6 +144,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('offsets.topic.segment.bytes', 'INT', 104857600, 'Segment size of __consumer_offsets.', atLeast(1)),
   broker('offsets.retention.minutes', 'INT', 10080, 'Committed offsets of empty groups expire after this many minutes.', atLeast(1)),
   broker('offsets.retention.check.interval.ms', 'LONG', 600000, 'How often expired offsets are removed.', atLeast(1)),
+  broker('offsets.commit.timeout.ms', 'INT', 5000, 'An offset commit waits this long for the __consumer_offsets replicas before it fails with REQUEST_TIMED_OUT.', atLeast(1)),
   broker('offset.metadata.max.bytes', 'INT', 4096, 'Largest metadata string of a committed offset.', atLeast(0)),
   broker('group.min.session.timeout.ms', 'INT', 6000, 'Smallest session.timeout.ms a group member may ask for.', atLeast(0)),
   broker('group.max.session.timeout.ms', 'INT', 1800000, 'Largest session.timeout.ms a group member may ask for.', atLeast(0)),
@@ -154,6 +155,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('spool.engine', 'STRING', 'auto', 'Storage engine: native (Rust addon), ts (pure TypeScript) or auto (native, falling back to ts).', oneOf('native', 'ts', 'auto')),
   broker('spool.connection.max.inflight.bytes', 'LONG', 134217728, 'Request bytes a connection may have in flight before the broker stops reading it.', atLeast(1)),
   broker('spool.fetch.purgatory.max.requests', 'INT', 10000, 'Fetch requests that may wait for data at once; beyond it they are answered immediately.', atLeast(0)),
+  broker('spool.produce.purgatory.max.requests', 'INT', 10000, 'acks=all produce and coordinator writes that may wait for replication at once; beyond it they fail with REQUEST_TIMED_OUT.', atLeast(1)),
 ];
 
 function topic(

@@ -1,5 +1,4 @@
 // log/ room: public surface of the log layer.
-export * from './errors.js';
 export * from './checkpoint.js';
 export * from './log.js';
 export * from './log-manager.js';

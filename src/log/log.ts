@@ -1,5 +1,6 @@
-// log/ room: one partition's Log — the engine's PartitionLog plus topic config, append listeners
-// (fetch long polls), flush policy and retention. High watermark = log end offset: one broker.
+// log/ room: one partition's Log — the engine's PartitionLog plus topic config, flush policy and
+// retention. Replication state (high watermark, leader epoch, producer state) lives in
+// replication/Partition, above it.
 import { readSync } from 'node:fs';
 import type { TopicConfig } from '../config/index.js';
 import type {
@@ -12,7 +13,7 @@ import type {
   StorageEngine,
   TimestampAndOffset,
 } from '../storage/engine.js';
-import { LogError, LogErrorCode } from './errors.js';
+import { ErrorCode, KafkaError, assert } from '../errors.js';
 
 export function toLogConfig(config: TopicConfig): LogConfig {
   return {
@@ -41,28 +42,12 @@ function storageConfigChanged(a: TopicConfig, b: TopicConfig): boolean {
 
 export type FlushErrorHandler = (err: Error, log: Log) => void;
 
-/** An idempotent producer's recent batch on this partition (Kafka keeps the last 5). */
-export interface ProducerBatchMetadata {
-  firstSequence: number;
-  lastSequence: number;
-  firstOffset: number;
-  lastOffset: number;
-}
-
-/** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the max.in.flight a producer may use. */
-const BATCHES_PER_PRODUCER = 5;
-/** Bound on tracked producers per partition; the least recently written are forgotten first. */
-const MAX_TRACKED_PRODUCERS = 10000;
-
 export class Log {
   private partitionLog: PartitionLog | null;
   private reopening: Promise<void> | null = null;
-  private readonly appendListeners = new Set<() => void>();
   private messagesSinceFlush = 0;
   private lastFlushMs = Date.now();
   private flushing: Promise<void> | null = null;
-  /** producerId → epoch and recent batches, for duplicate detection on retries (in memory only). */
-  private readonly producers = new Map<number, { epoch: number; batches: ProducerBatchMetadata[] }>();
 
   constructor(
     readonly topic: string,
@@ -83,10 +68,6 @@ export class Log {
   get logEndOffset(): number {
     return this.current().logEndOffset;
   }
-  /** Single broker: everything appended is replicated to the whole ISR (itself). */
-  get highWatermark(): number {
-    return this.current().logEndOffset;
-  }
   get recoveredBytesTruncated(): number {
     return this.current().recoveredBytesTruncated;
   }
@@ -102,44 +83,34 @@ export class Log {
 
   private current(): PartitionLog {
     if (this.partitionLog === null) {
-      throw new LogError(LogErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.topic}-${this.partition} is being reopened or is closed`);
+      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.topic}-${this.partition} is being reopened or is closed`, {
+        topic: this.topic,
+        partition: this.partition,
+      });
     }
     return this.partitionLog;
   }
 
-  /** Appends batches (throws StorageError for invalid ones) and wakes fetches waiting for data. */
+  /** Appends batches as leader (throws StorageError for invalid ones): offsets assigned here. */
   append(batches: Buffer, options?: AppendOptions): AppendResult {
-    const result = this.current().append(batches, options);
+    const pl = this.current();
+    const before = pl.logEndOffset;
+    const result = pl.append(batches, options);
+    assert(result.firstOffset === before && result.logEndOffset === result.lastOffset + 1, 'appended offsets continue the log', {
+      topic: this.topic,
+      partition: this.partition,
+      before,
+      firstOffset: result.firstOffset,
+      lastOffset: result.lastOffset,
+    });
     this.messagesSinceFlush += result.lastOffset - result.firstOffset + 1;
-    for (const b of result.batches) {
-      if (b.producerId < 0 || b.baseSequence < 0) continue;
-      let entry = this.producers.get(b.producerId);
-      if (entry === undefined || entry.epoch !== b.producerEpoch) entry = { epoch: b.producerEpoch, batches: [] };
-      this.producers.delete(b.producerId); // re-insert: Map order = least recently written first
-      this.producers.set(b.producerId, entry);
-      entry.batches.push({ firstSequence: b.baseSequence, lastSequence: b.baseSequence + b.recordCount - 1, firstOffset: b.baseOffset, lastOffset: b.lastOffset });
-      if (entry.batches.length > BATCHES_PER_PRODUCER) entry.batches.shift();
-      if (this.producers.size > MAX_TRACKED_PRODUCERS) this.producers.delete(this.producers.keys().next().value as number);
-    }
     this.maybeFlush();
-    for (const listener of this.appendListeners) listener();
     return result;
   }
 
-  /**
-   * A retried idempotent batch that was already written: its original offsets, so the broker can
-   * acknowledge it again without writing it twice (Kafka's duplicate detection).
-   */
-  findDuplicate(producerId: number, producerEpoch: number, firstSequence: number, lastSequence: number): ProducerBatchMetadata | null {
-    const entry = this.producers.get(producerId);
-    if (entry === undefined || entry.epoch !== producerEpoch) return null;
-    return entry.batches.find((b) => b.firstSequence === firstSequence && b.lastSequence === lastSequence) ?? null;
-  }
-
-  /** Registers a callback run after each append; returns the unsubscribe function. */
-  onAppend(listener: () => void): () => void {
-    this.appendListeners.add(listener);
-    return () => this.appendListeners.delete(listener);
+  /** Removes every batch at or after `offset` (a follower diverged from its leader). */
+  truncateTo(offset: number): void {
+    this.current().truncateTo(offset);
   }
 
   read(offset: number, maxBytes: number, maxOffset?: number): FileSlice {
@@ -188,7 +159,7 @@ export class Log {
     const dueByTime = this.config.flushMs !== null && Date.now() - this.lastFlushMs >= this.config.flushMs;
     if ((dueByCount || dueByTime) && this.flushing === null) {
       this.flushing = this.flush()
-        .catch((err: Error) => this.onFlushError(err, this))
+        .catch((err: unknown) => this.onFlushError(err instanceof Error ? err : new Error(String(err)), this))
         .finally(() => {
           this.flushing = null;
         });
@@ -258,7 +229,6 @@ export class Log {
     await this.ready();
     const pl = this.partitionLog;
     this.partitionLog = null;
-    this.appendListeners.clear();
     if (pl) {
       try {
         await pl.flush();

@@ -50,11 +50,13 @@ function readSlice(slice: FileSlice): Promise<Buffer> {
     let done = 0;
     const step = (): void => {
       fsRead(slice.fd, buf, done, slice.length - done, slice.position + done, (err, n) => {
-        if (err) return reject(err);
-        if (n === 0) return reject(new Error(`short read of fd ${slice.fd}: ${done} of ${slice.length} bytes`));
-        done += n;
-        if (done < slice.length) step();
-        else resolve(buf);
+        if (err) reject(err);
+        else if (n === 0) reject(new Error(`short read of fd ${slice.fd}: ${done} of ${slice.length} bytes`));
+        else {
+          done += n;
+          if (done < slice.length) step();
+          else resolve(buf);
+        }
       });
     };
     step();
@@ -129,7 +131,10 @@ export class Connection implements ConnectionInfo {
   private enqueue(frame: Buffer): void {
     if (this.closed) return;
     const outcome = this.process(frame, this).catch(
-      (err: Error): RequestOutcome => ({ kind: 'close', reason: `request processing failed: ${err.message}` }),
+      (err: unknown): RequestOutcome => ({
+        kind: 'close',
+        reason: `request processing failed: ${err instanceof Error ? err.message : String(err)}`,
+      }),
     );
     this.queue.push({ size: frame.length, outcome });
     this.inflightBytes += frame.length;
@@ -149,6 +154,8 @@ export class Connection implements ConnectionInfo {
       while (this.queue.length > 0 && !this.closed) {
         const head = this.queue[0];
         const outcome = await head.outcome;
+        // The connection may have closed during the await; TS still narrows `closed` to false.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (this.closed) return;
         if (outcome.kind === 'close') {
           this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, reason: outcome.reason }, 'closing connection');
@@ -196,9 +203,8 @@ export class Connection implements ConnectionInfo {
 
   private async sendFileSlice(slice: FileSlice, sendFile: (fd: number, slice: FileSlice) => Promise<number>): Promise<void> {
     // Node exposes no public accessor for a socket's fd; libuv's TCP handle carries it. This is
-    // the one place the network layer reaches into Node internals (and so the one `any`).
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const fd = (this.socket as any)._handle?.fd as number | undefined;
+    // the one place the network layer reaches into Node internals.
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) {
       await this.write([await readSlice(slice)]);
       return;

@@ -1,5 +1,6 @@
 // network/ room: Kafka's 4-byte size-prefixed framing, reassembled from socket chunks with at most
 // one copy per frame (none when a frame arrives inside a single chunk).
+import { assert } from '../errors.js';
 
 export class FrameTooLargeError extends Error {
   constructor(
@@ -76,7 +77,8 @@ export class FrameDecoder {
   }
 
   private finishFrame(onFrame: (frame: Buffer) => void): void {
-    const frame = this.frame as Buffer;
+    const frame = this.frame;
+    assert(frame !== null, 'finishFrame called with no frame started');
     this.frame = null;
     this.frameFilled = 0;
     onFrame(frame);

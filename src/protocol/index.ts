@@ -7,7 +7,7 @@
 // ApiVersions always answers with v0 so a client that does not know our versions can parse it.
 import { ApiKey } from './api-keys.js';
 import { ErrorCode, ProtocolError } from './errors.js';
-import { apiTable, type KnownApiKey, type RequestFor, type ResponseFor } from './messages/index.js';
+import { apis, apiTable, type KnownApiKey, type RequestFor, type ResponseFor } from './messages/index.js';
 import { Reader, Writer, type RecordsSlice } from './primitives.js';
 import { inRange } from './schema.js';
 
@@ -73,7 +73,7 @@ export function decodeRequestHeader(frame: Buffer): RequestHeader {
   try {
     clientId = r.string(false);
     if (requestHeaderIsFlexible(apiKey, apiVersion)) {
-      if (apiKey === ApiKey.ApiVersions && apiVersion > apiTable.get(apiKey)!.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions && apiVersion > apis.ApiVersions.maxVersion) {
         // A future ApiVersions header may differ; we only need enough to answer UNSUPPORTED_VERSION.
         try {
           skipTaggedFields(r);

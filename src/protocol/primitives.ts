@@ -84,7 +84,7 @@ export class Reader {
   uvarint(): number {
     let result = 0;
     for (let shift = 0; shift < 35; shift += 7) {
-      const b = this.buf[this.take(1)]!;
+      const b = this.buf[this.take(1)];
       result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) {
         if (result > 0xffffffff) throw new ProtocolError('unsigned varint exceeds 32 bits');
@@ -105,7 +105,7 @@ export class Reader {
     const start = this.pos;
     let z = 0;
     for (let i = 0; i < 10; i++) {
-      const b = this.buf[this.take(1)]!;
+      const b = this.buf[this.take(1)];
       z += (b & 0x7f) * 2 ** (7 * i);
       if ((b & 0x80) === 0) {
         // Up to 7 bytes (49 bits) the sum is exact in a double; beyond, redo it in BigInt.
@@ -118,7 +118,7 @@ export class Reader {
 
   private bigVarlong(start: number, n: number): number {
     let z = 0n;
-    for (let i = n - 1; i >= 0; i--) z = (z << 7n) | BigInt(this.buf[start + i]! & 0x7f);
+    for (let i = n - 1; i >= 0; i--) z = (z << 7n) | BigInt(this.buf[start + i] & 0x7f);
     const v = (z >> 1n) ^ -(z & 1n);
     if (v > BigInt(MAX_SAFE) || v < -BigInt(MAX_SAFE)) throw new ProtocolError('varlong is outside ±2^53');
     return Number(v);

@@ -10,9 +10,9 @@ import { crc32c } from '../storage/ts/crc32c.js';
 import { ProtocolError } from './errors.js';
 import { Reader, Writer } from './primitives.js';
 
-export const RECORD_BATCH_OVERHEAD = 61;
-const CRC_OFFSET = 17;
-const ATTRIBUTES_OFFSET = 21;
+import { ATTRIBUTES as ATTRIBUTES_OFFSET, CRC as CRC_OFFSET, HEADER_SIZE } from '../records/batch-layout.js';
+
+export const RECORD_BATCH_OVERHEAD = HEADER_SIZE;
 
 export const BatchAttribute = {
   codecMask: 0x07,
@@ -89,7 +89,7 @@ export type Decompress = (codec: number, data: Buffer) => Buffer;
 /** Builds one uncompressed magic-2 batch. Offsets are assigned from `baseOffset` (default 0). */
 export function encodeRecordBatch(records: readonly RecordInput[], opts: BatchOptions = {}): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record');
-  const baseTimestamp = records[0]!.timestamp;
+  const baseTimestamp = records[0].timestamp;
   let maxTimestamp = baseTimestamp;
   const body = new Writer(256);
   const rec = new Writer(128);

@@ -28,6 +28,7 @@
 // `Infer<typeof X>` is what decode returns (all fields present), `InferInput<typeof X>` what encode
 // accepts. A `records` field decodes to a Buffer view of the frame and encodes from a Buffer, a
 // RecordsSlice (zero-copy file data) or null.
+import { assert } from '../errors.js';
 import { ProtocolError } from './errors.js';
 import { Reader, Writer, isRecordsSlice, ZERO_UUID, type RecordsSlice } from './primitives.js';
 
@@ -81,12 +82,18 @@ export interface FieldSpec {
   readonly struct: StructSpec | undefined;
 }
 
+type TaggedEntry = readonly [string, FieldSpec & { readonly tag: number }];
+
+function isTagged(e: readonly [string, FieldSpec]): e is TaggedEntry {
+  return e[1].tag !== undefined;
+}
+
 interface Plan {
   /** Non-tagged fields present in this version, in wire order. */
   readonly fixed: ReadonlyArray<readonly [string, FieldSpec]>;
   /** Tagged fields present in this version, ascending tag (the order Kafka requires on the wire). */
-  readonly tagged: ReadonlyArray<readonly [string, FieldSpec]>;
-  readonly byTag: ReadonlyMap<number, readonly [string, FieldSpec]>;
+  readonly tagged: readonly TaggedEntry[];
+  readonly byTag: ReadonlyMap<number, TaggedEntry>;
   /** Per declared field: is it in `fixed`? */
   readonly isFixed: readonly boolean[];
 }
@@ -100,15 +107,13 @@ export class StructSpec {
     let p = this.plans.get(key);
     if (p === undefined) {
       const present = this.fields.filter(([, f]) => inRange(f.versions, version));
-      const tagged = flexible
-        ? present.filter(([, f]) => f.tag !== undefined).sort((a, b) => a[1].tag! - b[1].tag!)
-        : [];
+      const tagged = flexible ? present.filter(isTagged).sort((a, b) => a[1].tag - b[1].tag) : [];
       const fixed = present.filter(([, f]) => f.tag === undefined);
       p = {
         fixed,
         isFixed: this.fields.map((e) => fixed.includes(e)),
         tagged,
-        byTag: new Map(tagged.map((e) => [e[1].tag!, e])),
+        byTag: new Map(tagged.map((e) => [e[1].tag, e])),
       };
       this.plans.set(key, p);
     }
@@ -124,7 +129,10 @@ export class Field<Out, In, Opt extends boolean> {
   constructor(readonly spec: FieldSpec) {}
 }
 export type AnyField = Field<unknown, unknown, boolean>;
-export type Fields = { readonly [name: string]: AnyField };
+export type Fields = Readonly<Record<string, AnyField>>;
+
+/** The options type of a field declared without options: none of them set. */
+type NoOptions = { [K in keyof FieldOptions<never>]?: never };
 
 export interface FieldOptions<T> {
   v?: string;
@@ -159,7 +167,7 @@ function makeSpec(kind: Kind, opts: FieldOptions<unknown> | undefined, extra?: P
 }
 
 function primitive<T>(kind: Kind) {
-  return <const O extends FieldOptions<T> = {}>(opts?: O): Field<Nullable<O, T>, Nullable<O, T>, IsOpt<O>> =>
+  return <const O extends FieldOptions<T> = NoOptions>(opts?: O): Field<Nullable<O, T>, Nullable<O, T>, IsOpt<O>> =>
     new Field(makeSpec(kind, opts));
 }
 
@@ -176,7 +184,7 @@ export const uuid = primitive<string>('uuid');
 export const string = primitive<string>('string');
 export const bytes = primitive<Buffer>('bytes');
 
-export function records<const O extends FieldOptions<never> = {}>(
+export function records<const O extends FieldOptions<never> = NoOptions>(
   opts?: O,
 ): Field<Nullable<O, Buffer>, Nullable<O, Buffer | RecordsSlice>, IsOpt<O>> {
   return new Field(makeSpec('records', opts));
@@ -186,27 +194,39 @@ function toStruct(fields: Fields): StructSpec {
   return new StructSpec(Object.entries(fields).map(([name, f]) => [name, f.spec] as const));
 }
 
-export function struct<const F extends Fields, const O extends FieldOptions<never> = {}>(
+export function struct<const F extends Fields, const O extends FieldOptions<never> = NoOptions>(
   fields: F,
   opts?: O,
 ): Field<Nullable<O, StructOut<F>>, Nullable<O, StructIn<F>>, IsOpt<O>> {
   return new Field(makeSpec('struct', opts, { struct: toStruct(fields) }));
 }
 
-export function array<const I extends AnyField | Fields, const O extends FieldOptions<never[]> = {}>(
+export function array<const I extends AnyField | Fields, const O extends FieldOptions<never[]> = NoOptions>(
   item: I,
   opts?: O,
 ): Field<Nullable<O, Array<ItemOut<I>>>, Nullable<O, Array<ItemIn<I>>>, IsOpt<O>> {
   const itemSpec =
-    item instanceof Field ? (item as AnyField).spec : makeSpec('struct', undefined, { struct: toStruct(item as Fields) });
+    item instanceof Field ? item.spec : makeSpec('struct', undefined, { struct: toStruct(item) });
   return new Field(makeSpec('array', opts, { item: itemSpec }));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Codec engine
 
+/** The element spec of an array field; `array()` always sets it. */
+function itemOf(f: FieldSpec): FieldSpec {
+  assert(f.item !== undefined, 'array field without an item spec', { kind: f.kind });
+  return f.item;
+}
+
+/** The nested spec of a struct field; `struct()` and `array()` always set it. */
+function structOf(f: FieldSpec): StructSpec {
+  assert(f.struct !== undefined, 'struct field without a struct spec', { kind: f.kind });
+  return f.struct;
+}
+
 function defaultValue(f: FieldSpec): unknown {
-  if (f.default !== undefined) return Array.isArray(f.default) ? [...f.default] : f.default;
+  if (f.default !== undefined) return Array.isArray(f.default) ? [...(f.default as unknown[])] : f.default;
   switch (f.kind) {
     case 'bool':
       return false;
@@ -221,7 +241,7 @@ function defaultValue(f: FieldSpec): unknown {
     case 'array':
       return [];
     case 'struct':
-      return defaultStruct(f.struct!);
+      return defaultStruct(structOf(f));
     default:
       return 0;
   }
@@ -242,7 +262,7 @@ function isDefault(f: FieldSpec, v: unknown): boolean {
     case 'struct': {
       if (v === null) return false;
       const obj = v as Record<string, unknown>;
-      return f.struct!.fields.every(([name, sub]) => isDefault(sub, obj[name]));
+      return structOf(f).fields.every(([name, sub]) => isDefault(sub, obj[name]));
     }
     case 'bytes':
       return Buffer.isBuffer(v) && v.length === 0;
@@ -287,7 +307,7 @@ function decodeValue(r: Reader, f: FieldSpec, name: string, version: number, fle
       return b;
     }
     case 'array': {
-      const item = f.item!;
+      const item = itemOf(f);
       const n = r.arrayLength(flex, fixedSize(item.kind));
       if (n < 0) {
         if (!inRange(f.nullable, version)) throw notNullable(name, version);
@@ -299,7 +319,7 @@ function decodeValue(r: Reader, f: FieldSpec, name: string, version: number, fle
     }
     case 'struct': {
       if (inRange(f.nullable, version) && r.int8() < 0) return null;
-      return decodeStruct(r, f.struct!, version, flex);
+      return decodeStruct(r, structOf(f), version, flex);
     }
   }
 }
@@ -330,7 +350,7 @@ export function decodeStruct(r: Reader, s: StructSpec, version: number, flex: bo
   // also wire order; tagged values found below replace their defaults.
   const fields = s.fields;
   for (let i = 0; i < fields.length; i++) {
-    const [name, f] = fields[i]!;
+    const [name, f] = fields[i];
     out[name] = p.isFixed[i] ? decodeValue(r, f, name, version, flex) : defaultValue(f);
   }
   if (flex) {
@@ -402,7 +422,8 @@ function encodeValue(w: Writer, f: FieldSpec, name: string, v: unknown, version:
       }
       const arr = v as unknown[];
       w.length(arr.length, flex, true);
-      for (const item of arr) encodeValue(w, f.item!, name, item, version, flex);
+      const itemSpec = itemOf(f);
+      for (const item of arr) encodeValue(w, itemSpec, name, item, version, flex);
       return;
     }
     case 'struct':
@@ -410,7 +431,7 @@ function encodeValue(w: Writer, f: FieldSpec, name: string, v: unknown, version:
         w.int8(v === null ? -1 : 1);
         if (v === null) return;
       }
-      encodeStruct(w, f.struct!, v as Record<string, unknown>, version, flex);
+      encodeStruct(w, structOf(f), v as Record<string, unknown>, version, flex);
       return;
   }
 }
@@ -435,7 +456,7 @@ export function encodeStruct(
     const sub = new Writer(64);
     encodeValue(sub, f, name, value[name], version, flex);
     const body = sub.toBuffer();
-    w.uvarint(f.tag!);
+    w.uvarint(f.tag);
     w.uvarint(body.length);
     w.raw(body);
   }
@@ -491,7 +512,7 @@ export class MessageSchema<F extends Fields, K extends number = number> implemen
   }
 
   encode(w: Writer, value: StructIn<F>, version: number): void {
-    encodeStruct(w, this.struct, value as Record<string, unknown>, version, this.isFlexible(version));
+    encodeStruct(w, this.struct, value, version, this.isFlexible(version));
   }
 
   /** For dispatch code holding an untyped body; a wrong shape fails in the writer (TypeError/RangeError). */
@@ -519,6 +540,6 @@ export function message<const F extends Fields, const K extends number>(def: Mes
 }
 
 /** What decoding a message yields. */
-export type Infer<M> = M extends MessageSchema<infer F, number> ? StructOut<F> : never;
+export type Infer<M> = M extends MessageSchema<infer F> ? StructOut<F> : never;
 /** What encoding a message accepts (fields with defaults may be left out). */
-export type InferInput<M> = M extends MessageSchema<infer F, number> ? StructIn<F> : never;
+export type InferInput<M> = M extends MessageSchema<infer F> ? StructIn<F> : never;

@@ -194,6 +194,7 @@ export interface StorageEngine {
   /**
    * Sends a file slice to a socket fd with sendfile(2) (read+write where it does not exist).
    * Handles a non-blocking fd: waits for writability off the event loop. Native engine only.
+   * A plain function (no `this`), so it can be handed on by itself.
    */
-  sendFile?(socketFd: number, slice: FileSlice): Promise<number>;
+  sendFile?: (socketFd: number, slice: FileSlice) => Promise<number>;
 }

@@ -20,6 +20,7 @@ import {
   type StorageEngine,
   type TimestampAndOffset,
 } from './engine.js';
+import { defaultStorageLogger, type StorageLogger } from './logger.js';
 
 /** The addon's exports, as generated in native/index.d.ts (kept here: native/ is outside tsc). */
 interface NativeLogHandle {
@@ -49,7 +50,8 @@ interface NativeBinding {
   decompress(codec: number, data: Buffer): Buffer;
   crc32c(data: Buffer): number;
   hasSendFile(): boolean;
-  sendFile?(socketFd: number, fd: number, position: number, length: number): Promise<number>;
+  /** A plain module function (no `this`), absent from builds without sendfile support. */
+  sendFile?: (socketFd: number, fd: number, position: number, length: number) => Promise<number>;
 }
 
 // Layout of the Float64Array the addon returns from append (native/src/lib.rs `pack`).
@@ -228,14 +230,14 @@ export function loadNativeBinding(): NativeBinding {
   return require(bindingPath()) as NativeBinding;
 }
 
-export function createNativeEngine(binding: NativeBinding): StorageEngine {
+export function createNativeEngine(binding: NativeBinding, logger: StorageLogger = defaultStorageLogger()): StorageEngine {
   const engine: StorageEngine = {
     name: 'native',
     async openLog(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<PartitionLog> {
       const handle = await callAsync(() => binding.openLog(dir, config, options.logStartOffset ?? null));
       const truncated = handle.recoveredBytesTruncated;
       if (truncated > 0) {
-        console.warn(`recovered ${dir}: truncated ${truncated} bytes at offset ${handle.logEndOffset}`);
+        logger.warn({ dir, truncatedBytes: truncated, offset: handle.logEndOffset }, 'recovered log: truncated a torn or corrupt tail');
       }
       return new NativePartitionLog(dir, handle, truncated);
     },

@@ -37,9 +37,9 @@ t.test('DescribeCluster lists this broker', async (t) => {
 });
 
 t.test('OffsetForLeaderEpoch: epoch 0 ends at the log end offset', async (t) => {
-  const topic = await running.broker.logManager.createTopic('epochs', 1);
+  const topic = await running.broker.createTopic('epochs', 1);
   const { buildBatch } = await import('../helpers/batches.js');
-  topic.logs[0].append(buildBatch({ baseTimestamp: Date.now(), records: [{ value: 'a' }, { value: 'b' }] }));
+  running.broker.replicaManager.getPartition(topic.name, 0)!.appendRecordsToLeader(buildBatch({ baseTimestamp: Date.now(), records: [{ value: 'a' }, { value: 'b' }] }), 1, 'client', Date.now());
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
   const res = await c.request<Decoded<typeof OffsetForLeaderEpochResponse>>(23, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, {
@@ -51,7 +51,7 @@ t.test('OffsetForLeaderEpoch: epoch 0 ends at the log end offset', async (t) => 
 });
 
 t.test('IncrementalAlterConfigs SET / DELETE / APPEND, and DeleteTopics by id', async (t) => {
-  const topic = await running.broker.logManager.createTopic('incr', 1, { 'retention.ms': '5000' });
+  const topic = await running.broker.createTopic('incr', 1, { 'retention.ms': '5000' });
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
   const res = await c.request<Decoded<typeof IncrementalAlterConfigsResponse>>(44, 1, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, {
@@ -73,14 +73,14 @@ t.test('IncrementalAlterConfigs SET / DELETE / APPEND, and DeleteTopics by id', 
   t.equal(res.responses[0].errorCode, 0);
   t.equal(res.responses[1].errorCode, 3, 'unknown topic');
   t.equal(res.responses[2].errorCode, 40, 'INVALID_CONFIG');
-  t.same(running.broker.logManager.getTopic('incr')?.configs, { 'segment.bytes': '65536', 'cleanup.policy': 'delete,compact' });
+  t.same(running.broker.metadata.topic('incr')?.configs, { 'segment.bytes': '65536', 'cleanup.policy': 'delete,compact' });
   t.equal(running.broker.logManager.getLog('incr', 0)?.config.segmentBytes, 65536);
   const del = await c.request<Decoded<typeof DeleteTopicsResponse>>(20, 6, DeleteTopicsRequest, DeleteTopicsResponse, {
     topics: [{ name: null, topicId: topic.topicId }, { name: null, topicId: 'AAAAAAAAAAAAAAAAAAAAAQ' }],
     timeoutMs: 1000,
   });
   t.same(del.responses.map((r) => [r.name, r.errorCode]), [['incr', 0], [null, 100]]);
-  t.equal(running.broker.logManager.getTopic('incr'), undefined);
+  t.equal(running.broker.metadata.topic('incr'), undefined);
 });
 
 t.test('InitProducerId: ids are allocated; transactional ids are refused', async (t) => {

@@ -29,7 +29,7 @@ for (const engine of ['ts', 'native'] as const) {
       d.cleanup();
     });
     t.equal(b.broker.engine.name, engine);
-    await b.broker.logManager.createTopic('bytes', 1);
+    await b.broker.createTopic('bytes', 1);
     const c = await RawClient.connect(b.port);
     t.teardown(() => c.close());
     const value = (i: number): string => `v${i}-`.padEnd(1000, String.fromCharCode(97 + (i % 26)));
@@ -57,7 +57,7 @@ for (const engine of ['ts', 'native'] as const) {
       const res = await c.receive<FetchRes>(FetchResponse, 12, ids[i], 1);
       const part = res.responses[0].partitions[0];
       t.equal(part.errorCode, 0);
-      const batches = decodeBatches(part.records as Buffer);
+      const batches = decodeBatches(part.records!);
       t.ok(batches.length > 0, `data at ${offsets[i]}`);
       const first = batches[0];
       t.ok(first.baseOffset <= offsets[i] && offsets[i] < first.baseOffset + first.records.length, 'first batch contains the fetch offset');

@@ -15,7 +15,7 @@ const data = tempDir();
 
 t.before(async () => {
   running = await startBroker({ dataDir: data.dir, port: 0, host: '127.0.0.1', engine: 'ts' });
-  await running.broker.logManager.createTopic('fs', 1);
+  await running.broker.createTopic('fs', 1);
 });
 t.teardown(async () => {
   await running.stop();

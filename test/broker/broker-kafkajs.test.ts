@@ -1,11 +1,14 @@
 // broker room tests: a real client (KafkaJS) against an embedded broker — produce, fetch (via raw
 // Fetch: consumer groups are another room's), ListOffsets, topic admin, DescribeConfigs, restart.
 import t from 'tap';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { FetchRequest, FetchResponse } from '../../src/protocol/messages/fetch.js';
 import { decodeBatches } from '../helpers/batches.js';
 import { RawClient, tempDir } from '../helpers/broker.js';
+
+// ConfigResourceTypes is not among the names Node can see statically in kafkajs's CommonJS exports.
+const { ConfigResourceTypes } = kafkajs;
 
 type FetchRes = ReturnType<typeof FetchResponse.decodeBuffer>;
 
@@ -29,7 +32,7 @@ async function fetchAll(port: number, topic: string, partition: number, from: nu
       });
       const p = res.responses[0].partitions[0];
       if (p.errorCode !== 0) throw new Error(`fetch error ${p.errorCode}`);
-      const records = p.records as Buffer;
+      const records = p.records!;
       if (records.length === 0) break;
       for (const b of decodeBatches(records)) {
         for (const r of b.records) {
@@ -86,7 +89,7 @@ t.test('a KafkaJS consumer reads everything a KafkaJS producer wrote', async (t)
   const kafka = client(running.port);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  await producer.send({ topic: 'consumed', compression: 1, messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
+  await producer.send({ topic: 'consumed', compression: CompressionTypes.GZIP, messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
   await producer.disconnect();
   const consumer = kafka.consumer({ groupId: 'broker-test', maxWaitTimeInMs: 200 });
   await consumer.connect();
@@ -131,7 +134,7 @@ t.test('create and delete topics, add partitions, errors Kafka would give', asyn
   t.ok((await admin.listTopics()).includes('temp'));
   const rf3 = await admin.createTopics({ topics: [{ topic: 'rf3', numPartitions: 1, replicationFactor: 3 }] }).then(
     () => null,
-    (err: { errors?: Array<{ type?: string }> }) => err,
+    (err: unknown) => err as { errors?: Array<{ type?: string }> },
   );
   t.equal(rf3?.errors?.[0]?.type, 'INVALID_REPLICATION_FACTOR', 'replication factor 3 refused');
   await t.rejects(admin.createTopics({ topics: [{ topic: 'temp', numPartitions: 1 }] }).then((ok) => {
@@ -142,12 +145,12 @@ t.test('create and delete topics, add partitions, errors Kafka would give', asyn
   t.equal(md.topics[0].partitions.length, 4, 'partitions added');
   await admin.deleteTopics({ topics: ['temp'] });
   t.notOk((await admin.listTopics()).includes('temp'), 'deleted');
-  t.equal(running.broker.logManager.getTopic('temp'), undefined);
+  t.equal(running.broker.metadata.topic('temp'), undefined);
 });
 
 t.test('DescribeConfigs returns every config with defaults, sources and overrides', async (t) => {
   await admin.createTopics({ topics: [{ topic: 'configured', numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
-  const res = await admin.describeConfigs({ resources: [{ type: 2, name: 'configured' }], includeSynonyms: true });
+  const res = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured' }], includeSynonyms: true });
   const entries = res.resources[0].configEntries;
   const byName = new Map(entries.map((e) => [e.configName, e]));
   t.ok(entries.length >= 20, `all topic configs listed (${entries.length})`);
@@ -156,14 +159,14 @@ t.test('DescribeConfigs returns every config with defaults, sources and override
   t.equal(byName.get('segment.bytes')?.configValue, '1073741824');
   t.equal(byName.get('segment.bytes')?.configSource, 5, 'DEFAULT_CONFIG');
   t.equal(byName.get('cleanup.policy')?.configValue, 'delete');
-  const brokerRes = await admin.describeConfigs({ resources: [{ type: 4, name: '1' }], includeSynonyms: false });
+  const brokerRes = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: '1' }], includeSynonyms: false });
   const brokerEntries = new Map(brokerRes.resources[0].configEntries.map((e) => [e.configName, e]));
   t.equal(brokerEntries.get('socket.request.max.bytes')?.configValue, '104857600');
   t.equal(brokerEntries.get('num.partitions')?.configSource, 5);
   t.equal(brokerEntries.get('log.dirs')?.configSource, 4, 'STATIC_BROKER_CONFIG for a value we set');
-  await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'configured', configEntries: [{ name: 'max.message.bytes', value: '2048' }] }] });
+  await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configEntries: [{ name: 'max.message.bytes', value: '2048' }] }] });
   t.equal(running.broker.logManager.getLog('configured', 0)?.config.maxMessageBytes, 2048, 'applied to the live log');
-  const after = await admin.describeConfigs({ resources: [{ type: 2, name: 'configured' }], includeSynonyms: false });
+  const after = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured' }], includeSynonyms: false });
   const retention = after.resources[0].configEntries.find((e) => e.configName === 'retention.ms');
   t.equal(retention?.configSource, 5, 'AlterConfigs replaces the whole override set');
 });
@@ -181,12 +184,12 @@ t.test('restart preserves topics and data', async (t) => {
   await p.connect();
   await p.send({ topic: 'durable', messages: Array.from({ length: 20 }, (_, i) => ({ value: `d${i}`, partition: i % 2 })) });
   await p.disconnect();
-  const topicId = b.broker.logManager.getTopic('durable')?.topicId;
+  const topicId = b.broker.metadata.topic('durable')?.topicId;
   await b.stop();
   b = await startBroker({ dataDir: dir.dir, port: 0, host: '127.0.0.1', engine: 'ts' });
   t.teardown(() => b.stop());
-  const topic = b.broker.logManager.getTopic('durable');
-  t.equal(topic?.partitions, 2);
+  const topic = b.broker.metadata.topic('durable');
+  t.equal(topic?.partitions.length, 2);
   t.equal(topic?.topicId, topicId, 'topic id kept');
   const got = await fetchAll(b.port, 'durable', 1, 0);
   t.same(got.map((g) => g.value), Array.from({ length: 10 }, (_, i) => `d${i * 2 + 1}`));

@@ -1,20 +1,22 @@
-// broker room tests (log/): topic lifecycle on disk, checkpoints, internal topics, retention,
-// producer id blocks, live config changes.
+// broker room tests (cluster/, log/, replication/): topic lifecycle on disk, checkpoints,
+// internal topics, retention, producer id blocks, live config changes.
 import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
-import { BrokerConfig } from '../../src/config/index.js';
-import { LogError, LogManager, readCheckpoint, topicNameProblem } from '../../src/log/index.js';
+import { topicNameProblem } from '../../src/cluster/index.js';
+import { KafkaError } from '../../src/errors.js';
+import { readCheckpoint } from '../../src/log/index.js';
 import { tsEngine } from '../../src/storage/ts/index.js';
 import { buildBatch } from '../helpers/batches.js';
 import { readSlice } from '../helpers/engines.js';
 import { tempDir } from '../helpers/broker.js';
+import { TestNode } from '../helpers/node.js';
 
 const logger = pino({ level: 'silent' });
 
-async function open(dir: string, overrides: Record<string, string | number> = {}): Promise<LogManager> {
-  return LogManager.open({ dataDir: dir, engine: tsEngine, config: new BrokerConfig({ env: {}, overrides }), logger });
+async function open(dir: string, overrides: Record<string, string | number> = {}): Promise<TestNode> {
+  return TestNode.open(dir, tsEngine, overrides, logger);
 }
 
 function batch(n: number, ts = Date.now(), size = 10): Buffer {
@@ -38,7 +40,7 @@ t.test('create, persist, reload and delete topics', async (t) => {
   let lm = await open(d.dir);
   const created = await lm.createTopic('a', 3, { 'retention.ms': '1000' });
   t.equal(created.topicId.length, 22);
-  await t.rejects(lm.createTopic('a', 1), LogError, 'duplicate refused');
+  await t.rejects(lm.createTopic('a', 1), KafkaError, 'duplicate refused');
   await t.rejects(lm.createTopic('a.b', 1).then(() => lm.createTopic('a_b', 1)), /collides/);
   await t.rejects(lm.createTopic('x', 0), /larger than 0/);
   await t.rejects(lm.createTopic('y', 1, { 'retention.ms': 'never' }), /retention\.ms/);
@@ -137,12 +139,12 @@ t.test('producer ids are never reused across restarts', async (t) => {
   const d = tempDir();
   t.teardown(d.cleanup);
   let lm = await open(d.dir);
-  const first = [lm.allocateProducerId(), lm.allocateProducerId()];
+  const first = [await lm.allocateProducerId(), await lm.allocateProducerId()];
   await lm.close();
   lm = await open(d.dir);
   t.teardown(() => lm.close());
-  const next = lm.allocateProducerId();
-  t.ok(next > Math.max(...first), `${next} > ${first}`);
+  const next = await lm.allocateProducerId();
+  t.ok(next > Math.max(...first), `${next} > ${first.join(',')}`);
 });
 
 t.test('altering topic configs applies to the live log', async (t) => {

@@ -26,7 +26,7 @@ t.before(async () => {
     engine: 'ts',
     config: { 'socket.request.max.bytes': MAX_FRAME, 'message.max.bytes': 32 * 1024 },
   });
-  await running.broker.logManager.createTopic('raw', 2);
+  await running.broker.createTopic('raw', 2);
 });
 t.teardown(async () => {
   await running.stop();
@@ -140,7 +140,7 @@ t.test('pipelined requests are answered in request order even when the first one
   await new Promise((r) => setTimeout(r, 50));
   t.equal(c.pendingFrames, 0, 'no response while the first request long-polls');
   const seen: number[] = [];
-  for (let i = 0; i < ids.length; i++) {
+  while (seen.length < ids.length) {
     const f = await c.nextFrame();
     seen.push(f!.readInt32BE(0));
   }
@@ -160,7 +160,7 @@ t.test('produce, then fetch from the middle of a batch returns the whole batch',
   const part = f.responses[0].partitions[0];
   t.equal(part.errorCode, 0);
   t.equal(part.highWatermark, base + 10);
-  const batches = decodeBatches(part.records as Buffer);
+  const batches = decodeBatches(part.records!);
   t.equal(batches[0].baseOffset, base, 'first batch starts before the fetch offset');
   t.equal(batches[0].records.length, 10, 'whole batch returned');
   t.equal(batches[0].records[5].value?.toString(), 'mid-5');
@@ -196,8 +196,8 @@ t.test('produce errors: unknown topic, oversize batch, corrupt CRC', async (t) =
 t.test('Produce v13 and Fetch v18 name topics by id, end to end', async (t) => {
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
-  await running.broker.logManager.createTopic('byid', 1);
-  const topicId = running.broker.logManager.getTopic('byid')!.topicId;
+  await running.broker.createTopic('byid', 1);
+  const topicId = running.broker.metadata.topic('byid')!.topicId;
   const produced = await c.request<ProduceRes>(0, 13, ProduceRequest, ProduceResponse, {
     transactionalId: null,
     acks: -1,
@@ -246,7 +246,7 @@ t.test('Produce v13 and Fetch v18 name topics by id, end to end', async (t) => {
   t.equal(fetched.responses[0].topicId, topicId);
   t.equal(part.errorCode, 0);
   t.equal(part.highWatermark, 3);
-  t.same(decodeBatches(part.records as Buffer)[0].records.map((r) => r.value?.toString()), ['v13-0', 'v13-1', 'v13-2']);
+  t.same(decodeBatches(part.records!)[0].records.map((r) => r.value?.toString()), ['v13-0', 'v13-1', 'v13-2']);
   const unknown = await c.request<FetchRes>(1, 18, FetchRequest, FetchResponse, { ...(fetchV18({ maxWaitMs: 0, minBytes: 0, fetchOffset: 0 }) as object), topics: [{ topicId: unknownId, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 }] }] });
   t.equal(unknown.responses[0].partitions[0].errorCode, 100, 'Fetch v18 by unknown id: UNKNOWN_TOPIC_ID');
 
@@ -288,7 +288,7 @@ t.test('a long-polling fetch is woken by a produce', async (t) => {
   // An expired long poll would come back empty and only after max.wait.ms; the produced records
   // in the answer are what show the wake-up, the time bound only has to stay below max.wait.ms.
   t.ok(Date.now() - started < maxWaitMs, 'answered before max.wait.ms');
-  const batches = decodeBatches(f.responses[0].partitions[0].records as Buffer);
+  const batches = decodeBatches(f.responses[0].partitions[0].records!);
   t.equal(batches[0].records[0].value?.toString(), 'wake-0', 'woken with the produced records');
 });
 
@@ -323,7 +323,7 @@ t.test('produce policy errors: acks, min.insync.replicas, timestamps, transactio
   const code = async (body: unknown): Promise<number> =>
     (await c.request<ProduceRes>(0, 9, ProduceRequest, ProduceResponse, body)).responses[0].partitionResponses[0].errorCode;
   t.equal(await code(produceBody('raw', 0, batchOf(1, 'a'), 2)), 21, 'INVALID_REQUIRED_ACKS');
-  await running.broker.logManager.createTopic('misr', 1, { 'min.insync.replicas': '2' });
+  await running.broker.createTopic('misr', 1, { 'min.insync.replicas': '2' });
   t.equal(await code(produceBody('misr', 0, batchOf(1, 'a'), -1)), 19, 'NOT_ENOUGH_REPLICAS at acks=all');
   t.equal(await code(produceBody('misr', 0, batchOf(1, 'a'), 1)), 0, 'acks=1 is fine');
   const future = buildBatch({ baseTimestamp: Date.now() + 2 * 3600_000, records: [{ value: 'later' }] });
@@ -335,7 +335,7 @@ t.test('produce policy errors: acks, min.insync.replicas, timestamps, transactio
 t.test('a retried idempotent batch is acknowledged with its original offset, not written twice', async (t) => {
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
-  await running.broker.logManager.createTopic('idempotent', 1);
+  await running.broker.createTopic('idempotent', 1);
   const make = (seq: number): Buffer =>
     buildBatch({ baseTimestamp: Date.now(), records: [{ value: `s${seq}` }, { value: `s${seq + 1}` }], producerId: 77, producerEpoch: 0, baseSequence: seq });
   const first = await c.request<ProduceRes>(0, 9, ProduceRequest, ProduceResponse, produceBody('idempotent', 0, make(0), -1));
@@ -381,7 +381,7 @@ t.test('stop() answers a pending long poll and returns promptly', async (t) => {
   const d = tempDir();
   const b = await startBroker({ dataDir: d.dir, port: 0, host: '127.0.0.1', engine: 'ts' });
   t.teardown(d.cleanup);
-  await b.broker.logManager.createTopic('lp', 1);
+  await b.broker.createTopic('lp', 1);
   const c = await RawClient.connect(b.port);
   const id = c.send(1, 12, FetchRequest, fetchBody('lp', 0, 0, { maxWaitMs: 30000, minBytes: 1 }));
   await new Promise((r) => setTimeout(r, 100));

@@ -6,7 +6,7 @@ import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync }
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StorageError, StorageErrorCode, defaultLogConfig, type FileSlice } from '../../src/storage/engine.js';
+import { StorageError, StorageErrorCode, defaultLogConfig, type FileSlice, type StorageEngine } from '../../src/storage/engine.js';
 import { loadNativeEngine } from '../../src/storage/loader.js';
 
 const MiB = 1024 * 1024;
@@ -54,10 +54,14 @@ async function slowPair(delayMs: number): Promise<{
 
 function socketFd(socket: net.Socket): number {
   // The network layer reads libuv's fd the same way; there is no public API for it.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const fd = (socket as any)._handle?.fd as number | undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('socket has no fd');
   return fd;
+}
+
+function sendFileOf(engine: StorageEngine): NonNullable<StorageEngine['sendFile']> {
+  if (engine.sendFile === undefined) throw new Error(`the ${engine.name} engine has no sendFile`);
+  return engine.sendFile;
 }
 
 function patterned(size: number): Buffer {
@@ -73,7 +77,7 @@ function patterned(size: number): Buffer {
 t.test('sendFile delivers 8 MiB slices intact to a slow reader', async (t) => {
   const engine = await loadNativeEngine();
   t.ok(engine.sendFile, 'native engine exposes sendFile');
-  const sendFile = engine.sendFile!;
+  const sendFile = sendFileOf(engine);
   const dir = mkdtempSync(join(tmpdir(), 'spool-sendfile-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const data = patterned(20 * MiB);
@@ -131,7 +135,7 @@ t.test('sendFile streams a slice read from a native segment', async (t) => {
 
   const pair = await slowPair(1);
   t.teardown(pair.close);
-  const sent = await engine.sendFile!(socketFd(pair.server), slice);
+  const sent = await sendFileOf(engine)(socketFd(pair.server), slice);
   t.equal(sent, slice.length);
   pair.server.end();
   const got = await pair.received();
@@ -142,16 +146,16 @@ t.test('sendFile streams a slice read from a native segment', async (t) => {
 });
 
 t.test('sendFile on a bad descriptor rejects with KAFKA_STORAGE_ERROR', async (t) => {
-  const engine = await loadNativeEngine();
+  const sendFile = sendFileOf(await loadNativeEngine());
   let caught: unknown = null;
   try {
-    await engine.sendFile!(-1, { fd: -1, position: 0, length: 10 });
+    await sendFile(-1, { fd: -1, position: 0, length: 10 });
   } catch (err) {
     caught = err;
   }
   t.ok(caught instanceof StorageError, 'a StorageError');
   t.equal((caught as StorageError).code, StorageErrorCode.KAFKA_STORAGE_ERROR);
-  t.equal(await engine.sendFile!(-1, { fd: -1, position: 0, length: 0 }), 0, 'an empty slice sends nothing');
+  t.equal(await sendFile(-1, { fd: -1, position: 0, length: 0 }), 0, 'an empty slice sends nothing');
 });
 
 /** A minimal uncompressed v2 batch with one record carrying `value`. */

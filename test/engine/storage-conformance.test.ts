@@ -96,18 +96,18 @@ function records(n: number, prefix: string, tsStep = 1): TestRecord[] {
 
 /** The index entries docs/storage-format.md step 5 prescribes for batches appended in order. */
 function expectedIndexes(
-  batches: { size: number; lastOffset: number; maxTimestamp: number }[],
+  batches: Array<{ size: number; lastOffset: number; maxTimestamp: number }>,
   base: number,
   interval: number,
-): { offsets: [number, number][]; times: [number, number][] } {
-  const offsets: [number, number][] = [];
-  const times: [number, number][] = [];
+): { offsets: Array<[number, number]>; times: Array<[number, number]> } {
+  const offsets: Array<[number, number]> = [];
+  const times: Array<[number, number]> = [];
   let maxTs = -1;
   let maxOff = base;
   let since = 0;
   let pos = 0;
   const maybeTime = (ts: number, off: number): void => {
-    const last = times[times.length - 1];
+    const last = times.at(-1);
     if (ts > (last ? last[0] : -1) && off >= (last ? last[1] : base)) times.push([ts, off]);
   };
   for (const b of batches) {
@@ -116,7 +116,7 @@ function expectedIndexes(
       maxOff = b.lastOffset;
     }
     if (since > interval) {
-      const last = offsets[offsets.length - 1];
+      const last = offsets.at(-1);
       if (!last || b.lastOffset > last[0]) offsets.push([b.lastOffset, pos]);
       maybeTime(maxTs, maxOff);
       since = 0;
@@ -128,16 +128,16 @@ function expectedIndexes(
   return { offsets, times };
 }
 
-function parseIndex(file: string, base: number): [number, number][] {
+function parseIndex(file: string, base: number): Array<[number, number]> {
   const b = fs.readFileSync(file);
-  const out: [number, number][] = [];
+  const out: Array<[number, number]> = [];
   for (let p = 0; p + 8 <= b.length; p += 8) out.push([base + b.readInt32BE(p), b.readInt32BE(p + 4)]);
   return out;
 }
 
-function parseTimeIndex(file: string, base: number): [number, number][] {
+function parseTimeIndex(file: string, base: number): Array<[number, number]> {
   const b = fs.readFileSync(file);
-  const out: [number, number][] = [];
+  const out: Array<[number, number]> = [];
   for (let p = 0; p + 12 <= b.length; p += 12) out.push([Number(b.readBigInt64BE(p)), base + b.readInt32BE(p + 8)]);
   return out;
 }
@@ -241,7 +241,7 @@ t.test('storage engine conformance', async (t) => {
         await withLog(t, engine, config({ maxMessageBytes: 2000 }), (log, dir) => {
           log.append(simpleBatches(1, 2, T0));
           const good = (): Buffer => simpleBatches(1, 3, T0);
-          const cases: [string, () => Buffer, StorageErrorCode][] = [
+          const cases: Array<[string, () => Buffer, StorageErrorCode]> = [
             ['empty buffer', () => Buffer.alloc(0), StorageErrorCode.INVALID_RECORD],
             ['magic 1', () => {
               const b = good();
@@ -369,7 +369,7 @@ t.test('storage engine conformance', async (t) => {
         const dir = tempDir();
         t.teardown(() => removeDir(dir));
         const log = await engine.openLog(dir, config({ indexIntervalBytes: interval }));
-        const appended: { size: number; lastOffset: number; maxTimestamp: number }[] = [];
+        const appended: Array<{ size: number; lastOffset: number; maxTimestamp: number }> = [];
         const tsPattern = [5, 3, 9, 9, 2, 12, 1, 15, 15, 4, 20, 7];
         for (let i = 0; i < 36; i++) {
           const n = 1 + (i % 4);

@@ -124,7 +124,7 @@ function sameDirs(t: Test, a: string, b: string, what: string): void {
   t.same([...cb.keys()], [...ca.keys()], `${what}: same file names`);
   for (const [name, bytes] of ca) {
     const other = cb.get(name);
-    t.ok(other !== undefined && other.equals(bytes), `${what}: ${name} byte-identical (${bytes.length} bytes)`);
+    t.ok(other?.equals(bytes), `${what}: ${name} byte-identical (${bytes.length} bytes)`);
   }
 }
 
@@ -136,7 +136,7 @@ t.test('native and ts storage engines are interchangeable', async (t) => {
     return;
   }
   const nativeEngine = native.engine;
-  const engines: [StorageEngine, StorageEngine][] = [
+  const engines: Array<[StorageEngine, StorageEngine]> = [
     [tsEngine, nativeEngine],
     [nativeEngine, tsEngine],
   ];

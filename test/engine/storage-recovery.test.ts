@@ -135,7 +135,8 @@ t.test('storage recovery', async (t) => {
         fs.writeFileSync(p, idx);
         const log = await engine.openLog(dir, cfg);
         await log.close();
-        t.ok(fs.readFileSync(p).equals(before.get(name) as Buffer), 'rebuilt from the .log');
+        const original = before.get(name);
+        t.ok(original !== undefined && fs.readFileSync(p).equals(original), 'rebuilt from the .log');
       });
 
       await t.test('unclean shutdown: preallocated indexes found at open are rebuilt', async (t) => {
@@ -154,7 +155,8 @@ t.test('storage recovery', async (t) => {
         const data = readAll(log);
         const ts = log.offsetForTimestamp(T0 + 100);
         await log.close();
-        const activeIndex = fs.readdirSync(crashed).filter((n) => n.endsWith('.index')).sort().pop() as string;
+        const activeIndex = fs.readdirSync(crashed).filter((n) => n.endsWith('.index')).sort().pop();
+        if (activeIndex === undefined) throw new Error(`no .index file in ${crashed}`);
         t.equal(fs.statSync(path.join(crashed, activeIndex)).size, Math.floor(cfg.maxIndexSize / 8) * 8, 'the copy holds a preallocated index');
 
         const again = await engine.openLog(crashed, cfg);

@@ -85,7 +85,7 @@ t.test('concurrent flush() calls share fsyncs (group commit)', async (t) => {
   const log = await tsEngine.openLog(dir, defaultLogConfig);
   log.append(simpleBatches(5, 2, Date.now()));
   const first = log.flush();
-  const rest: Promise<void>[] = [];
+  const rest: Array<Promise<void>> = [];
   for (let i = 0; i < 50; i++) {
     log.append(simpleBatches(1, 1, Date.now()));
     rest.push(log.flush());

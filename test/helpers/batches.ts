@@ -129,7 +129,7 @@ export interface DecodedRecord {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
+  headers: Array<{ key: string; value: Buffer | null }>;
 }
 
 export interface DecodedBatch {
@@ -157,7 +157,7 @@ class Reader {
     let shift = 0n;
     let v = 0n;
     for (let i = 0; i < 10; i++) {
-      const b = this.buf[this.pos++];
+      const b = this.buf.at(this.pos++);
       if (b === undefined) throw new Error('varint past end of buffer');
       v |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return Number((v >> 1n) ^ -(v & 1n));
@@ -205,7 +205,7 @@ export function decodeBatches(buf: Buffer, decompress?: DecompressFn): DecodedBa
       const key = r.bytes();
       const value = r.bytes();
       const hc = r.varint();
-      const headers: { key: string; value: Buffer | null }[] = [];
+      const headers: Array<{ key: string; value: Buffer | null }> = [];
       for (let h = 0; h < hc; h++) {
         const hk = r.bytes();
         headers.push({ key: hk ? hk.toString() : '', value: r.bytes() });

@@ -38,15 +38,26 @@ function sampleValue(f: FieldSpec, version: number, flexible: boolean, k: number
     case 'bytes':
     case 'records':
       return Buffer.from([k, k + 1, k + 2]);
-    case 'array':
+    case 'array': {
+      const item = present(f.item, 'array field without an item spec');
       return [0, 1].map((i) =>
-        f.item!.kind === 'struct'
-          ? sampleStruct(f.item!.struct!, version, flexible, k * 10 + i)
-          : sampleValue(f.item!, version, flexible, k * 10 + i),
+        item.kind === 'struct'
+          ? sampleStruct(structOf(item), version, flexible, k * 10 + i)
+          : sampleValue(item, version, flexible, k * 10 + i),
       );
+    }
     case 'struct':
-      return sampleStruct(f.struct!, version, flexible, k * 10);
+      return sampleStruct(structOf(f), version, flexible, k * 10);
   }
+}
+
+function present<T>(value: T | undefined, problem: string): T {
+  if (value === undefined) throw new Error(problem);
+  return value;
+}
+
+function structOf(f: FieldSpec): StructSpec {
+  return present(f.struct, 'struct field without a struct spec');
 }
 
 /** `actual` restricted to the keys `expected` has (recursively), Buffers compared by content. */

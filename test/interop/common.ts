@@ -72,11 +72,11 @@ export function parseJsonLines(stdout: string): ConsumedRecord[] {
 }
 
 /** The last JSON object a program printed (summaries are printed on one line). */
-export function parseLastJson<T>(stdout: string): T {
+export function parseLastJson(stdout: string): unknown {
   const lines = stdout.trim().split('\n').filter((l) => l.trim().startsWith('{'));
-  const last = lines[lines.length - 1];
+  const last = lines.at(-1);
   if (last === undefined) throw new Error(`no JSON in output: ${stdout.slice(0, 500)}`);
-  return JSON.parse(last) as T;
+  return JSON.parse(last);
 }
 
 /**
@@ -104,13 +104,13 @@ export function diffAgainstSpec(
     const expectedCount = Math.floor(count / partitions) + (p < count % partitions ? 1 : 0);
     if (got.length !== expectedCount) problems.push(`partition ${p}: ${got.length} records, expected ${expectedCount}`);
     for (let j = 0; j < got.length && problems.length < limit; j++) {
-      const r = got[j]!;
+      const r = got[j];
       const i = j * partitions + p;
       const want = specRecord(i, partitions, baseTs);
       const where = `partition ${p} position ${j} (record ${i})`;
       if (r.o !== j) problems.push(`${where}: offset ${r.o}, expected ${j}`);
       if (r.k !== want.k) problems.push(`${where}: key ${JSON.stringify(r.k)}, expected ${JSON.stringify(want.k)}`);
-      if (r.v !== want.v) problems.push(`${where}: value ${JSON.stringify(r.v)?.slice(0, 60)}, expected ${JSON.stringify(want.v)?.slice(0, 60)}`);
+      if (r.v !== want.v) problems.push(`${where}: value ${JSON.stringify(r.v ?? null).slice(0, 60)}, expected ${JSON.stringify(want.v ?? null).slice(0, 60)}`);
       const wantHeaders = opts.headers?.(i) ?? want.h;
       if (JSON.stringify(r.h) !== JSON.stringify(wantHeaders)) problems.push(`${where}: headers ${JSON.stringify(r.h)}, expected ${JSON.stringify(wantHeaders)}`);
       if (opts.checkTimestamps !== false && r.ts !== want.ts) problems.push(`${where}: timestamp ${r.ts}, expected ${want.ts}`);
@@ -308,7 +308,7 @@ export async function startSpool(
 ): Promise<SpoolHandle> {
   const external = process.env.SPOOL_INTEROP_EXTERNAL_BOOTSTRAP;
   if (external !== undefined && external !== '') {
-    const [host, port] = external.split(':');
+    const [host, port] = external.split(':') as Array<string | undefined>;
     const broker: RunningBroker = { host: host ?? '127.0.0.1', port: Number(port), stop: async () => undefined };
     return { bootstrap: external, broker, restart: async () => undefined, stop: async () => undefined };
   }
@@ -342,7 +342,7 @@ export async function startSpool(
       try {
         broker = await start(0);
       } catch (e) {
-        throw new Error(`restart failed: ${String(lastError)} / ${String(e)}`);
+        throw new Error(`restart failed: ${String(lastError)} / ${String(e)}`, { cause: e });
       }
     },
     async stop() {

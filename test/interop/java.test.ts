@@ -29,14 +29,15 @@ t.test('Java client against Spool', async (t) => {
   await t.test('AdminClient creates, describes and deletes a topic', async (t) => {
     const topic = `java-admin-${runId()}`;
     const r = await runClient(java, ['admin', spool.bootstrap, topic, '0', 'none', String(PARTITIONS), '0']);
-    const s = summary<{
+    interface AdminSummary {
       created: string;
       duplicateCreateError: string | null;
       describe: { name: string; partitions: Array<{ partition: number; leader: number; replicas: number; isr: number }> };
       listedBeforeDelete: boolean;
       listedAfterDelete: boolean;
       describeDeletedError: string | null;
-    }>(t, r, 'admin');
+    }
+    const s = summary(t, r, 'admin') as AdminSummary | undefined;
     t.equal(s?.duplicateCreateError, 'TopicExistsException', 'creating it again fails with TOPIC_ALREADY_EXISTS');
     t.equal(s?.describe.name, topic);
     t.same(s?.describe.partitions.map((p) => p.partition), [0, 1, 2, 3], 'describe lists every partition');

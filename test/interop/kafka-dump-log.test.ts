@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Codec, defaultLogConfig, type StorageEngine } from '../../src/storage/engine.js';
 import { loadEngine } from '../../src/storage/loader.js';
+import type { StorageLogger } from '../../src/storage/logger.js';
 import { buildBatch, type TestHeader } from '../helpers/batches.js';
 import { removeDir, requireToolchain, tempDir } from './common.js';
 import { dumpLogSegments, kafkaToolsAvailable } from './kafka-tools.js';
@@ -18,6 +19,7 @@ const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 // Recent timestamps: older ones would make segment.ms (7 days) roll a segment on every append.
 const BASE_TS = Date.now() - 60_000;
 const LOG_CONFIG = { ...defaultLogConfig, segmentBytes: 48 * 1024, indexIntervalBytes: 1024 };
+const silent: StorageLogger = { warn: () => undefined };
 
 interface Expected {
   batches: Array<{ baseOffset: number; lastOffset: number; count: number; codec: string }>;
@@ -47,7 +49,7 @@ function recordFor(offset: number): BatchRecord {
 
 /** One v2 batch at baseOffset 0 (the log assigns the real offset), compressed by `engine`. */
 function batchOf(engine: StorageEngine, records: BatchRecord[], codec: Codec): Buffer {
-  const baseTimestamp = records[0]!.timestamp;
+  const baseTimestamp = records[0].timestamp;
   return buildBatch({
     records: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestampDelta: r.timestamp - baseTimestamp })),
     baseTimestamp,
@@ -67,7 +69,7 @@ async function writeLog(engine: StorageEngine, dir: string, builder: StorageEngi
   let pending: Buffer[] = [];
   for (let j = 0; j < BATCHES; j++) {
     const count = 1 + ((j * 7) % 40);
-    const codec = CODEC_CYCLE[j % CODEC_CYCLE.length]!;
+    const codec = CODEC_CYCLE[j % CODEC_CYCLE.length];
     const records: BatchRecord[] = [];
     for (let k = 0; k < count; k++) {
       const r = recordFor(next + k);
@@ -79,7 +81,7 @@ async function writeLog(engine: StorageEngine, dir: string, builder: StorageEngi
       });
     }
     pending.push(batchOf(builder, records, codec));
-    expected.batches.push({ baseOffset: next, lastOffset: next + count - 1, count, codec: CODEC_NAMES[codec]! });
+    expected.batches.push({ baseOffset: next, lastOffset: next + count - 1, count, codec: CODEC_NAMES[codec] });
     next += count;
     // Every third append carries three batches at once, like a multi-batch produce.
     if (j % 3 !== 0 || pending.length === 3) {
@@ -104,7 +106,7 @@ for (const kind of ['ts', 'native'] as const) {
     if (!requireToolchain(t, ready, 'Kafka jars (.cache/kafka-jars) or java are missing')) return;
     let engine: StorageEngine;
     try {
-      engine = await loadEngine(kind, () => undefined);
+      engine = await loadEngine(kind, silent);
     } catch (e) {
       if (!requireToolchain(t, false, `the ${kind} storage engine does not load: ${String(e)}`)) return;
       return;
@@ -136,7 +138,7 @@ for (const kind of ['ts', 'native'] as const) {
     t.equal(records.length, expected.records.length, `deep iteration decodes every record (${expected.records.length})`);
     const problems: string[] = [];
     records.forEach((m, i) => {
-      const want = expected.records[i]!;
+      const want = expected.records[i];
       const got = { offset: Number(m[1]), ts: Number(m[2]), key: m[6], payload: m[7], headerKeys: m[5] };
       const wantAll = { offset: i, ts: BASE_TS + i * 3, key: want.key, payload: want.payload, headerKeys: want.headerKeys };
       if (problems.length < 10 && JSON.stringify(got) !== JSON.stringify(wantAll)) {
@@ -162,7 +164,7 @@ for (const kind of ['ts', 'native'] as const) {
 
 t.test('kafka-dump-log does report a damaged index (so its silence above means something)', async (t) => {
   if (!requireToolchain(t, ready, 'Kafka jars (.cache/kafka-jars) or java are missing')) return;
-  const engine = await loadEngine('ts', () => undefined);
+  const engine = await loadEngine('ts', silent);
   const root = tempDir('dump-log-damaged');
   t.teardown(() => removeDir(root));
   const dir = join(root, 'damaged-0');
@@ -184,8 +186,8 @@ t.test('both engines write byte-identical segment files for the same batches', a
   let ts: StorageEngine;
   let native: StorageEngine;
   try {
-    ts = await loadEngine('ts', () => undefined);
-    native = await loadEngine('native', () => undefined);
+    ts = await loadEngine('ts', silent);
+    native = await loadEngine('native', silent);
   } catch (e) {
     if (!requireToolchain(t, false, `a storage engine does not load: ${String(e)}`)) return;
     return;

@@ -138,8 +138,8 @@ export async function startRealKafka(dir: string, overrides: Record<string, stri
   const collect = (b: Buffer) => {
     output = (output + b.toString('utf8')).slice(-20_000);
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   const deadline = Date.now() + 90_000;

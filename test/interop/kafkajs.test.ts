@@ -51,13 +51,14 @@ t.test('KafkaJS against Spool', async (t) => {
   await t.test('admin creates, describes and deletes a topic', async (t) => {
     const topic = `kafkajs-admin-${runId()}`;
     const r = await runClient(kafkajs, ['admin', spool.bootstrap, topic, '0', 'none', String(PARTITIONS), '0']);
-    const s = summary<{
+    interface AdminSummary {
       created: boolean;
       createdAgain: boolean;
       partitions: Array<{ partition: number; leader: number; replicas: number; isr: number }>;
       listedBeforeDelete: boolean;
       listedAfterDelete: boolean;
-    }>(t, r, 'admin');
+    }
+    const s = summary(t, r, 'admin') as AdminSummary | undefined;
     t.equal(s?.created, true, 'createTopics creates it');
     t.equal(s?.createdAgain, false, 'createTopics of an existing topic reports nothing created');
     t.same(s?.partitions.map((p) => p.partition), [0, 1, 2, 3], 'fetchTopicMetadata lists every partition');
@@ -67,7 +68,8 @@ t.test('KafkaJS against Spool', async (t) => {
   });
 
   await t.test('10 000 records per codec survive a restart and read back exactly', async (t) => {
-    if (!requireToolchain(t, reader !== undefined, 'no reading client (confluent_kafka or the Java client) is installed')) return;
+    const chosen = reader;
+    if (!requireToolchain(t, chosen !== undefined, 'no reading client (confluent_kafka or the Java client) is installed') || chosen === undefined) return;
     const baseTs = Date.now();
     const id = runId();
     const topicFor = (codec: string) => `kafkajs-${codec}-${id}`;
@@ -76,8 +78,8 @@ t.test('KafkaJS against Spool', async (t) => {
     await restartBroker(t, spool);
     for (const codec of CODECS) {
       if (!produced.has(codec)) continue;
-      t.comment(`reading ${topicFor(codec)} with ${reader!.name}`);
-      await consumeAndCheck(t, reader!.command, spool.bootstrap, topicFor(codec), baseTs);
+      t.comment(`reading ${topicFor(codec)} with ${chosen.name}`);
+      await consumeAndCheck(t, chosen.command, spool.bootstrap, topicFor(codec), baseTs);
       // KafkaJS reports the high watermark, not -1, where no record is that late.
       await checkTimes(t, kafkajs, spool.bootstrap, topicFor(codec), baseTs, { noMatch: 'end', withTimestamp: false });
     }

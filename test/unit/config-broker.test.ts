@@ -80,14 +80,16 @@ t.test('topic configs fall back to broker synonyms with unit conversion', async 
   t.equal(resolved.segmentBytes, 4096, 'topic override beats broker');
   t.same(resolved.cleanupPolicy, ['compact', 'delete']);
   const described = c.describeTopic({ 'segment.bytes': '4096' }, true, true);
-  const seg = described.find((d) => d.name === 'segment.bytes')!;
+  const seg = described.find((d) => d.name === 'segment.bytes');
+  if (seg === undefined) throw new Error('segment.bytes is not described');
   t.equal(seg.source, ConfigSource.TOPIC_CONFIG);
   t.same(seg.synonyms.map((s) => [s.name, s.source]), [
     ['segment.bytes', ConfigSource.TOPIC_CONFIG],
     ['log.segment.bytes', ConfigSource.STATIC_BROKER_CONFIG],
     ['log.segment.bytes', ConfigSource.DEFAULT_CONFIG],
   ]);
-  const retention = described.find((d) => d.name === 'retention.ms')!;
+  const retention = described.find((d) => d.name === 'retention.ms');
+  if (retention === undefined) throw new Error('retention.ms is not described');
   t.equal(retention.value, String(30 * 60000));
   t.equal(retention.source, ConfigSource.STATIC_BROKER_CONFIG);
   t.ok(retention.documentation && retention.documentation.length > 0);

@@ -10,10 +10,22 @@ import type { JoinGroupResult } from '../../src/coordinator/group/group.js';
 
 const silent: GroupLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+function newCoordinator(log: MemoryOffsetsLog, clock: ManualClock, config: GroupCoordinatorConfig): GroupCoordinator {
+  return new GroupCoordinator({ log, numPartitions: log.numPartitions, clock, logger: silent, config });
+}
+
+/** This broker becomes leader of every __consumer_offsets partition; resolves when all are loaded. */
+async function electAll(coordinator: GroupCoordinator, leaderEpoch = 0): Promise<void> {
+  const partitions = Array.from({ length: coordinator.numPartitions }, (_, p) => p);
+  for (const p of partitions) coordinator.onElection(p, leaderEpoch);
+  const errors = await Promise.all(partitions.map((p) => coordinator.awaitLoaded(p, 60_000)));
+  if (errors.some((e) => e !== E.NONE)) throw new Error(`shards failed to load: ${errors.join(',')}`);
+}
+
 async function setup(overrides: Partial<GroupCoordinatorConfig> = {}, log = new MemoryOffsetsLog(), clock = new ManualClock()) {
   const config = { ...defaultGroupCoordinatorConfig, groupInitialRebalanceDelayMs: 0, ...overrides };
-  const coordinator = new GroupCoordinator({ log, clock, logger: silent, config });
-  await coordinator.start();
+  const coordinator = newCoordinator(log, clock, config);
+  await electAll(coordinator);
   return { coordinator, clock, log, config };
 }
 
@@ -78,13 +90,13 @@ t.test('three members rebalance into one generation; the leader assignment reach
   t.equal(results.filter((r) => r.members.length > 0).length, 1, 'followers get no member list');
   t.same(results.map((r) => r.protocolName), ['range', 'range', 'range']);
   t.same(synced.map((s) => s.errorCode), [0, 0, 0]);
-  for (let i = 0; i < 3; i++) t.ok(synced[i]!.assignment.equals(assignments[i]!.assignment), `member ${i} got its assignment`);
+  for (let i = 0; i < 3; i++) t.ok(synced[i].assignment.equals(assignments[i].assignment), `member ${i} got its assignment`);
   t.equal(coordinator.groupState('g'), 'Stable');
   const [described] = coordinator.describeGroups(['g']);
-  t.equal(described!.groupState, 'Stable');
-  t.equal(described!.protocolData, 'range');
-  t.equal(described!.members.length, 3);
-  t.ok(described!.members.every((m) => m.memberAssignment.length > 0 && m.clientHost === '/127.0.0.1'));
+  t.equal(described.groupState, 'Stable');
+  t.equal(described.protocolData, 'range');
+  t.equal(described.members.length, 3);
+  t.ok(described.members.every((m) => m.memberAssignment.length > 0 && m.clientHost === '/127.0.0.1'));
   coordinator.close();
 });
 
@@ -161,9 +173,9 @@ t.test('fencing: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS', 
     groupId: 'g', generationId: 1, memberId: a.memberId, groupInstanceId: null, retentionTimeMs: -1,
     topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }],
   });
-  t.equal(commitDuringJoin[0]!.partitions[0]!.errorCode, E.NONE);
+  t.equal(commitDuringJoin[0].partitions[0].errorCode, E.NONE);
 
-  const rejoins = [rejoinB, ...[results[0]!, results[2]!].map((r) => coordinator.joinGroup(joinParams({ memberId: r.memberId })))];
+  const rejoins = [rejoinB, ...[results[0], results[2]].map((r) => coordinator.joinGroup(joinParams({ memberId: r.memberId })))];
   const second = await Promise.all(rejoins);
   t.same(second.map((r) => r.generationId), [2, 2, 2]);
   t.equal(coordinator.groupState('g'), 'CompletingRebalance');
@@ -173,12 +185,12 @@ t.test('fencing: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS', 
     groupId: 'g', generationId: 2, memberId: a.memberId, groupInstanceId: null, retentionTimeMs: -1,
     topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 6, committedLeaderEpoch: -1, committedMetadata: null }] }],
   });
-  t.equal(commitWhileCompleting[0]!.partitions[0]!.errorCode, E.REBALANCE_IN_PROGRESS);
+  t.equal(commitWhileCompleting[0].partitions[0].errorCode, E.REBALANCE_IN_PROGRESS);
   const staleCommit = await coordinator.commitOffsets({
     groupId: 'g', generationId: 1, memberId: 'ghost', groupInstanceId: null, retentionTimeMs: -1,
     topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 6, committedLeaderEpoch: -1, committedMetadata: null }] }],
   });
-  t.equal(staleCommit[0]!.partitions[0]!.errorCode, E.REBALANCE_IN_PROGRESS);
+  t.equal(staleCommit[0].partitions[0].errorCode, E.REBALANCE_IN_PROGRESS);
   coordinator.close();
 });
 
@@ -233,21 +245,21 @@ t.test('LeaveGroup removes several members at once (v3+), by member id or group.
   const [s, d1, d2] = await Promise.all(joins);
   const res = coordinator.leaveGroup('g', [
     { memberId: '', groupInstanceId: 'i-1' },
-    { memberId: d1!.memberId, groupInstanceId: null },
+    { memberId: d1.memberId, groupInstanceId: null },
     { memberId: 'ghost', groupInstanceId: null },
     { memberId: 'wrong-id', groupInstanceId: 'i-2' },
   ]);
   t.equal(res.errorCode, E.NONE);
   t.same(res.members.map((m) => m.errorCode), [E.NONE, E.NONE, E.UNKNOWN_MEMBER_ID, E.UNKNOWN_MEMBER_ID]);
   t.equal(coordinator.groupState('g'), 'PreparingRebalance');
-  const last = await coordinator.joinGroup(joinParams({ memberId: d2!.memberId }));
+  const last = await coordinator.joinGroup(joinParams({ memberId: d2.memberId }));
   t.equal(last.errorCode, E.NONE);
   t.equal(last.members.length, 1);
-  t.equal(last.leader, d2!.memberId, 'leadership moves to a remaining member');
-  t.equal(coordinator.heartbeat({ groupId: 'g', memberId: s!.memberId, generationId: 2, groupInstanceId: 'i-1' }), E.UNKNOWN_MEMBER_ID);
+  t.equal(last.leader, d2.memberId, 'leadership moves to a remaining member');
+  t.equal(coordinator.heartbeat({ groupId: 'g', memberId: s.memberId, generationId: 2, groupInstanceId: 'i-1' }), E.UNKNOWN_MEMBER_ID);
   t.equal(coordinator.leaveGroup('missing', [{ memberId: 'x', groupInstanceId: null }]).errorCode, E.UNKNOWN_MEMBER_ID);
   // Everyone leaves: the group becomes Empty with a new generation.
-  coordinator.leaveGroup('g', [{ memberId: d2!.memberId, groupInstanceId: null }]);
+  coordinator.leaveGroup('g', [{ memberId: d2.memberId, groupInstanceId: null }]);
   t.equal(coordinator.groupState('g'), 'Empty');
   coordinator.close();
 });
@@ -283,13 +295,13 @@ t.test('static member rejoining within its session gets its assignment back with
   t.same(rejoin.members, [], 'a follower gets no member list');
   const sync = await coordinator.syncGroup({ groupId: 'g', generationId: 1, memberId: rejoin.memberId, groupInstanceId: followerInstance, protocolType: null, protocolName: null, assignments: [] });
   t.equal(sync.errorCode, E.NONE);
-  t.ok(sync.assignment.equals(assignments[1]!.assignment), 'its old assignment');
+  t.ok(sync.assignment.equals(assignments[1].assignment), 'its old assignment');
   t.equal(coordinator.heartbeat({ groupId: 'g', memberId: follower.memberId, generationId: 1, groupInstanceId: followerInstance }), E.FENCED_INSTANCE_ID, 'old id fenced');
   const fencedCommit = await coordinator.commitOffsets({
     groupId: 'g', generationId: 1, memberId: follower.memberId, groupInstanceId: followerInstance, retentionTimeMs: -1,
     topics: [{ name: 'orders', partitions: [{ partitionIndex: 3, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }],
   });
-  t.equal(fencedCommit[0]!.partitions[0]!.errorCode, E.FENCED_INSTANCE_ID);
+  t.equal(fencedCommit[0].partitions[0].errorCode, E.FENCED_INSTANCE_ID);
 
   // A static leader on JoinGroup v9+ learns it leads but is told to skip the assignment.
   const leaderInstance = leader === ja ? 'inst-a' : 'inst-b';
@@ -302,12 +314,12 @@ t.test('static member rejoining within its session gets its assignment back with
 
   // The new member id survives a coordinator restart.
   coordinator.close();
-  const restarted = new GroupCoordinator({ log, clock, logger: silent, config: { ...defaultGroupCoordinatorConfig } });
-  await restarted.start();
+  const restarted = newCoordinator(log, clock, { ...defaultGroupCoordinatorConfig });
+  await electAll(restarted);
   t.equal(restarted.heartbeat({ groupId: 'g', memberId: rejoin.memberId, generationId: 1, groupInstanceId: followerInstance }), E.NONE);
   const [d] = restarted.describeGroups(['g']);
-  t.equal(d!.groupState, 'Stable');
-  t.same(d!.members.map((m) => m.groupInstanceId).sort(), ['inst-a', 'inst-b']);
+  t.equal(d.groupState, 'Stable');
+  t.same(d.members.map((m) => m.groupInstanceId).sort(), ['inst-a', 'inst-b']);
   restarted.close();
 });
 
@@ -364,36 +376,37 @@ t.test('offsets: commit with metadata, fetch, standalone commits, restart reload
       { partitionIndex: 2, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(5000) },
     ] }],
   });
-  t.same(simple[0]!.partitions.map((p) => p.errorCode), [E.NONE, E.NONE, E.OFFSET_METADATA_TOO_LARGE]);
+  t.same(simple[0].partitions.map((p) => p.errorCode), [E.NONE, E.NONE, E.OFFSET_METADATA_TOO_LARGE]);
   t.equal(coordinator.groupState('standalone'), 'Empty');
   const notMember = await coordinator.commitOffsets({
     groupId: 'never-joined', generationId: 3, memberId: 'm', groupInstanceId: null, retentionTimeMs: -1,
     topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }],
   });
-  t.equal(notMember[0]!.partitions[0]!.errorCode, E.ILLEGAL_GENERATION);
+  t.equal(notMember[0].partitions[0].errorCode, E.ILLEGAL_GENERATION);
 
   const fetched = coordinator.fetchOffsets('standalone', [{ name: 't', partitionIndexes: [0, 1, 2] }, { name: 'u', partitionIndexes: [0] }]);
-  t.same(fetched.topics[0]!.partitions, [
+  t.same(fetched.topics[0].partitions, [
     { partitionIndex: 0, committedOffset: 100, committedLeaderEpoch: 3, metadata: 'checkpoint-a', errorCode: 0 },
     { partitionIndex: 1, committedOffset: 200, committedLeaderEpoch: -1, metadata: '', errorCode: 0 },
     { partitionIndex: 2, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: 0 },
   ]);
-  t.same(fetched.topics[1]!.partitions[0]!.committedOffset, -1);
+  t.same(fetched.topics[1].partitions[0].committedOffset, -1);
   const all = coordinator.fetchOffsets('standalone', null);
   t.equal(all.topics.length, 1);
-  t.equal(all.topics[0]!.partitions.length, 2);
+  t.equal(all.topics[0].partitions.length, 2);
   t.same(coordinator.fetchOffsets('unknown-group', null).topics, []);
 
   // Everything lands in the group's __consumer_offsets partition.
   const partition = coordinator.partitionFor('standalone');
-  t.equal(log.partitions[partition]!.length, 2);
+  t.equal(log.partitions[partition].length, 2);
   coordinator.close();
 
-  const restarted = new GroupCoordinator({ log, clock, logger: silent, config: defaultGroupCoordinatorConfig });
+  const restarted = newCoordinator(log, clock, defaultGroupCoordinatorConfig);
+  const loading = electAll(restarted);
   t.equal(restarted.fetchOffsets('standalone', null).errorCode, E.COORDINATOR_LOAD_IN_PROGRESS);
-  await restarted.start();
+  await loading;
   const again = restarted.fetchOffsets('standalone', [{ name: 't', partitionIndexes: [0, 1] }]);
-  t.same(again.topics[0]!.partitions.map((p) => [p.committedOffset, p.metadata, p.committedLeaderEpoch]), [[100, 'checkpoint-a', 3], [200, '', -1]]);
+  t.same(again.topics[0].partitions.map((p) => [p.committedOffset, p.metadata, p.committedLeaderEpoch]), [[100, 'checkpoint-a', 3], [200, '', -1]]);
   t.same(restarted.listGroups([]).groups, [{ groupId: 'standalone', protocolType: '', groupState: 'Empty' }]);
   restarted.close();
 });
@@ -414,14 +427,14 @@ t.test('OffsetDelete: GROUP_SUBSCRIBED_TO_TOPIC while active and subscribed; del
     { name: 'old-topic', partitions: [{ partitionIndex: 0 }] },
   ]);
   t.equal(res.errorCode, E.NONE);
-  t.same(res.topics.map((x) => x.partitions[0]!.errorCode), [E.GROUP_SUBSCRIBED_TO_TOPIC, E.NONE]);
-  t.equal(coordinator.fetchOffsets('g', [{ name: 'old-topic', partitionIndexes: [0] }]).topics[0]!.partitions[0]!.committedOffset, -1);
+  t.same(res.topics.map((x) => x.partitions[0].errorCode), [E.GROUP_SUBSCRIBED_TO_TOPIC, E.NONE]);
+  t.equal(coordinator.fetchOffsets('g', [{ name: 'old-topic', partitionIndexes: [0] }]).topics[0].partitions[0].committedOffset, -1);
   t.equal((await coordinator.deleteOffsets('nope', [])).errorCode, E.GROUP_ID_NOT_FOUND);
   coordinator.close();
-  const restarted = new GroupCoordinator({ log, clock, logger: silent, config: defaultGroupCoordinatorConfig });
-  await restarted.start();
-  t.equal(restarted.fetchOffsets('g', [{ name: 'old-topic', partitionIndexes: [0] }]).topics[0]!.partitions[0]!.committedOffset, -1);
-  t.equal(restarted.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }]).topics[0]!.partitions[0]!.committedOffset, 10);
+  const restarted = newCoordinator(log, clock, defaultGroupCoordinatorConfig);
+  await electAll(restarted);
+  t.equal(restarted.fetchOffsets('g', [{ name: 'old-topic', partitionIndexes: [0] }]).topics[0].partitions[0].committedOffset, -1);
+  t.equal(restarted.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }]).topics[0].partitions[0].committedOffset, 10);
   restarted.close();
 });
 
@@ -444,10 +457,10 @@ t.test('DeleteGroups: NON_EMPTY_GROUP while members remain, then the group and o
   t.same(coordinator.listGroups(['Stable']).groups, []);
   t.same(await coordinator.deleteGroups(['g']), [{ groupId: 'g', errorCode: E.NONE }]);
   t.equal(coordinator.groupState('g'), null);
-  t.same(coordinator.describeGroups(['g'])[0]!.groupState, 'Dead');
+  t.same(coordinator.describeGroups(['g'])[0].groupState, 'Dead');
   coordinator.close();
-  const restarted = new GroupCoordinator({ log, clock, logger: silent, config: defaultGroupCoordinatorConfig });
-  await restarted.start();
+  const restarted = newCoordinator(log, clock, defaultGroupCoordinatorConfig);
+  await electAll(restarted);
   t.equal(restarted.groupState('g'), null);
   t.same(restarted.fetchOffsets('g', null).topics, []);
   restarted.close();

@@ -53,10 +53,10 @@ t.test('KafkaJS Produce v3 and v7 requests decode; records are the batch bytes',
     const req = decodeAll(r) as { acks: number; timeoutMs: number; topicData: Array<{ name: string; partitionData: Array<{ index: number; records: Buffer }> }> };
     t.equal(req.acks, -1);
     t.equal(req.timeoutMs, 30000);
-    t.equal(req.topicData[0]!.name, 'orders');
-    t.equal(req.topicData[0]!.partitionData[0]!.index, 2);
-    const batch = decodeRecordBatch(req.topicData[0]!.partitionData[0]!.records);
-    t.equal(batch.records[0]!.value!.toString(), 'v', `v${v} record value`);
+    t.equal(req.topicData[0].name, 'orders');
+    t.equal(req.topicData[0].partitionData[0].index, 2);
+    const batch = decodeRecordBatch(req.topicData[0].partitionData[0].records);
+    t.equal(batch.records[0].value?.toString(), 'v', `v${v} record value`);
   }
 });
 
@@ -75,9 +75,9 @@ t.test('KafkaJS Fetch v11, Metadata v6, JoinGroup v5, OffsetCommit v5, ListOffse
   t.equal(fetch.maxWaitMs, 500);
   t.equal(fetch.isolationLevel, 1);
   t.equal(fetch.rackId, 'r1');
-  t.equal(fetch.topics[0]!.topic, 't');
-  t.equal(fetch.topics[0]!.partitions[0]!.fetchOffset, 42);
-  t.equal(fetch.topics[0]!.partitions[0]!.partitionMaxBytes, 1000);
+  t.equal(fetch.topics[0].topic, 't');
+  t.equal(fetch.topics[0].partitions[0].fetchOffset, 42);
+  t.equal(fetch.topics[0].partitions[0].partitionMaxBytes, 1000);
 
   const md = decodeAll(await body(kjsReq('metadata/v6'), { topics: ['a', 'b'], allowAutoTopicCreation: false })) as {
     topics: Array<{ name: string }>;
@@ -100,8 +100,8 @@ t.test('KafkaJS Fetch v11, Metadata v6, JoinGroup v5, OffsetCommit v5, ListOffse
   t.equal(join.groupId, 'g');
   t.equal(join.sessionTimeoutMs, 10000);
   t.equal(join.rebalanceTimeoutMs, 60000);
-  t.equal(join.protocols[0]!.name, 'RoundRobinAssigner');
-  t.same([...join.protocols[0]!.metadata], [1, 2]);
+  t.equal(join.protocols[0].name, 'RoundRobinAssigner');
+  t.same([...join.protocols[0].metadata], [1, 2]);
 
   const commit = decodeAll(
     await body(kjsReq('offsetCommit/v5'), {
@@ -112,13 +112,13 @@ t.test('KafkaJS Fetch v11, Metadata v6, JoinGroup v5, OffsetCommit v5, ListOffse
     }),
   ) as { generationIdOrMemberEpoch: number; topics: Array<{ partitions: Array<{ committedOffset: number; committedMetadata: string }> }> };
   t.equal(commit.generationIdOrMemberEpoch, 3);
-  t.equal(commit.topics[0]!.partitions[0]!.committedOffset, 99);
-  t.equal(commit.topics[0]!.partitions[0]!.committedMetadata, 'meta');
+  t.equal(commit.topics[0].partitions[0].committedOffset, 99);
+  t.equal(commit.topics[0].partitions[0].committedMetadata, 'meta');
 
   const lo = decodeAll(
     await body(kjsReq('listOffsets/v3'), { replicaId: -1, isolationLevel: 1, topics: [{ topic: 't', partitions: [{ partition: 0, timestamp: -2 }] }] }),
   ) as { topics: Array<{ partitions: Array<{ timestamp: number }> }> };
-  t.equal(lo.topics[0]!.partitions[0]!.timestamp, -2);
+  t.equal(lo.topics[0].partitions[0].timestamp, -2);
 });
 
 t.test('our Metadata v6, ApiVersions v2, JoinGroup v5 and Produce v7 responses decode in KafkaJS', async (t) => {
@@ -170,8 +170,8 @@ t.test('our Fetch v11 response with records decodes in KafkaJS', async (t) => {
       ],
     }),
   );
-  const partitions = (fr.responses as Array<{ partitions: Array<{ highWatermark: string; messages: Array<{ offset: string; value: Buffer }> }> }>)[0]!.partitions;
-  t.equal(partitions[0]!.highWatermark, '11');
-  t.equal(partitions[0]!.messages[0]!.offset, '10');
-  t.equal(partitions[0]!.messages[0]!.value.toString(), 'hello');
+  const partitions = (fr.responses as Array<{ partitions: Array<{ highWatermark: string; messages: Array<{ offset: string; value: Buffer }> }> }>)[0].partitions;
+  t.equal(partitions[0].highWatermark, '11');
+  t.equal(partitions[0].messages[0].offset, '10');
+  t.equal(partitions[0].messages[0].value.toString(), 'hello');
 });

@@ -6,7 +6,9 @@ use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInf
 use std::io::{Read, Write};
 
 pub fn compress(data: &[u8]) -> SResult<Vec<u8>> {
-    let info = FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent);
+    let info = FrameInfo::new()
+        .block_size(BlockSize::Max64KB)
+        .block_mode(BlockMode::Independent);
     let mut enc = FrameEncoder::with_frame_info(info, Vec::with_capacity(data.len() / 2 + 32));
     enc.write_all(data)?;
     enc.finish().map_err(|e| corrupt("lz4", e))
@@ -14,7 +16,9 @@ pub fn compress(data: &[u8]) -> SResult<Vec<u8>> {
 
 pub fn decompress(data: &[u8]) -> SResult<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() * 3);
-    FrameDecoder::new(data).read_to_end(&mut out).map_err(|e| corrupt("lz4", e))?;
+    FrameDecoder::new(data)
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt("lz4", e))?;
     Ok(out)
 }
 

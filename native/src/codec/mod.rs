@@ -13,7 +13,10 @@ pub const LZ4: u8 = 3;
 pub const ZSTD: u8 = 4;
 
 fn unsupported(codec: u8) -> StorageErr {
-    StorageErr::new(UNSUPPORTED_COMPRESSION_TYPE, format!("compression codec {codec}"))
+    StorageErr::new(
+        UNSUPPORTED_COMPRESSION_TYPE,
+        format!("compression codec {codec}"),
+    )
 }
 
 // A codec failure on data a client sent is a corrupt batch as far as Kafka is concerned.
@@ -67,20 +70,34 @@ mod tests {
         }
         for codec in [NONE, GZIP, SNAPPY, LZ4, ZSTD] {
             let c = compress(codec, &[]).unwrap();
-            assert_eq!(decompress(codec, &c).unwrap(), Vec::<u8>::new(), "codec {codec} empty");
+            assert_eq!(
+                decompress(codec, &c).unwrap(),
+                Vec::<u8>::new(),
+                "codec {codec} empty"
+            );
         }
     }
 
     #[test]
     fn unknown_codec_is_unsupported() {
-        assert_eq!(compress(5, b"x").unwrap_err().code, UNSUPPORTED_COMPRESSION_TYPE);
-        assert_eq!(decompress(7, b"x").unwrap_err().code, UNSUPPORTED_COMPRESSION_TYPE);
+        assert_eq!(
+            compress(5, b"x").unwrap_err().code,
+            UNSUPPORTED_COMPRESSION_TYPE
+        );
+        assert_eq!(
+            decompress(7, b"x").unwrap_err().code,
+            UNSUPPORTED_COMPRESSION_TYPE
+        );
     }
 
     #[test]
     fn garbage_is_corrupt_message() {
         for codec in [GZIP, SNAPPY, LZ4, ZSTD] {
-            assert_eq!(decompress(codec, b"\x01\x02garbage!").unwrap_err().code, CORRUPT_MESSAGE, "codec {codec}");
+            assert_eq!(
+                decompress(codec, b"\x01\x02garbage!").unwrap_err().code,
+                CORRUPT_MESSAGE,
+                "codec {codec}"
+            );
         }
     }
 }

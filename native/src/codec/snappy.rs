@@ -26,7 +26,9 @@ pub fn decompress(data: &[u8]) -> SResult<Vec<u8>> {
     if data.len() >= XERIAL_HEADER_SIZE && data[..8] == XERIAL_MAGIC {
         return decompress_xerial(&data[XERIAL_HEADER_SIZE..]);
     }
-    snap::raw::Decoder::new().decompress_vec(data).map_err(|e| corrupt("snappy", e))
+    snap::raw::Decoder::new()
+        .decompress_vec(data)
+        .map_err(|e| corrupt("snappy", e))
 }
 
 fn decompress_xerial(mut rest: &[u8]) -> SResult<Vec<u8>> {
@@ -38,13 +40,17 @@ fn decompress_xerial(mut rest: &[u8]) -> SResult<Vec<u8>> {
         }
         let len = i32::from_be_bytes(rest[..4].try_into().unwrap());
         if len < 0 || len as usize > rest.len() - 4 {
-            return Err(corrupt("snappy", format!("xerial block length {len} past the end")));
+            return Err(corrupt(
+                "snappy",
+                format!("xerial block length {len} past the end"),
+            ));
         }
         let block = &rest[4..4 + len as usize];
         let n = snap::raw::decompress_len(block).map_err(|e| corrupt("snappy", e))?;
         let start = out.len();
         out.resize(start + n, 0);
-        dec.decompress(block, &mut out[start..]).map_err(|e| corrupt("snappy", e))?;
+        dec.decompress(block, &mut out[start..])
+            .map_err(|e| corrupt("snappy", e))?;
         rest = &rest[4 + len as usize..];
     }
     Ok(out)

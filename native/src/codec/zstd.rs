@@ -31,7 +31,10 @@ mod tests {
         enc.include_contentsize(false).unwrap();
         enc.write_all(&data).unwrap();
         let frame = enc.finish().unwrap();
-        assert!(matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(None)));
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&frame),
+            Ok(None)
+        ));
         assert_eq!(decompress(&frame).unwrap(), data);
     }
 }

@@ -1,5 +1,6 @@
 // coordinator/group room: the in-memory model of a classic consumer group — members, generation,
-// state, committed offsets — and Kafka's protocol vote. No timers or I/O here; see coordinator.ts.
+// state — and Kafka's protocol vote. Committed offsets live apart (offset-store.ts). No timers or
+// I/O here; see shard.ts.
 import type { TimerHandle } from './ports.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
@@ -83,7 +84,7 @@ export class MemberMetadata {
   /** Same protocols, same order, same metadata bytes: a rejoin that changes nothing. */
   matches(protocols: GroupProtocol[]): boolean {
     if (protocols.length !== this.protocols.length) return false;
-    return protocols.every((p, i) => p.name === this.protocols[i]!.name && p.metadata.equals(this.protocols[i]!.metadata));
+    return protocols.every((p, i) => p.name === this.protocols[i].name && p.metadata.equals(this.protocols[i].metadata));
   }
 }
 
@@ -102,8 +103,6 @@ export class ClassicGroup {
   readonly pendingMembers = new Map<string, TimerHandle>();
   /** Members of the current generation that have not sent SyncGroup yet. */
   readonly pendingSyncMembers = new Set<string>();
-  /** topic → partition → committed offset. */
-  readonly offsets = new Map<string, Map<number, CommittedOffset>>();
   /** When the current rebalance began (PreparingRebalance entered), for rebalance-time reporting. */
   rebalanceStartedAt = -1;
   joinTimer: TimerHandle | null = null;
@@ -130,7 +129,7 @@ export class ClassicGroup {
     if (this.members.size === 0) this.protocolType = member.protocolType;
     this.members.set(member.memberId, member);
     if (member.groupInstanceId !== null) this.staticMembers.set(member.groupInstanceId, member.memberId);
-    if (this.leaderId === null) this.leaderId = member.memberId;
+    this.leaderId ??= member.memberId;
   }
 
   remove(memberId: string): void {
@@ -185,7 +184,7 @@ export class ClassicGroup {
   candidateProtocols(): string[] {
     const all = [...this.members.values()];
     if (all.length === 0) return [];
-    return all[0]!.protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
+    return all[0].protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
   }
 
   /** Would these protocols leave at least one protocol that every member (and the newcomer) supports? */
@@ -206,10 +205,10 @@ export class ClassicGroup {
     const votes = new Map<string, number>(candidates.map((c) => [c, 0]));
     for (const m of this.members.values()) {
       const choice = m.protocols.find((p) => votes.has(p.name));
-      if (choice !== undefined) votes.set(choice.name, votes.get(choice.name)! + 1);
+      if (choice !== undefined) votes.set(choice.name, (votes.get(choice.name) ?? 0) + 1);
     }
-    let best = candidates[0]!;
-    for (const c of candidates) if (votes.get(c)! > votes.get(best)!) best = c;
+    let best = candidates[0];
+    for (const c of candidates) if ((votes.get(c) ?? 0) > (votes.get(best) ?? 0)) best = c;
     return best;
   }
 
@@ -222,30 +221,5 @@ export class ClassicGroup {
       groupInstanceId: m.groupInstanceId,
       metadata: m.metadataFor(protocol),
     }));
-  }
-
-  offset(topic: string, partition: number): CommittedOffset | undefined {
-    return this.offsets.get(topic)?.get(partition);
-  }
-
-  setOffset(topic: string, partition: number, value: CommittedOffset): void {
-    let byPartition = this.offsets.get(topic);
-    if (byPartition === undefined) {
-      byPartition = new Map();
-      this.offsets.set(topic, byPartition);
-    }
-    byPartition.set(partition, value);
-  }
-
-  deleteOffset(topic: string, partition: number): boolean {
-    const byPartition = this.offsets.get(topic);
-    if (byPartition === undefined) return false;
-    const deleted = byPartition.delete(partition);
-    if (byPartition.size === 0) this.offsets.delete(topic);
-    return deleted;
-  }
-
-  hasOffsets(): boolean {
-    return this.offsets.size > 0;
   }
 }

@@ -1,5 +1,7 @@
 // coordinator/group room: public surface of the classic group coordinator.
 export * from './coordinator.js';
+export * from './shard.js';
+export * from './offset-store.js';
 export * from './group.js';
 export * from './ports.js';
 export * from './records.js';

@@ -1,15 +1,12 @@
-// coordinator/group room: the OffsetsLog port backed by the broker's __consumer_offsets topic.
-// Records go in as uncompressed v2 record batches (one batch per coordinator write, so a commit of
-// many partitions is atomic) and are read back batch by batch at start-up.
-import type { LogManager, Log } from '../../log/index.js';
+// coordinator/group room: how __consumer_offsets records travel as record batches. Records go in
+// as uncompressed v2 batches (one batch per coordinator write, so a commit of many partitions is
+// atomic) and are read back batch by batch when a shard loads; the replication layer's
+// CoordinatorPartitionLog uses these two pure functions.
 import type { Codec } from '../../storage/engine.js';
-import type { OffsetsLog, OffsetsRecord } from './ports.js';
+import type { OffsetsRecord } from './ports.js';
 import { decodeRecordBatches, encodeRecordBatch } from '../../protocol/record-batch.js';
 
 export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
-
-/** Bytes read per step while loading; a batch larger than this is still returned whole. */
-const LOAD_READ_BYTES = 1024 * 1024;
 
 export interface BatchCodecs {
   decompress(codec: Codec, data: Buffer): Buffer;
@@ -38,58 +35,4 @@ export function decodeOffsetsBatches(buf: Buffer, codecs: Pick<BatchCodecs, 'dec
     }
   }
   return { records, nextOffset };
-}
-
-/** __consumer_offsets on the broker's LogManager, created (compacted) on first use. */
-export class LogManagerOffsetsLog implements OffsetsLog {
-  private logs: Log[] = [];
-
-  private constructor(
-    readonly numPartitions: number,
-    private readonly codecs: BatchCodecs,
-    private readonly now: () => number,
-  ) {}
-
-  static async open(
-    logManager: LogManager,
-    numPartitions: number,
-    topicConfigs: Record<string, string>,
-    now: () => number = Date.now,
-  ): Promise<LogManagerOffsetsLog> {
-    const topic = await logManager.getOrCreateInternalTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, topicConfigs);
-    // An existing topic keeps its partition count: groups must map to the partitions that exist.
-    const log = new LogManagerOffsetsLog(topic.partitions, logManager.engine, now);
-    log.logs = topic.logs;
-    return log;
-  }
-
-  private log(partition: number): Log {
-    const log = this.logs[partition];
-    if (log === undefined) throw new RangeError(`${CONSUMER_OFFSETS_TOPIC} has no partition ${partition}`);
-    return log;
-  }
-
-  append(partition: number, records: OffsetsRecord[]): Promise<void> {
-    try {
-      this.log(partition).append(encodeOffsetsBatch(records, this.now()), { now: this.now() });
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  *read(partition: number): Iterable<OffsetsRecord> {
-    const log = this.log(partition);
-    let offset = log.logStartOffset;
-    const end = log.logEndOffset;
-    // Each step moves past at least one batch, so this ends within (end - start) steps.
-    while (offset < end) {
-      const buf = log.readBytes(offset, LOAD_READ_BYTES);
-      if (buf.length === 0) break;
-      const { records, nextOffset } = decodeOffsetsBatches(buf, this.codecs);
-      if (nextOffset <= offset) break;
-      yield* records;
-      offset = nextOffset;
-    }
-  }
 }

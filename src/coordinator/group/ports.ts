@@ -1,38 +1,15 @@
-// coordinator/group room: the small interfaces the group coordinator depends on (its storage,
-// clock and timers, logger, settings), so the state machine runs without a broker in unit tests.
+// coordinator/group room: the small interfaces the group coordinator depends on (clock and timers,
+// logger, settings; its storage is the runtime's CoordinatorPartitionLog), so the state machine
+// runs without a broker in unit tests.
+import type { Clock, CoordinatorLogger, CoordinatorRecord } from '../runtime/ports.js';
+
+export type { Clock, TimerHandle } from '../runtime/ports.js';
 
 /** One record of __consumer_offsets; `value` null is a tombstone. */
-export interface OffsetsRecord {
-  key: Buffer;
-  value: Buffer | null;
-}
-
-/** The coordinator's view of the __consumer_offsets topic. */
-export interface OffsetsLog {
-  readonly numPartitions: number;
-  /** Appends records to one partition durably enough for the commit to be acknowledged. */
-  append(partition: number, records: OffsetsRecord[]): Promise<void>;
-  /** Every record of one partition, oldest first (used once, at start-up). */
-  read(partition: number): AsyncIterable<OffsetsRecord> | Iterable<OffsetsRecord>;
-}
-
-export interface TimerHandle {
-  cancel(): void;
-}
-
-export interface Clock {
-  now(): number;
-  /** Runs `fn` after `delayMs`; the handle cancels it. Timers must not keep the process alive. */
-  schedule(delayMs: number, fn: () => void): TimerHandle;
-}
+export type OffsetsRecord = CoordinatorRecord;
 
 /** The subset of pino the coordinator uses. */
-export interface GroupLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type GroupLogger = CoordinatorLogger;
 
 export interface GroupCoordinatorConfig {
   /** group.min.session.timeout.ms */
@@ -67,7 +44,7 @@ export function groupConfigFromKafkaSettings(get: (name: string) => unknown): Gr
     const v = get(name);
     if (v === undefined || v === null) return fallback;
     const n = typeof v === 'number' ? v : Number(v);
-    if (!Number.isFinite(n)) throw new TypeError(`${name} must be a number, got ${String(v)}`);
+    if (!Number.isFinite(n)) throw new TypeError(`${name} must be a number, got ${JSON.stringify(v)}`);
     return n;
   };
   const d = defaultGroupCoordinatorConfig;

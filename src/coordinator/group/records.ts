@@ -139,7 +139,7 @@ class Reader {
     let shift = 0;
     for (let i = 0; i < 5; i++) {
       this.need(1);
-      const b = this.buf[this.pos++]!;
+      const b = this.buf[this.pos++];
       result += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return result;
       shift += 7;

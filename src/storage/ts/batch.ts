@@ -1,43 +1,33 @@
-// storage/ room (ts engine): v2 record-batch header layout, validation, and the record walk
+// storage/ room (ts engine): v2 record-batch validation (layout in src/records/), and the record walk
 // needed for timestamp lookups. Batches stay Buffers; only header fields are ever read.
 import { Codec, StorageError, StorageErrorCode } from '../engine.js';
 import { decompress } from './codec.js';
 import { crc32c } from './crc32c.js';
 
-export const BASE_OFFSET = 0;
-export const BATCH_LENGTH = 8;
-export const PARTITION_LEADER_EPOCH = 12;
-export const MAGIC = 16;
-export const CRC = 17;
-export const ATTRIBUTES = 21;
-export const LAST_OFFSET_DELTA = 23;
-export const BASE_TIMESTAMP = 27;
-export const MAX_TIMESTAMP = 35;
-export const PRODUCER_ID = 43;
-export const PRODUCER_EPOCH = 51;
-export const BASE_SEQUENCE = 53;
-export const RECORDS_COUNT = 57;
-export const HEADER_SIZE = 61;
-/** Bytes before the batch length stops counting (baseOffset + batchLength). */
-export const LOG_OVERHEAD = 12;
-
-export const ATTR_CODEC_MASK = 0x07;
-export const ATTR_LOG_APPEND_TIME = 0x08;
-export const ATTR_TRANSACTIONAL = 0x10;
-export const ATTR_CONTROL = 0x20;
-
-const TWO_32 = 4294967296;
-
-/** int64 as a JS number; exact below 2^53, which Kafka offsets and timestamps stay under. */
-export function readInt64(buf: Buffer, pos: number): number {
-  return buf.readInt32BE(pos) * TWO_32 + buf.readUInt32BE(pos + 4);
-}
-
-export function writeInt64(buf: Buffer, value: number, pos: number): void {
-  const hi = Math.floor(value / TWO_32);
-  buf.writeInt32BE(hi, pos);
-  buf.writeUInt32BE(value - hi * TWO_32, pos + 4);
-}
+export {
+  BASE_OFFSET,
+  BATCH_LENGTH,
+  PARTITION_LEADER_EPOCH,
+  MAGIC,
+  CRC,
+  ATTRIBUTES,
+  LAST_OFFSET_DELTA,
+  BASE_TIMESTAMP,
+  MAX_TIMESTAMP,
+  PRODUCER_ID,
+  PRODUCER_EPOCH,
+  BASE_SEQUENCE,
+  RECORDS_COUNT,
+  HEADER_SIZE,
+  LOG_OVERHEAD,
+  ATTR_CODEC_MASK,
+  ATTR_LOG_APPEND_TIME,
+  ATTR_TRANSACTIONAL,
+  ATTR_CONTROL,
+  readInt64,
+  writeInt64,
+} from '../../records/batch-layout.js';
+import { ATTRIBUTES, ATTR_CODEC_MASK, ATTR_LOG_APPEND_TIME, BASE_OFFSET, BASE_TIMESTAMP, BATCH_LENGTH, CRC, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, MAGIC, MAX_TIMESTAMP, RECORDS_COUNT, readInt64 } from '../../records/batch-layout.js';
 
 /**
  * Checks every batch of a produce buffer against docs/storage-format.md, in the documented order,

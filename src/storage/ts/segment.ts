@@ -260,7 +260,7 @@ export class Segment {
 
   /** Step 5 of the append rule, for one batch already written at `h.position`. */
   trackBatch(h: BatchHeader): void {
-    if (this.rollingBasedTimestamp === null) this.rollingBasedTimestamp = h.maxTimestamp;
+    this.rollingBasedTimestamp ??= h.maxTimestamp;
     if (h.maxTimestamp > this.maxTimestampSoFar) {
       this.maxTimestampSoFar = h.maxTimestamp;
       this.offsetOfMaxTimestampSoFar = h.lastOffset;
@@ -551,7 +551,7 @@ export class Segment {
     this.lastOffset = this.baseOffset - 1;
     this.rollingBasedTimestamp = null;
     scanLog(this.logFd, 0, this.size, false, (b) => {
-      if (this.rollingBasedTimestamp === null) this.rollingBasedTimestamp = b.maxTimestamp;
+      this.rollingBasedTimestamp ??= b.maxTimestamp;
       if (b.maxTimestamp > this.maxTimestampSoFar) {
         this.maxTimestampSoFar = b.maxTimestamp;
         this.offsetOfMaxTimestampSoFar = b.lastOffset;

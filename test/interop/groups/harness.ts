@@ -88,7 +88,7 @@ export interface RecordedGeneration {
   generationId: number;
   protocolName: string | null;
   rebalanceMs: number;
-  members: { memberId: string; groupInstanceId: string | null; partitions: number[] }[];
+  members: Array<{ memberId: string; groupInstanceId: string | null; partitions: number[] }>;
 }
 
 /** Partitions owned by two members of the same generation (must be empty). */
@@ -152,13 +152,13 @@ export function clientOwnershipProblems(members: MemberProcess[], generations: R
 /** (partition, offset) pairs below `endOffsets[p]` that no member consumed. */
 export function missingRecords(members: MemberProcess[], endOffsets: number[]): string[] {
   const seen = endOffsets.map(() => new Set<number>());
-  for (const m of members) for (const e of m.events) if (e.ev === 'rec' && e.p >= 0 && e.p < seen.length) seen[e.p]!.add(e.o);
+  for (const m of members) for (const e of m.events) if (e.ev === 'rec' && e.p >= 0 && e.p < seen.length) seen[e.p].add(e.o);
   const problems: string[] = [];
   endOffsets.forEach((end, p) => {
     let missing = 0;
     let first = -1;
     for (let o = 0; o < end; o++) {
-      if (!seen[p]!.has(o)) {
+      if (!seen[p].has(o)) {
         missing++;
         if (first < 0) first = o;
       }

@@ -6,11 +6,12 @@
 import kafkajs from 'kafkajs';
 
 const { Kafka, logLevel } = kafkajs;
-const [bootstrap, topic, group, clientId] = process.argv.slice(2);
-if (bootstrap === undefined || topic === undefined || group === undefined || clientId === undefined) {
+const args = process.argv.slice(2);
+if (args.length < 4) {
   process.stderr.write('usage: kafkajs-member <bootstrap> <topic> <group> <clientId>\n');
   process.exit(2);
 }
+const [bootstrap, topic, group, clientId] = args;
 
 const out = (o: object): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
@@ -38,13 +39,14 @@ await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 await consumer.run({
   autoCommitInterval: 500,
-  eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+  eachBatch: async (payload) => {
+    const { batch } = payload;
     const lines: string[] = [];
     for (const m of batch.messages) {
       lines.push(JSON.stringify({ ev: 'rec', p: batch.partition, o: Number(m.offset) }));
-      resolveOffset(m.offset);
+      payload.resolveOffset(m.offset);
     }
     if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
-    await heartbeat();
+    await payload.heartbeat();
   },
 });

@@ -19,7 +19,7 @@ CompressionCodecs[CompressionTypes.ZSTD] = zstdCodec;
 CompressionCodecs[CompressionTypes.Snappy] = snappyCodec;
 CompressionCodecs[CompressionTypes.LZ4] = lz4Codec;
 
-const codecs: Record<string, kafkajs.CompressionTypes> = {
+const codecs: Partial<Record<string, kafkajs.CompressionTypes>> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
   snappy: CompressionTypes.Snappy,
@@ -27,11 +27,13 @@ const codecs: Record<string, kafkajs.CompressionTypes> = {
   zstd: CompressionTypes.ZSTD,
 };
 
-const [mode, bootstrap, topic, countArg, codecName, partitionsArg, baseTsArg, timestampsArg] = process.argv.slice(2);
-if (mode === undefined || bootstrap === undefined || topic === undefined || baseTsArg === undefined) {
+const args = process.argv.slice(2);
+if (args.length < 7) {
   console.error('usage: client.js <mode> <bootstrap> <topic> <count> <codec> <partitions> <baseTs> [timestamps]');
   process.exit(2);
 }
+const [mode, bootstrap, topic, countArg, codecName, partitionsArg, baseTsArg] = args;
+const timestampsArg = args.at(7);
 const count = Number(countArg);
 const partitions = Number(partitionsArg);
 const baseTs = Number(baseTsArg);
@@ -54,7 +56,7 @@ async function create(): Promise<void> {
   let created = false;
   try {
     created = await admin.createTopics({
-      topics: [{ topic: topic!, numPartitions: partitions, replicationFactor: 1 }],
+      topics: [{ topic: topic, numPartitions: partitions, replicationFactor: 1 }],
       waitForLeaders: true,
     });
   } catch (e) {
@@ -69,20 +71,20 @@ async function adminMode(): Promise<void> {
   await admin.connect();
   const out: Record<string, unknown> = {};
   out.created = await admin.createTopics({
-    topics: [{ topic: topic!, numPartitions: partitions, replicationFactor: 1 }],
+    topics: [{ topic: topic, numPartitions: partitions, replicationFactor: 1 }],
     waitForLeaders: true,
   });
   // KafkaJS answers false (not an error) when the topic already exists.
-  out.createdAgain = await admin.createTopics({ topics: [{ topic: topic!, numPartitions: partitions }] });
-  const metadata = await admin.fetchTopicMetadata({ topics: [topic!] });
+  out.createdAgain = await admin.createTopics({ topics: [{ topic: topic, numPartitions: partitions }] });
+  const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   out.partitions = metadata.topics[0]?.partitions
     .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas.length, isr: p.isr.length }))
     .sort((a, b) => a.partition - b.partition);
-  out.listedBeforeDelete = (await admin.listTopics()).includes(topic!);
-  await admin.deleteTopics({ topics: [topic!], timeout: 10_000 });
+  out.listedBeforeDelete = (await admin.listTopics()).includes(topic);
+  await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
   let listed = true;
   for (let attempt = 0; attempt < 50 && listed; attempt++) {
-    listed = (await admin.listTopics()).includes(topic!);
+    listed = (await admin.listTopics()).includes(topic);
     if (listed) await new Promise((r) => setTimeout(r, 100));
   }
   out.listedAfterDelete = listed;
@@ -91,7 +93,7 @@ async function adminMode(): Promise<void> {
 }
 
 async function produce(): Promise<void> {
-  const compression = codecs[codecName ?? 'none'];
+  const compression = codecs[codecName];
   if (compression === undefined) throw new Error(`unknown codec ${codecName}`);
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false, maxInFlightRequests: 1 });
   await producer.connect();
@@ -114,7 +116,7 @@ async function produce(): Promise<void> {
       perPartition.set(r.p, (perPartition.get(r.p) ?? 0) + 1);
     }
     try {
-      const metadata = await producer.send({ topic: topic!, messages, compression, acks: -1 });
+      const metadata = await producer.send({ topic: topic, messages, compression, acks: -1 });
       for (const m of metadata) {
         const n = perPartition.get(m.partition) ?? 0;
         const base = Number(m.baseOffset ?? m.offset);
@@ -140,7 +142,7 @@ async function times(): Promise<void> {
     if (field === '') continue;
     const ts = Number(field);
     // KafkaJS substitutes the high watermark for partitions with no record at or after ts.
-    const answer = await admin.fetchTopicOffsetsByTimestamp(topic!, ts);
+    const answer = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
     for (const a of answer.sort((x, y) => x.partition - y.partition)) {
       results.push({ ts, p: a.partition, offset: Number(a.offset) });
     }
@@ -149,7 +151,7 @@ async function times(): Promise<void> {
   console.log(JSON.stringify({ results }));
 }
 
-const modes: Record<string, () => Promise<void>> = { create, admin: adminMode, produce, times };
+const modes: Partial<Record<string, () => Promise<void>>> = { create, admin: adminMode, produce, times };
 const selected = modes[mode];
 if (selected === undefined) {
   console.error(`unknown mode ${mode}`);

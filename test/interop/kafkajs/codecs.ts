@@ -79,7 +79,7 @@ export function xxh32Short(data: Buffer, seed = 0): number {
     h = Math.imul(rotl(h, 17), P4) >>> 0;
   }
   for (; i < data.length; i++) {
-    h = (h + Math.imul(data[i]!, P5)) >>> 0;
+    h = (h + Math.imul(data[i], P5)) >>> 0;
     h = Math.imul(rotl(h, 11), P1) >>> 0;
   }
   h ^= h >>> 15;

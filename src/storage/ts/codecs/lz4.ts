@@ -15,7 +15,7 @@ const FLG_CONTENT_CHECKSUM = 0x04;
 const FLG_DICT_ID = 0x01;
 const BLOCK_UNCOMPRESSED = 0x80000000;
 
-const BLOCK_MAX_SIZES: Record<number, number> = {
+const BLOCK_MAX_SIZES: Partial<Record<number, number>> = {
   4: 64 * 1024,
   5: 256 * 1024,
   6: 1024 * 1024,
@@ -45,7 +45,7 @@ function rotl32(x: number, r: number): number {
 }
 
 function readU32LE(src: Uint8Array, i: number): number {
-  return (src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24)) >>> 0;
+  return (src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24)) >>> 0;
 }
 
 function xxh32Round(acc: number, lane: number): number {
@@ -79,7 +79,7 @@ export function xxh32(src: Uint8Array, seed = 0, start = 0, end = src.length): n
     p += 4;
   }
   while (p < end) {
-    h = Math.imul(rotl32((h + Math.imul(src[p]!, PRIME32_5)) | 0, 11), PRIME32_1);
+    h = Math.imul(rotl32((h + Math.imul(src[p], PRIME32_5)) | 0, 11), PRIME32_1);
     p++;
   }
   h ^= h >>> 15;
@@ -117,7 +117,7 @@ function emitSequence(
   out[token] = ((litLen >= 15 ? 15 : litLen) << 4) | (ml >= 15 ? 15 : ml);
   if (litLen >= 15) op = writeLength(out, op, litLen - 15);
   if (litLen <= SHORT_COPY) {
-    for (let i = 0; i < litLen; i++) out[op + i] = src[anchor + i]!;
+    for (let i = 0; i < litLen; i++) out[op + i] = src[anchor + i];
   } else {
     out.set(src.subarray(anchor, anchor + litLen), op);
   }
@@ -157,7 +157,7 @@ function compressBlock(src: Uint8Array, start: number, end: number, out: Uint8Ar
     for (;;) {
       const seq = readU32LE(src, ip);
       const h = hash4(seq);
-      const candidate = table[h]!;
+      const candidate = table[h];
       table[h] = ip;
       if (candidate >= 0 && ip - candidate <= MAX_OFFSET && readU32LE(src, candidate) === seq) {
         let mStart = ip;
@@ -204,20 +204,20 @@ function decompressBlock(
 ): number {
   for (;;) {
     if (ip >= ipEnd) throw new Error(`lz4: block ends without final literals at ${ip}`);
-    const token = src[ip++]!;
+    const token = src[ip++];
     let litLen = token >>> 4;
     if (litLen === 15) {
       let b: number;
       do {
         if (ip >= ipEnd) throw new Error('lz4: truncated literal length');
-        b = src[ip++]!;
+        b = src[ip++];
         litLen += b;
       } while (b === 255);
     }
     if (ip + litLen > ipEnd) throw new Error(`lz4: literal of ${litLen} bytes runs past block end`);
     if (op + litLen > outLimit) throw new Error(`lz4: literals overrun block maximum size`);
     if (litLen <= SHORT_COPY) {
-      for (let i = 0; i < litLen; i++) out[op + i] = src[ip + i]!;
+      for (let i = 0; i < litLen; i++) out[op + i] = src[ip + i];
     } else {
       out.set(src.subarray(ip, ip + litLen), op);
     }
@@ -225,7 +225,7 @@ function decompressBlock(
     op += litLen;
     if (ip === ipEnd) return op;
     if (ip + 2 > ipEnd) throw new Error('lz4: truncated match offset');
-    const offset = src[ip]! | (src[ip + 1]! << 8);
+    const offset = src[ip] | (src[ip + 1] << 8);
     ip += 2;
     if (offset === 0 || op - offset < windowStart) {
       throw new Error(`lz4: match offset ${offset} points before the window at output ${op}`);
@@ -235,7 +235,7 @@ function decompressBlock(
       let b: number;
       do {
         if (ip >= ipEnd) throw new Error('lz4: truncated match length');
-        b = src[ip++]!;
+        b = src[ip++];
         matchLen += b;
       } while (b === 255);
     }
@@ -247,7 +247,7 @@ function decompressBlock(
     } else {
       // Short matches are cheaper byte by byte than through copyWithin; overlapping ones
       // (offset < length) repeat the last `offset` bytes and must go byte by byte anyway.
-      for (let i = 0; i < matchLen; i++) out[op++] = out[from++]!;
+      for (let i = 0; i < matchLen; i++) out[op++] = out[from++];
     }
   }
 }
@@ -322,8 +322,8 @@ class Output {
 /** Decodes one frame at pos; returns the position after it. */
 function decodeFrame(src: Buffer, pos: number, out: Output): number {
   if (pos + 7 > src.length) throw new Error(`lz4: truncated frame header at ${pos}`);
-  const flg = src[pos + 4]!;
-  const bd = src[pos + 5]!;
+  const flg = src[pos + 4];
+  const bd = src[pos + 5];
   if ((flg & 0xc0) !== FLG_VERSION) throw new Error(`lz4: unsupported frame version in FLG 0x${flg.toString(16)}`);
   if ((flg & 0x02) !== 0 || (bd & 0x8f) !== 0) throw new Error('lz4: reserved frame descriptor bits set');
   const blockMax = BLOCK_MAX_SIZES[(bd >>> 4) & 7];
@@ -341,7 +341,7 @@ function decodeFrame(src: Buffer, pos: number, out: Output): number {
   }
   if (descEnd + 1 > src.length) throw new Error('lz4: truncated frame header checksum');
   const hc = (xxh32(src, 0, pos + 4, descEnd) >>> 8) & 0xff;
-  if (src[descEnd] !== hc) throw new Error(`lz4: frame header checksum 0x${src[descEnd]!.toString(16)} != 0x${hc.toString(16)}`);
+  if (src[descEnd] !== hc) throw new Error(`lz4: frame header checksum 0x${src[descEnd].toString(16)} != 0x${hc.toString(16)}`);
   let ip = descEnd + 1;
   if (contentSize > 0) {
     // Trust the declared size only as far as the remaining input could expand to it.

@@ -24,7 +24,7 @@ const TAG_COPY_2 = 2;
 const TAG_COPY_4 = 3;
 
 function load32(src: Uint8Array, i: number): number {
-  return src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24);
+  return src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24);
 }
 
 function hash32(v: number): number {
@@ -70,7 +70,7 @@ function emitLiteral(out: Uint8Array, op: number, src: Uint8Array, start: number
     out[op++] = n >>> 24;
   }
   if (len <= SHORT_COPY) {
-    for (let i = 0; i < len; i++) out[op + i] = src[start + i]!;
+    for (let i = 0; i < len; i++) out[op + i] = src[start + i];
   } else {
     out.set(src.subarray(start, start + len), op);
   }
@@ -134,7 +134,7 @@ function compressFragment(
         nextIp = ip + (skip++ >> 5);
         if (nextIp > ipLimit) break search;
         const h = hash32(load32(src, ip));
-        candidate = table[h]!;
+        candidate = table[h];
         table[h] = ip;
       } while (load32(src, ip) !== load32(src, candidate));
 
@@ -150,7 +150,7 @@ function compressFragment(
         if (ip >= ipLimit) break search;
         table[hash32(load32(src, ip - 1))] = ip - 1;
         const h = hash32(load32(src, ip));
-        candidate = table[h]!;
+        candidate = table[h];
         table[h] = ip;
         if (load32(src, ip) !== load32(src, candidate)) break;
       }
@@ -183,7 +183,7 @@ function readPreamble(src: Uint8Array, start: number, end: number): { length: nu
   let pos = start;
   for (let shift = 0; shift < 35; shift += 7) {
     if (pos >= end) throw new Error('snappy: truncated length preamble');
-    const b = src[pos++]!;
+    const b = src[pos++];
     length += (b & 0x7f) * 2 ** shift;
     if ((b & 0x80) === 0) {
       if (length > 0xffffffff) throw new Error(`snappy: uncompressed length ${length} exceeds 32 bits`);
@@ -215,7 +215,7 @@ function decompressRawInto(src: Uint8Array, start: number, end: number, out: Uin
   let ip = pos;
   let op = outStart;
   while (ip < end) {
-    const tag = src[ip++]!;
+    const tag = src[ip++];
     const kind = tag & 3;
     if (kind === TAG_LITERAL) {
       let n = tag >>> 2;
@@ -223,14 +223,14 @@ function decompressRawInto(src: Uint8Array, start: number, end: number, out: Uin
         const extra = n - 59;
         if (ip + extra > end) throw new Error(`snappy: truncated literal length at input ${ip}`);
         n = 0;
-        for (let i = 0; i < extra; i++) n += src[ip + i]! * 2 ** (8 * i);
+        for (let i = 0; i < extra; i++) n += src[ip + i] * 2 ** (8 * i);
         ip += extra;
       }
       const litLen = n + 1;
       if (ip + litLen > end) throw new Error(`snappy: literal of ${litLen} bytes runs past input end`);
       if (op + litLen > length) throw new Error(`snappy: literal overruns declared length ${declared}`);
       if (litLen <= SHORT_COPY) {
-        for (let i = 0; i < litLen; i++) out[op + i] = src[ip + i]!;
+        for (let i = 0; i < litLen; i++) out[op + i] = src[ip + i];
       } else {
         out.set(src.subarray(ip, ip + litLen), op);
       }
@@ -243,17 +243,17 @@ function decompressRawInto(src: Uint8Array, start: number, end: number, out: Uin
     if (kind === TAG_COPY_1) {
       if (ip + 1 > end) throw new Error('snappy: truncated copy-1');
       copyLen = ((tag >>> 2) & 7) + 4;
-      offset = ((tag >>> 5) << 8) | src[ip]!;
+      offset = ((tag >>> 5) << 8) | src[ip];
       ip += 1;
     } else if (kind === TAG_COPY_2) {
       if (ip + 2 > end) throw new Error('snappy: truncated copy-2');
       copyLen = (tag >>> 2) + 1;
-      offset = src[ip]! | (src[ip + 1]! << 8);
+      offset = src[ip] | (src[ip + 1] << 8);
       ip += 2;
     } else {
       if (ip + 4 > end) throw new Error('snappy: truncated copy-4');
       copyLen = (tag >>> 2) + 1;
-      offset = (src[ip]! | (src[ip + 1]! << 8) | (src[ip + 2]! << 16) | (src[ip + 3]! << 24)) >>> 0;
+      offset = (src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24)) >>> 0;
       ip += 4;
     }
     if (offset === 0 || offset > op - outStart) throw new Error(`snappy: copy offset ${offset} invalid at output ${op - outStart}`);
@@ -264,7 +264,7 @@ function decompressRawInto(src: Uint8Array, start: number, end: number, out: Uin
     } else {
       // Short copies are cheaper byte by byte than through copyWithin; overlapping ones (offset
       // < length) repeat the last `offset` bytes and must go byte by byte anyway.
-      for (let i = 0; i < copyLen; i++, op++) out[op] = out[op - offset]!;
+      for (let i = 0; i < copyLen; i++, op++) out[op] = out[op - offset];
     }
   }
   if (op !== length) throw new Error(`snappy: decoded ${op - outStart} bytes, declared ${declared}`);

@@ -1,0 +1,320 @@
+// cluster/ room: the MetadataStore of a single node — the image lives in the data dir
+// (__spool_topics.json, meta.properties, __spool_producer_id_block) and this broker is the
+// controller. Writes are serialized, checked against the versions they name, persisted
+// atomically, then published in order to the listeners.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, validateTopicConfigs, type BrokerConfig } from '../config/index.js';
+import { ErrorCode, KafkaError, assert } from '../errors.js';
+import { writeFileAtomic } from '../log/checkpoint.js';
+import { loadOrCreateMetaProperties } from './meta-properties.js';
+import type { MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
+import { INTERNAL_TOPICS, randomKafkaUuid, topicNameProblem } from './topics.js';
+import type { BrokerRegistration, MetadataEvent, MetadataListener, PartitionState, ProducerIdBlock, TopicImage } from './types.js';
+
+const TOPICS_FILE = '__spool_topics.json';
+const PRODUCER_ID_FILE = '__spool_producer_id_block';
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+
+/** v1 (before partition state was stored): every partition led by this node at epoch 0. */
+interface TopicsFileV1 {
+  version: 1;
+  topics: Array<{ name: string; topicId: string; partitions: number; configs: Record<string, string>; internal: boolean }>;
+}
+interface TopicsFileV2 {
+  version: 2;
+  topics: TopicImage[];
+}
+
+type Distributive<T> = T extends unknown ? Omit<T, 'version'> : never;
+
+export class LocalMetadataStore implements MetadataStore {
+  clusterId = '';
+  version = 0;
+  private readonly topicsByName = new Map<string, TopicImage>();
+  private readonly topicsById = new Map<string, TopicImage>();
+  private readonly brokersById = new Map<number, BrokerRegistration>();
+  private readonly listeners = new Set<MetadataListener>();
+  /** Serializes writes: each one sees the image the previous one left. */
+  private mutation: Promise<unknown> = Promise.resolve();
+  private producerIdBlockEnd = 0;
+  private closed = false;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly config: BrokerConfig,
+  ) {}
+
+  private get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  start(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true });
+    const configured = this.config.get('cluster.id');
+    this.clusterId = loadOrCreateMetaProperties(this.dataDir, this.nodeId, typeof configured === 'string' ? configured : null);
+    for (const topic of this.readTopicsFile()) this.index(topic);
+    const pidPath = join(this.dataDir, PRODUCER_ID_FILE);
+    if (existsSync(pidPath)) {
+      const end = Number(readFileSync(pidPath, 'utf8').trim());
+      if (!Number.isSafeInteger(end) || end < 0) throw new Error(`malformed ${pidPath}`);
+      this.producerIdBlockEnd = end;
+    }
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    return this.mutation.then(() => undefined);
+  }
+
+  private readTopicsFile(): TopicImage[] {
+    const file = join(this.dataDir, TOPICS_FILE);
+    if (!existsSync(file)) return [];
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as TopicsFileV1 | TopicsFileV2;
+    if (parsed.version === 2 && Array.isArray(parsed.topics)) return parsed.topics;
+    if (parsed.version === 1 && Array.isArray(parsed.topics)) {
+      return parsed.topics.map((t) => ({
+        name: t.name,
+        topicId: t.topicId,
+        internal: t.internal,
+        configs: t.configs,
+        partitions: Array.from({ length: t.partitions }, (_, p) => this.newPartitionState(t.name, t.topicId, p)),
+      }));
+    }
+    throw new Error(`unsupported ${file} format`);
+  }
+
+  private persistTopics(): void {
+    const file: TopicsFileV2 = { version: 2, topics: [...this.topicsByName.values()] };
+    writeFileAtomic(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n');
+  }
+
+  private index(topic: TopicImage): void {
+    this.topicsByName.set(topic.name, topic);
+    this.topicsById.set(topic.topicId, topic);
+  }
+
+  /** One node: this broker is the only replica, leader and ISR, from leader epoch 0. */
+  private newPartitionState(topic: string, topicId: string, partition: number): PartitionState {
+    return { topic, topicId, partition, replicas: [this.nodeId], isr: [this.nodeId], leader: this.nodeId, leaderEpoch: 0, partitionEpoch: 0 };
+  }
+
+  topics(): TopicImage[] {
+    return [...this.topicsByName.values()];
+  }
+  topic(name: string): TopicImage | undefined {
+    return this.topicsByName.get(name);
+  }
+  topicById(topicId: string): TopicImage | undefined {
+    return this.topicsById.get(topicId);
+  }
+  partition(topic: string, partition: number): PartitionState | undefined {
+    return this.topicsByName.get(topic)?.partitions[partition];
+  }
+  brokers(): BrokerRegistration[] {
+    return [...this.brokersById.values()];
+  }
+  controllerId(): number {
+    return this.nodeId;
+  }
+
+  subscribe(listener: MetadataListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.mutation.then(fn, fn);
+    this.mutation = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publish(event: Distributive<MetadataEvent>): Promise<void> {
+    this.version++;
+    const full = { ...event, version: this.version };
+    for (const listener of [...this.listeners]) await listener(full);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'metadata store is closed');
+  }
+
+  private requireTopic(name: string): TopicImage {
+    const topic = this.topicsByName.get(name);
+    if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`, { topic: name });
+    return topic;
+  }
+
+  private validateConfigs(configs: Record<string, string | null>): Record<string, string> {
+    try {
+      validateTopicConfigs(configs);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new KafkaError(ErrorCode.INVALID_CONFIG, err.message);
+      throw err;
+    }
+    const overrides: Record<string, string> = {};
+    for (const [k, v] of Object.entries(configs)) if (v !== null) overrides[k] = v;
+    return overrides;
+  }
+
+  private validateNewTopic(spec: NewTopic): void {
+    const problem = topicNameProblem(spec.name);
+    if (problem !== null) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem, { topic: spec.name });
+    if (this.topicsByName.has(spec.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`);
+    // Kafka refuses names that collide once '.' and '_' are treated alike (metric names).
+    const normalized = spec.name.replace(/\./g, '_');
+    for (const existing of this.topicsByName.keys()) {
+      if (existing.replace(/\./g, '_') === normalized) {
+        throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic: ${existing}`);
+      }
+    }
+    if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${spec.partitions}.`);
+    }
+    const rf = spec.replicationFactor;
+    if (rf !== -1 && rf !== 1) {
+      throw new KafkaError(
+        ErrorCode.INVALID_REPLICATION_FACTOR,
+        `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only 1 broker(s) are registered.`,
+      );
+    }
+  }
+
+  createTopic(spec: NewTopic, options: { validateOnly?: boolean } = {}): Promise<TopicImage> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      this.validateNewTopic(spec);
+      const configs = this.validateConfigs(spec.configs);
+      const topicId = randomKafkaUuid();
+      const topic: TopicImage = {
+        name: spec.name,
+        topicId,
+        internal: spec.internal || INTERNAL_TOPICS.has(spec.name),
+        configs,
+        partitions: Array.from({ length: spec.partitions }, (_, p) => this.newPartitionState(spec.name, topicId, p)),
+      };
+      if (options.validateOnly) return topic;
+      this.index(topic);
+      this.persistTopics();
+      await this.publish({ type: 'topic-created', topic });
+      return topic;
+    });
+  }
+
+  deleteTopic(name: string): Promise<TopicImage> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      if (!this.config.getBoolean('delete.topic.enable')) {
+        throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false).');
+      }
+      const topic = this.requireTopic(name);
+      this.topicsByName.delete(name);
+      this.topicsById.delete(topic.topicId);
+      this.persistTopics();
+      await this.publish({ type: 'topic-deleted', topic });
+      return topic;
+    });
+  }
+
+  createPartitions(name: string, totalCount: number, options: { validateOnly?: boolean } = {}): Promise<TopicImage> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      const topic = this.requireTopic(name);
+      const current = topic.partitions.length;
+      if (!Number.isInteger(totalCount) || totalCount <= current) {
+        throw new KafkaError(
+          ErrorCode.INVALID_PARTITIONS,
+          totalCount === current
+            ? `Topic already has ${current} partitions.`
+            : `Topic currently has ${current} partitions, which is higher than the requested ${totalCount}.`,
+        );
+      }
+      if (options.validateOnly) return topic;
+      const added: PartitionState[] = [];
+      for (let p = current; p < totalCount; p++) added.push(this.newPartitionState(name, topic.topicId, p));
+      topic.partitions.push(...added);
+      this.persistTopics();
+      await this.publish({ type: 'partitions-created', topic: name, partitions: added });
+      return topic;
+    });
+  }
+
+  alterTopicConfigs(name: string, configs: Record<string, string | null>, options: { validateOnly?: boolean } = {}): Promise<TopicImage> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      const topic = this.requireTopic(name);
+      const overrides = this.validateConfigs(configs);
+      if (options.validateOnly) return topic;
+      topic.configs = overrides;
+      this.persistTopics();
+      await this.publish({ type: 'topic-configs-changed', topic: name, configs: overrides });
+      return topic;
+    });
+  }
+
+  alterPartition(change: PartitionChange): Promise<PartitionState> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      const topic = this.requireTopic(change.topic);
+      const current = change.partition >= 0 && change.partition < topic.partitions.length ? topic.partitions[change.partition] : undefined;
+      if (current === undefined) {
+        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${change.topic}-${change.partition} does not exist.`);
+      }
+      // Compare-and-set: a deposed leader or a stale view never overwrites newer state.
+      if (change.leaderEpoch !== current.leaderEpoch) {
+        throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `Leader epoch ${change.leaderEpoch} is not the current ${current.leaderEpoch}`, {
+          topic: change.topic,
+          partition: change.partition,
+        });
+      }
+      if (change.partitionEpoch !== current.partitionEpoch) {
+        throw new KafkaError(ErrorCode.INVALID_UPDATE_VERSION, `Partition epoch ${change.partitionEpoch} is not the current ${current.partitionEpoch}`, {
+          topic: change.topic,
+          partition: change.partition,
+        });
+      }
+      const leaderChanged = change.leader !== undefined && change.leader !== current.leader;
+      const isr = change.isr ?? current.isr;
+      const leader = change.leader ?? current.leader;
+      if (leader >= 0 && !isr.includes(leader)) {
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `ISR [${isr.join(',')}] must contain the leader ${leader}`);
+      }
+      const next: PartitionState = {
+        ...current,
+        isr: [...isr],
+        leader,
+        leaderEpoch: leaderChanged ? current.leaderEpoch + 1 : current.leaderEpoch,
+        partitionEpoch: current.partitionEpoch + 1,
+      };
+      assert(next.leaderEpoch >= current.leaderEpoch, 'leader epochs never go back', { topic: change.topic, partition: change.partition });
+      topic.partitions[change.partition] = next;
+      this.persistTopics();
+      await this.publish({ type: 'partition-changed', partition: next });
+      return next;
+    });
+  }
+
+  registerBroker(registration: Omit<BrokerRegistration, 'epoch'>): Promise<BrokerRegistration> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      const previous = this.brokersById.get(registration.nodeId);
+      const broker: BrokerRegistration = { ...registration, epoch: (previous?.epoch ?? -1) + 1 };
+      this.brokersById.set(broker.nodeId, broker);
+      await this.publish({ type: 'broker-registered', broker });
+      return broker;
+    });
+  }
+
+  allocateProducerIds(): Promise<ProducerIdBlock> {
+    return this.serialize(() => {
+      this.assertOpen();
+      const firstProducerId = this.producerIdBlockEnd;
+      // Persisted before handing out: ids below the stored end may be in use after a restart.
+      writeFileAtomic(join(this.dataDir, PRODUCER_ID_FILE), `${firstProducerId + PRODUCER_ID_BLOCK_SIZE}\n`);
+      this.producerIdBlockEnd = firstProducerId + PRODUCER_ID_BLOCK_SIZE;
+      return Promise.resolve({ firstProducerId, size: PRODUCER_ID_BLOCK_SIZE });
+    });
+  }
+}

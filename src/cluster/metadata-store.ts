@@ -1,0 +1,67 @@
+// cluster/ room: the MetadataStore interface. Two implementations: local (files in the data dir,
+// one node) and etcd (a cluster, later). Reads come from this broker's applied image; writes are
+// compare-and-set on a version/epoch and never rely on locks or leases for mutual exclusion.
+import type { BrokerRegistration, MetadataListener, PartitionState, ProducerIdBlock, TopicImage } from './types.js';
+
+export interface NewTopic {
+  name: string;
+  partitions: number;
+  /** Replica assignment per partition; default: round-robin over the registered brokers. */
+  replicationFactor: number;
+  configs: Record<string, string | null>;
+  internal: boolean;
+}
+
+/** An AlterPartition request from a partition's leader (ISR shrink/expand). */
+export interface PartitionChange {
+  topic: string;
+  partition: number;
+  /** The leader epoch the caller leads at: a deposed leader is refused with FENCED_LEADER_EPOCH. */
+  leaderEpoch: number;
+  /** The partition epoch the caller last saw: a stale view is refused with INVALID_UPDATE_VERSION. */
+  partitionEpoch: number;
+  isr?: number[];
+  /** Set only by the controller's election; bumps the leader epoch. */
+  leader?: number;
+}
+
+export interface MetadataStore {
+  readonly clusterId: string;
+  /** Version of the last event applied to this broker's image. */
+  readonly version: number;
+
+  /** Loads (or creates) the metadata and starts following changes. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+
+  // Reads: this broker's applied image.
+  topics(): TopicImage[];
+  topic(name: string): TopicImage | undefined;
+  topicById(topicId: string): TopicImage | undefined;
+  partition(topic: string, partition: number): PartitionState | undefined;
+  brokers(): BrokerRegistration[];
+  /** The node that answers as controller in Metadata/DescribeCluster; -1 when none is known. */
+  controllerId(): number;
+
+  /**
+   * Writes. Each resolves once this broker's listeners have applied the resulting event, so a
+   * caller that created a topic can use it at once. Each throws KafkaError with Kafka's code:
+   * TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS, INVALID_CONFIG,
+   * INVALID_REPLICATION_FACTOR, FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, …
+   */
+  createTopic(topic: NewTopic, options?: { validateOnly?: boolean }): Promise<TopicImage>;
+  deleteTopic(name: string): Promise<TopicImage>;
+  createPartitions(name: string, totalCount: number, options?: { validateOnly?: boolean }): Promise<TopicImage>;
+  /** Replaces the topic's overrides (null = back to the default). */
+  alterTopicConfigs(name: string, configs: Record<string, string | null>, options?: { validateOnly?: boolean }): Promise<TopicImage>;
+  alterPartition(change: PartitionChange): Promise<PartitionState>;
+  registerBroker(registration: Omit<BrokerRegistration, 'epoch'>): Promise<BrokerRegistration>;
+  /** A block of producer ids no other caller (on any broker, before or after a restart) gets. */
+  allocateProducerIds(): Promise<ProducerIdBlock>;
+
+  /**
+   * Follows changes in order. Listeners run one event at a time; an async listener delays the
+   * next event (and the write that caused it) until it is done. Returns the unsubscribe.
+   */
+  subscribe(listener: MetadataListener): () => void;
+}

@@ -1,0 +1,66 @@
+// replication/ room: an internal topic (__consumer_offsets, later __transaction_state) as the
+// coordinator runtime sees it: append one batch of key/value records as leader at a given epoch,
+// answered once committed (high watermark), and read back every committed record at load.
+// Matches coordinator/runtime's CoordinatorPartitionLog port structurally.
+import { decodeRecordBatches, encodeRecordBatch } from '../protocol/record-batch.js';
+import type { Codec } from '../storage/engine.js';
+import type { ReplicaManager } from './replica-manager.js';
+
+export interface KeyValueRecord {
+  key: Buffer;
+  value: Buffer | null;
+}
+
+/** Bytes read per step while loading; a batch larger than this is still returned whole. */
+const LOAD_READ_BYTES = 1024 * 1024;
+
+export interface InternalTopicLogOptions {
+  topic: string;
+  replicaManager: ReplicaManager;
+  decompress(codec: Codec, data: Buffer): Buffer;
+  /** How long a write waits for the ISR before REQUEST_TIMED_OUT (offsets.commit.timeout.ms). */
+  commitTimeoutMs: number;
+  now?: () => number;
+}
+
+export class InternalTopicLog {
+  private readonly now: () => number;
+
+  constructor(private readonly options: InternalTopicLogOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async append(partition: number, leaderEpoch: number, records: KeyValueRecord[]): Promise<{ lastOffset: number }> {
+    const { replicaManager, topic } = this.options;
+    const p = replicaManager.getPartitionOrError(topic, partition, leaderEpoch);
+    const now = this.now();
+    const batch = encodeRecordBatch(records.map((r) => ({ key: r.key, value: r.value, timestamp: now })));
+    const appended = replicaManager.appendToLeader(p, batch, -1, 'coordinator', now);
+    const lastOffset = appended.kind === 'appended' ? appended.result.lastOffset : appended.batch.lastOffset;
+    await replicaManager.awaitReplication(p, lastOffset, this.options.commitTimeoutMs);
+    return { lastOffset };
+  }
+
+  /** Committed records (below the high watermark), oldest first; control batches skipped. */
+  *read(partition: number): Iterable<KeyValueRecord> {
+    const p = this.options.replicaManager.getPartitionOrError(this.options.topic, partition, -1, false);
+    let offset = p.logStartOffset;
+    const end = p.isLeader ? p.logEndOffset : p.highWatermark;
+    // Each step moves past at least one batch, so this ends within (end - start) steps.
+    while (offset < end) {
+      const buf = p.log.readBytes(offset, LOAD_READ_BYTES);
+      if (buf.length === 0) break;
+      let nextOffset = offset;
+      for (const batch of decodeRecordBatches(buf, (codec, data) => this.options.decompress(codec as Codec, data))) {
+        nextOffset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+        if (batch.isControl) continue;
+        for (const r of batch.records) {
+          // Copies: shard state keeps these long after the read buffer is gone.
+          if (r.key !== null) yield { key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value) };
+        }
+      }
+      if (nextOffset <= offset) break;
+      offset = nextOffset;
+    }
+  }
+}
