@@ -19,7 +19,7 @@ const allowed = {
   network: ['errors', 'protocol', 'storage'],
   log: ['errors', 'records', 'storage', 'config'],
   cluster: ['errors', 'config', 'log'],
-  replication: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'protocol'],
+  replication: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'protocol', 'network'],
   coordinator: ['errors', 'records', 'storage', 'protocol'],
   api: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network'],
   broker: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api'],

@@ -15,6 +15,11 @@ import { loadEngine } from './storage/loader.js';
 
 export interface BrokerOptions extends LoadConfigOptions {
   logger?: Logger;
+  /**
+   * A metadata store built elsewhere (tests that run several brokers on one store); the broker
+   * starts and closes only a store it built itself.
+   */
+  metadataStore?: MetadataStore;
 }
 
 export class Broker {
@@ -32,12 +37,14 @@ export class Broker {
   private server: SocketServer | null = null;
   /** Set once every service is built: stop() before that has nothing to close. */
   private servicesStarted = false;
+  private readonly injectedMetadataStore: MetadataStore | undefined;
   private stopping: Promise<void> | null = null;
 
   constructor(options: BrokerOptions = {}) {
     this.config = new BrokerConfig(options);
     this.logger = options.logger ?? pino({ name: 'spool' });
     this.nodeId = this.config.nodeId;
+    this.injectedMetadataStore = options.metadataStore;
     if (this.config.unknownKeys.length > 0) {
       this.logger.warn({ keys: this.config.unknownKeys }, 'These configurations were supplied but are not used');
     }
@@ -56,8 +63,8 @@ export class Broker {
     const { config, logger } = this;
     const engineChoice = config.getString('spool.engine') as 'native' | 'ts' | 'auto';
     this.engine = await loadEngine(engineChoice, logger);
-    const metadata = new LocalMetadataStore(config.logDir, config);
-    await metadata.start();
+    const metadata = this.injectedMetadataStore ?? new LocalMetadataStore(config.logDir, config);
+    if (!this.injectedMetadataStore) await metadata.start();
     this.metadata = metadata;
     this.logManager = await LogManager.open({ dataDir: config.logDir, engine: this.engine, config, logger });
     const replicaManager = new ReplicaManager({ localBrokerId: this.nodeId, metadata, logManager: this.logManager, config, logger });
@@ -136,8 +143,10 @@ export class Broker {
     this.servicesStarted = false;
     this.replicaManager.shutdown();
     this.groupCoordinator.close();
+    // Fetchers stop before the logs close, so no follower append races the close.
+    await this.replicaManager.stopped();
     await this.logManager.close();
-    await this.metadata.close();
+    if (!this.injectedMetadataStore) await this.metadata.close();
   }
 
   /** Stops accepting, answers in-flight requests (long polls end now), then flushes and closes the logs. */

@@ -108,6 +108,14 @@ export class Log {
     return result;
   }
 
+  /** Appends batches that carry the leader's offsets (a follower replicating its leader). */
+  appendAsFollower(batches: Buffer): AppendResult {
+    const result = this.current().appendAsFollower(batches);
+    this.messagesSinceFlush += result.lastOffset - result.firstOffset + 1;
+    this.maybeFlush();
+    return result;
+  }
+
   /** Removes every batch at or after `offset` (a follower diverged from its leader). */
   truncateTo(offset: number): void {
     this.current().truncateTo(offset);

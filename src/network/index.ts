@@ -2,3 +2,4 @@
 export * from './framing.js';
 export * from './connection.js';
 export * from './server.js';
+export * from './client.js';

@@ -7,7 +7,7 @@
 // ApiVersions always answers with v0 so a client that does not know our versions can parse it.
 import { ApiKey } from './api-keys.js';
 import { ErrorCode, ProtocolError } from './errors.js';
-import { apis, apiTable, type KnownApiKey, type RequestFor, type ResponseFor } from './messages/index.js';
+import { apis, apiTable, type DecodedResponseFor, type KnownApiKey, type RequestFor, type RequestInputFor, type ResponseFor } from './messages/index.js';
 import { Reader, Writer, type RecordsSlice } from './primitives.js';
 import { inRange } from './schema.js';
 
@@ -18,8 +18,10 @@ export type { Infer, InferInput } from './schema.js';
 export {
   apis,
   apiTable,
+  type DecodedResponseFor,
   type KnownApiKey,
   type RequestFor,
+  type RequestInputFor,
   type RequestOf,
   type ResponseFor,
   type ResponseOf,
@@ -171,4 +173,48 @@ export function encodeApiVersionsUnsupported(
   apiKeys: ApiVersionRange[] = supportedApis(),
 ): EncodedResponse {
   return encodeResponse(ApiKey.ApiVersions, 0, correlationId, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys });
+}
+
+/**
+ * A request frame as a client sends it, size prefix included: header v1 (v2 for flexible
+ * versions) and the body. Broker-to-broker traffic (replica fetchers) and tools use it.
+ */
+export function encodeRequest<K extends KnownApiKey>(
+  apiKey: K,
+  apiVersion: number,
+  correlationId: number,
+  clientId: string | null,
+  body: RequestInputFor<K>,
+): Buffer;
+export function encodeRequest(apiKey: number, apiVersion: number, correlationId: number, clientId: string | null, body: unknown): Buffer {
+  const entry = apiTable.get(apiKey);
+  if (entry === undefined) throw new ProtocolError(`unknown API key ${apiKey}`);
+  const w = new Writer();
+  w.int32(0); // size, patched below
+  w.int16(apiKey);
+  w.int16(apiVersion);
+  w.int32(correlationId);
+  w.string(clientId, false);
+  if (entry.request.isFlexible(apiVersion)) w.uvarint(0);
+  entry.request.encodeUnchecked(w, body, apiVersion);
+  const frame = w.toBuffer();
+  frame.writeInt32BE(frame.length - 4, 0);
+  return frame;
+}
+
+/** The correlation id of a response frame (size prefix stripped). */
+export function responseCorrelationId(frame: Buffer): number {
+  if (frame.length < 4) throw new ProtocolError(`response frame of ${frame.length} bytes has no correlation id`);
+  return frame.readInt32BE(0);
+}
+
+/** Decodes a response frame (size prefix stripped) of `apiKey` at `apiVersion`. */
+export function decodeResponse<K extends KnownApiKey>(apiKey: K, apiVersion: number, frame: Buffer): DecodedResponseFor<K>;
+export function decodeResponse(apiKey: number, apiVersion: number, frame: Buffer): unknown {
+  const entry = apiTable.get(apiKey);
+  if (entry === undefined) throw new ProtocolError(`unknown API key ${apiKey}`);
+  const r = new Reader(frame, 4);
+  // Response header v1 (tagged fields) for flexible versions, except ApiVersions (always v0).
+  if (apiKey !== ApiKey.ApiVersions && entry.response.isFlexible(apiVersion)) skipTaggedFields(r);
+  return entry.response.decode(r, apiVersion);
 }

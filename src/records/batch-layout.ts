@@ -52,6 +52,8 @@ export function writeInt64(buf: Buffer, value: number, pos: number): void {
 export interface BatchHeaderView {
   /** Byte position of the batch in its buffer. */
   position: number;
+  baseOffset: number;
+  partitionLeaderEpoch: number;
   sizeInBytes: number;
   attributes: number;
   lastOffsetDelta: number;
@@ -81,6 +83,8 @@ export function batchHeaders(buf: Buffer): BatchHeaderView[] {
     const attributes = buf.readInt16BE(pos + ATTRIBUTES);
     out.push({
       position: pos,
+      baseOffset: readInt64(buf, pos + BASE_OFFSET),
+      partitionLeaderEpoch: buf.readInt32BE(pos + PARTITION_LEADER_EPOCH),
       sizeInBytes,
       attributes,
       lastOffsetDelta: buf.readInt32BE(pos + LAST_OFFSET_DELTA),

@@ -21,6 +21,23 @@ export type LeaderAppend =
   /** A retried idempotent batch already in the log: answer with its original offsets. */
   | { kind: 'duplicate'; batch: ProducerBatchMetadata };
 
+/** Asks the controller to change the ISR (Kafka's AlterPartition): compare-and-set on the epochs. */
+export type IsrChangeRequester = (partition: Partition, isr: number[]) => Promise<void>;
+
+export interface PartitionOptions {
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
+  requestIsrChange: IsrChangeRequester;
+  now?: () => number;
+}
+
+/** What the leader knows of one follower, from its fetches. */
+interface FollowerState {
+  logEndOffset: number;
+  /** Last time its fetch reached the leader's log end offset (Kafka's lastCaughtUpTimeMs). */
+  lastCaughtUpTimeMs: number;
+}
+
 export interface EpochEndOffset {
   errorCode: number;
   leaderEpoch: number;
@@ -34,15 +51,26 @@ export class Partition {
   private hw = 0;
   readonly producerState = new ProducerStateManager();
   readonly leaderEpochCache: LeaderEpochFileCache;
-  /** Log end offsets the followers reported in their last fetch (leader only). */
-  private readonly followerEndOffsets = new Map<number, number>();
+  /** What the followers reported in their fetches (leader only). */
+  private readonly followers = new Map<number, FollowerState>();
   private readonly listeners = new Set<() => void>();
+  /** An AlterPartition in flight: one at a time, the next waits for its answer (as Kafka). */
+  private isrChangeInFlight = false;
+  private readonly options: PartitionOptions;
+  private readonly now: () => number;
 
   constructor(
     state: PartitionState,
     readonly log: Log,
     readonly localBrokerId: number,
+    options?: Partial<PartitionOptions>,
   ) {
+    this.options = {
+      replicaLagTimeMaxMs: options?.replicaLagTimeMaxMs ?? 30000,
+      requestIsrChange: options?.requestIsrChange ?? (() => Promise.resolve()),
+      now: options?.now,
+    };
+    this.now = options?.now ?? Date.now;
     this.topic = state.topic;
     this.index = state.partition;
     this.state = { ...state };
@@ -113,12 +141,22 @@ export class Partition {
       next: next.leaderEpoch,
     });
     const epochChanged = next.leaderEpoch !== this.state.leaderEpoch;
+    const wasLeader = this.isLeader;
     this.state = { ...next, replicas: [...next.replicas], isr: [...next.isr] };
     if (this.isLeader) {
       this.leaderEpochCache.assign(next.leaderEpoch, this.log.logEndOffset);
-      if (epochChanged) this.followerEndOffsets.clear();
-      for (const replica of this.followerEndOffsets.keys()) if (!this.state.replicas.includes(replica)) this.followerEndOffsets.delete(replica);
+      if (epochChanged || !wasLeader) {
+        // A new leader knows nothing of its followers yet: each gets a full lag period to fetch.
+        this.followers.clear();
+        const now = this.now();
+        for (const replica of this.state.replicas) {
+          if (replica !== this.localBrokerId) this.followers.set(replica, { logEndOffset: -1, lastCaughtUpTimeMs: now });
+        }
+      }
+      for (const replica of this.followers.keys()) if (!this.state.replicas.includes(replica)) this.followers.delete(replica);
       this.maybeIncrementHighWatermark();
+    } else {
+      this.followers.clear();
     }
     this.notify();
   }
@@ -170,11 +208,50 @@ export class Partition {
     return { kind: 'appended', result };
   }
 
-  /** A follower fetched from `fetchOffset`: it holds everything below it (leader side). */
+  /**
+   * A follower fetched from `fetchOffset`: it holds everything below it (leader side). Moves the
+   * high watermark, and asks to add the follower to the ISR once it caught up (its log end offset
+   * reached the high watermark and the start of the current leader epoch).
+   */
   updateFollowerFetchState(replicaId: number, fetchOffset: number): void {
     if (!this.isLeader || !this.state.replicas.includes(replicaId)) return;
-    this.followerEndOffsets.set(replicaId, Math.min(fetchOffset, this.log.logEndOffset));
+    const leo = this.log.logEndOffset;
+    const state = this.followers.get(replicaId) ?? { logEndOffset: -1, lastCaughtUpTimeMs: 0 };
+    state.logEndOffset = Math.min(fetchOffset, leo);
+    if (fetchOffset >= leo) state.lastCaughtUpTimeMs = this.now();
+    this.followers.set(replicaId, state);
     if (this.maybeIncrementHighWatermark()) this.notify();
+    if (!this.state.isr.includes(replicaId)) {
+      const epochStart = this.leaderEpochCache.epochEntries().at(-1)?.startOffset ?? 0;
+      if (state.logEndOffset >= this.hw && state.logEndOffset >= epochStart) this.proposeIsr([...this.state.isr, replicaId]);
+    }
+  }
+
+  /** ISR followers that have not caught up within replica.lag.time.max.ms (leader side). */
+  outOfSyncReplicas(now: number): number[] {
+    if (!this.isLeader) return [];
+    return this.state.isr.filter((replica) => {
+      if (replica === this.localBrokerId) return false;
+      const f = this.followers.get(replica);
+      return f === undefined || now - f.lastCaughtUpTimeMs > this.options.replicaLagTimeMaxMs;
+    });
+  }
+
+  /** The leader's periodic check (Kafka's maybeShrinkIsr): lagging followers leave the ISR. */
+  maybeShrinkIsr(now: number): void {
+    const lagging = this.outOfSyncReplicas(now);
+    if (lagging.length > 0) this.proposeIsr(this.state.isr.filter((r) => !lagging.includes(r)));
+  }
+
+  private proposeIsr(isr: number[]): void {
+    if (this.isrChangeInFlight || !this.isLeader) return;
+    this.isrChangeInFlight = true;
+    this.options
+      .requestIsrChange(this, isr)
+      .catch(() => undefined)
+      .finally(() => {
+        this.isrChangeInFlight = false;
+      });
   }
 
   /** The high watermark moves to the smallest log end offset in the ISR; never backwards. */
@@ -183,7 +260,8 @@ export class Partition {
     let candidate = this.log.logEndOffset;
     for (const replica of this.state.isr) {
       if (replica === this.localBrokerId) continue;
-      candidate = Math.min(candidate, this.followerEndOffsets.get(replica) ?? this.hw);
+      const f = this.followers.get(replica);
+      candidate = Math.min(candidate, f === undefined || f.logEndOffset < 0 ? this.hw : f.logEndOffset);
     }
     const logStart = this.log.logStartOffset;
     if (this.hw < logStart) this.hw = logStart;
@@ -196,6 +274,27 @@ export class Partition {
       logEndOffset: this.log.logEndOffset,
     });
     return true;
+  }
+
+  /**
+   * Follower side: appends batches fetched from the leader, with the leader's offsets and epochs
+   * (Kafka's appendRecordsToFollowerOrFutureReplica). Batches below the log end offset (a refetch)
+   * are skipped; the leader epoch cache learns each batch's epoch.
+   */
+  appendRecordsAsFollower(records: Buffer): AppendResult | null {
+    assert(!this.isLeader, 'a leader never appends as follower', this.where());
+    const leo = this.log.logEndOffset;
+    const headers = batchHeaders(records);
+    const first = headers.findIndex((h) => h.baseOffset + h.lastOffsetDelta >= leo);
+    if (first < 0) return null;
+    const end = headers.at(-1);
+    if (end === undefined) return null;
+    const data = records.subarray(headers[first].position, end.position + end.sizeInBytes);
+    const result = this.log.appendAsFollower(data);
+    for (const h of headers.slice(first)) this.leaderEpochCache.assign(h.partitionLeaderEpoch, h.baseOffset);
+    this.producerState.update(result.batches);
+    this.notify();
+    return result;
   }
 
   /** Followers learn the high watermark from their leader's fetch responses. */

@@ -74,25 +74,33 @@ export class FetchPurgatory extends Purgatory {}
 /** acks=all produces and coordinator writes waiting for the ISR (the high watermark). */
 export class ProducePurgatory extends Purgatory {
   /**
-   * Resolves once the high watermark reached `requiredOffset`; rejects with REQUEST_TIMED_OUT
-   * after `timeoutMs` (Kafka's request.timeout.ms from the producer) or when the purgatory is
-   * full, and with NOT_LEADER_OR_FOLLOWER when leadership was lost meanwhile.
+   * Resolves once the high watermark reached `requiredOffset` with at least `minInsyncReplicas` in
+   * the ISR (Kafka's checkEnoughReplicasReachOffset). Rejects with NOT_ENOUGH_REPLICAS_AFTER_APPEND
+   * when the high watermark got there only because the ISR shrank below it, REQUEST_TIMED_OUT after
+   * `timeoutMs` (the producer's request timeout) or when the purgatory is full, and
+   * NOT_LEADER_OR_FOLLOWER when leadership changed meanwhile.
    */
-  async waitForHighWatermark(partition: Partition, requiredOffset: number, timeoutMs: number): Promise<void> {
+  async waitForHighWatermark(partition: Partition, requiredOffset: number, minInsyncReplicas: number, timeoutMs: number): Promise<void> {
     const leaderEpoch = partition.leaderEpoch;
-    const done = (): boolean => partition.highWatermark >= requiredOffset || partition.leaderEpoch !== leaderEpoch || !partition.isLeader;
+    const where = { topic: partition.topic, partition: partition.index };
+    const deposed = (): boolean => partition.leaderEpoch !== leaderEpoch || !partition.isLeader;
+    const done = (): boolean => partition.highWatermark >= requiredOffset || deposed();
     if (!done() && this.isFull) {
-      throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `Too many requests waiting for replication (${this.maxWaiters})`, { topic: partition.topic, partition: partition.index });
+      throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `Too many requests waiting for replication (${this.maxWaiters})`, where);
     }
     await this.wait([partition], timeoutMs, done);
-    if (partition.leaderEpoch !== leaderEpoch || !partition.isLeader) {
-      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `Leadership of ${partition.topic}-${partition.index} changed while waiting for replication`);
+    if (deposed()) {
+      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `Leadership of ${partition.topic}-${partition.index} changed while waiting for replication`, where);
     }
     if (partition.highWatermark < requiredOffset) {
-      throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `Replication of offset ${requiredOffset - 1} did not complete within ${timeoutMs} ms`, {
-        topic: partition.topic,
-        partition: partition.index,
-      });
+      throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `Replication of offset ${requiredOffset - 1} did not complete within ${timeoutMs} ms`, where);
+    }
+    if (partition.isr.length < minInsyncReplicas) {
+      throw new KafkaError(
+        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+        `The ISR [${partition.isr.join(', ')}] shrank below min.insync.replicas ${minInsyncReplicas} after the append`,
+        where,
+      );
     }
   }
 }

@@ -9,6 +9,7 @@ import { ErrorCode, KafkaError } from '../errors.js';
 import type { LogManager } from '../log/index.js';
 import { NO_LEADER_EPOCH, Partition, type AppendOrigin, type LeaderAppend } from './partition.js';
 import { FetchPurgatory, ProducePurgatory } from './purgatory.js';
+import { ReplicaFetcherManager, replicaFetcherSettings } from './replica-fetcher.js';
 
 export type LeadershipChange = 'leader' | 'follower' | 'removed';
 export type LeadershipListener = (partition: Partition, change: LeadershipChange) => void;
@@ -32,12 +33,18 @@ export class ReplicaManager {
   private readonly partitions = new Map<string, Array<Partition | undefined>>();
   private readonly leadershipListeners = new Map<string, Set<LeadershipListener>>();
   private unsubscribe: (() => void) | null = null;
+  private readonly fetchers: ReplicaFetcherManager;
+  private readonly replicaLagTimeMaxMs: number;
+  private isrTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> = Promise.resolve();
 
   constructor(options: ReplicaManagerOptions) {
     this.localBrokerId = options.localBrokerId;
     this.metadata = options.metadata;
     this.logManager = options.logManager;
     this.logger = options.logger;
+    this.replicaLagTimeMaxMs = options.config.getNumber('replica.lag.time.max.ms');
+    this.fetchers = new ReplicaFetcherManager(this.localBrokerId, this.metadata, replicaFetcherSettings(options.config), this.logger.child({ room: 'replica-fetcher' }));
     this.fetchPurgatory = new FetchPurgatory(options.config.getNumber('spool.fetch.purgatory.max.requests'));
     this.producePurgatory = new ProducePurgatory(options.config.getNumber('spool.produce.purgatory.max.requests'));
   }
@@ -46,6 +53,25 @@ export class ReplicaManager {
   async start(): Promise<void> {
     for (const topic of this.metadata.topics()) await this.addPartitions(topic, topic.partitions);
     this.unsubscribe = this.metadata.subscribe((event) => this.apply(event));
+    // Kafka's isr-expiration task: leaders drop followers that stopped catching up.
+    this.isrTimer = setInterval(() => {
+      const now = Date.now();
+      for (const partition of this.allPartitions()) if (partition.isLeader) partition.maybeShrinkIsr(now);
+    }, Math.max(100, Math.floor(this.replicaLagTimeMaxMs / 2)));
+    this.isrTimer.unref();
+  }
+
+  /** Partition leaders ask the controller (metadata store) for ISR changes, naming their epochs. */
+  private requestIsrChange(partition: Partition, isr: number[]): Promise<void> {
+    this.logger.info({ topic: partition.topic, partition: partition.index, from: partition.isr, to: isr, leaderEpoch: partition.leaderEpoch }, 'requesting ISR change');
+    return this.metadata
+      .alterPartition({ topic: partition.topic, partition: partition.index, leaderEpoch: partition.leaderEpoch, partitionEpoch: partition.partitionEpoch, isr })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.logger.info({ topic: partition.topic, partition: partition.index, err: err instanceof Error ? err.message : String(err) }, 'ISR change refused');
+        },
+      );
   }
 
   private async apply(event: MetadataEvent): Promise<void> {
@@ -83,9 +109,12 @@ export class ReplicaManager {
     for (const state of states) {
       if (!state.replicas.includes(this.localBrokerId)) continue;
       const log = await this.logManager.getOrCreateLog(topic.name, state.partition, topic.configs);
-      const partition = new Partition(state, log, this.localBrokerId);
+      const partition = new Partition(state, log, this.localBrokerId, {
+        replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+        requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
+      });
       held[state.partition] = partition;
-      this.notifyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
+      this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
     }
   }
 
@@ -100,14 +129,14 @@ export class ReplicaManager {
     const oldEpoch = partition.leaderEpoch;
     partition.applyState(state);
     if (partition.isLeader !== wasLeader || partition.leaderEpoch !== oldEpoch) {
-      this.notifyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
+      this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
     }
   }
 
   private removeTopic(topic: TopicImage): void {
     const held = this.partitions.get(topic.name);
     this.partitions.delete(topic.name);
-    for (const partition of held ?? []) if (partition) this.notifyLeadership(partition, 'removed');
+    for (const partition of held ?? []) if (partition) this.applyLeadership(partition, 'removed');
     this.logManager.deleteLogs(topic.name, topic.partitions.map((p) => p.partition), topic.configs);
     this.logger.info({ topic: topic.name, topicId: topic.topicId }, 'deleted topic');
   }
@@ -123,6 +152,13 @@ export class ReplicaManager {
     // A listener that subscribes late learns the current state at once.
     for (const p of this.partitions.get(topic) ?? []) if (p) listener(p, p.isLeader ? 'leader' : 'follower');
     return () => set.delete(listener);
+  }
+
+  /** Leaders stop fetching; followers (re)start fetching from their leader, truncating first. */
+  private applyLeadership(partition: Partition, change: LeadershipChange): void {
+    if (change === 'follower') this.fetchers.follow(partition);
+    else this.fetchers.unfollow(partition);
+    this.notifyLeadership(partition, change);
   }
 
   private notifyLeadership(partition: Partition, change: LeadershipChange): void {
@@ -183,14 +219,27 @@ export class ReplicaManager {
    * fsyncs when the topic's flush policy asks for it on every message.
    */
   async awaitReplication(partition: Partition, lastOffset: number, timeoutMs: number): Promise<void> {
-    await this.producePurgatory.waitForHighWatermark(partition, lastOffset + 1, timeoutMs);
+    await this.producePurgatory.waitForHighWatermark(partition, lastOffset + 1, partition.log.config.minInsyncReplicas, timeoutMs);
     if (partition.log.config.flushMessages <= 1) await partition.log.flush();
   }
 
-  /** Answers every waiting request (broker shutdown, before the logs close). */
+  /** Resolves once the fetchers have stopped (after shutdown()). */
+  stopped(): Promise<void> {
+    return this.stopping;
+  }
+
+  /** Partitions being fetched from each leader. */
+  fetching(): Map<number, string[]> {
+    return this.fetchers.fetching();
+  }
+
+  /** Answers every waiting request and stops the fetchers (broker shutdown, before the logs close). */
   shutdown(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.isrTimer) clearInterval(this.isrTimer);
+    this.isrTimer = null;
+    this.stopping = this.fetchers.shutdown();
     this.fetchPurgatory.shutdown();
     this.producePurgatory.shutdown();
     for (const partition of this.allPartitions()) this.notifyLeadership(partition, 'removed');

@@ -92,6 +92,9 @@ t.test('ISR changes move the high watermark: it waits for every ISR member, neve
   t.equal(p.highWatermark, 4, 'follower at 4: HW 4');
   p.updateFollowerFetchState(3, 5);
   t.equal(p.highWatermark, 4, 'a replica outside the ISR does not count');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(p.isr, [1, 2, 3], 'broker 3 reached the high watermark: the leader added it to the ISR through the store');
+  t.equal(p.partitionEpoch, 2);
   p.updateFollowerFetchState(2, 5);
   t.equal(p.highWatermark, 5);
   p.updateFollowerFetchState(2, 2);
@@ -99,12 +102,12 @@ t.test('ISR changes move the high watermark: it waits for every ISR member, neve
 
   p.appendRecordsToLeader(batch(1), 1, 'client', Date.now());
   t.equal(p.highWatermark, 5);
-  // Broker 2 falls out of the ISR: the leader alone decides again.
-  await metadata.alterPartition({ topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [1] });
+  // Brokers 2 and 3 fall out of the ISR: the leader alone decides again.
+  await metadata.alterPartition({ topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 2, isr: [1] });
   t.equal(p.highWatermark, 6, 'ISR shrink to [leader]: HW = LEO');
 
   t.equal(await rejectionCode(metadata.alterPartition({ topic: 't', partition: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [1, 2] })), ErrorCode.INVALID_UPDATE_VERSION, 'a stale partition epoch is refused');
-  t.equal(await rejectionCode(metadata.alterPartition({ topic: 't', partition: 0, leaderEpoch: 7, partitionEpoch: 2, isr: [1, 2] })), ErrorCode.FENCED_LEADER_EPOCH, 'a deposed leader epoch is refused');
+  t.equal(await rejectionCode(metadata.alterPartition({ topic: 't', partition: 0, leaderEpoch: 7, partitionEpoch: 3, isr: [1, 2] })), ErrorCode.FENCED_LEADER_EPOCH, 'a deposed leader epoch is refused');
 });
 
 t.test('acks=all completes when the ISR has the batch, times out otherwise; min.insync.replicas refuses early', async (t) => {

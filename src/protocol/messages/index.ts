@@ -113,6 +113,11 @@ export type RequestFor<K extends number> = Infer<Extract<Entry, { request: { api
 /** Response body a handler returns for an API key. */
 export type ResponseFor<K extends number> = InferInput<Extract<Entry, { response: { apiKey: K } }>['response']>;
 
+/** Request body a client encodes for an API key (fields with defaults may be left out). */
+export type RequestInputFor<K extends number> = InferInput<Extract<Entry, { request: { apiKey: K } }>['request']>;
+/** Response body as a client decodes it, for an API key. */
+export type DecodedResponseFor<K extends number> = Infer<Extract<Entry, { response: { apiKey: K } }>['response']>;
+
 /** Decoded request body by API name, e.g. `RequestOf<'Produce'>`. */
 export type RequestOf<N extends keyof typeof apis> = Infer<(typeof apis)[N]['request']>;
 /** Response body by API name, e.g. `ResponseOf<'Fetch'>`. */

@@ -1,0 +1,118 @@
+// network/ room: a client connection to another broker (replica fetchers). Requests are pipelined
+// and matched to responses by correlation id; each has a timeout; a connection error fails every
+// pending request and the connection is not reused (callers open a new one after a backoff).
+import { connect, type Socket } from 'node:net';
+import {
+  decodeResponse,
+  encodeRequest,
+  responseCorrelationId,
+  type DecodedResponseFor,
+  type KnownApiKey,
+  type RequestInputFor,
+} from '../protocol/index.js';
+
+interface Pending {
+  resolve(frame: Buffer): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface BrokerConnectionOptions {
+  host: string;
+  port: number;
+  clientId: string;
+  /** Bound on a response's size (socket.request.max.bytes on the other side is the real limit). */
+  maxResponseBytes: number;
+  connectTimeoutMs: number;
+}
+
+export class BrokerConnection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private readonly pending = new Map<number, Pending>();
+  private nextCorrelationId = 1;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: BrokerConnectionOptions,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => this.fail(new Error(`connection to ${options.host}:${options.port} closed`)));
+  }
+
+  static open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: options.host, port: options.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`connecting to ${options.host}:${options.port} timed out after ${options.connectTimeoutMs} ms`));
+      }, options.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new BrokerConnection(socket, options));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.failure === null;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    // Bounded: each iteration consumes one whole frame or stops.
+    while (this.buffered.length >= 4) {
+      const size = this.buffered.readInt32BE(0);
+      if (size < 4 || size > this.options.maxResponseBytes) {
+        this.fail(new Error(`response of ${size} bytes from ${this.options.host}:${this.options.port} is out of bounds`));
+        return;
+      }
+      if (this.buffered.length < 4 + size) return;
+      const frame = this.buffered.subarray(4, 4 + size);
+      this.buffered = this.buffered.subarray(4 + size);
+      const id = responseCorrelationId(frame);
+      const waiter = this.pending.get(id);
+      if (waiter === undefined) {
+        this.fail(new Error(`unexpected correlation id ${id} from ${this.options.host}:${this.options.port}`));
+        return;
+      }
+      this.pending.delete(id);
+      clearTimeout(waiter.timer);
+      waiter.resolve(frame);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== null) return;
+    this.failure = err;
+    this.socket.destroy();
+    for (const waiter of this.pending.values()) {
+      clearTimeout(waiter.timer);
+      waiter.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  async request<K extends KnownApiKey>(apiKey: K, apiVersion: number, body: RequestInputFor<K>, timeoutMs: number): Promise<DecodedResponseFor<K>> {
+    if (this.failure !== null) throw this.failure;
+    const correlationId = this.nextCorrelationId++;
+    const frame = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new Error(`request ${apiKey} v${apiVersion} to ${this.options.host}:${this.options.port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(correlationId, { resolve, reject, timer });
+      this.socket.write(encodeRequest(apiKey, apiVersion, correlationId, this.options.clientId, body));
+    });
+    return decodeResponse(apiKey, apiVersion, frame);
+  }
+
+  close(): void {
+    this.fail(new Error('connection closed by this broker'));
+  }
+}

@@ -1,0 +1,280 @@
+// replication/ room: follower fetchers (Kafka's ReplicaFetcherThread). One fetcher per leader
+// broker fetches every partition this broker follows from it, with Kafka's own protocol: Fetch
+// with this broker's replica id (its fetch offset tells the leader how far it is, which moves the
+// leader's high watermark and ISR), appended as follower; after a leader change the follower
+// first truncates a divergent tail with OffsetForLeaderEpoch (KIP-101/279).
+import type { Logger } from 'pino';
+import type { MetadataStore } from '../cluster/index.js';
+import type { BrokerConfig } from '../config/index.js';
+import { ErrorCode, errorName } from '../errors.js';
+import { BrokerConnection } from '../network/index.js';
+import { ApiKey } from '../protocol/index.js';
+import { UNDEFINED_EPOCH } from './leader-epoch-cache.js';
+import type { Partition } from './partition.js';
+
+const FETCH_VERSION = 12;
+const OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
+
+interface FetchState {
+  partition: Partition;
+  /** The epoch this fetch state was made for; a new leader epoch replaces it. */
+  leaderEpoch: number;
+  /** True until the divergent tail (if any) has been truncated against this leader. */
+  needsTruncation: boolean;
+  /** After an error on this partition, it is skipped until then. */
+  backoffUntil: number;
+}
+
+export interface ReplicaFetcherSettings {
+  waitMaxMs: number;
+  minBytes: number;
+  maxBytes: number;
+  responseMaxBytes: number;
+  backoffMs: number;
+  socketTimeoutMs: number;
+}
+
+export function replicaFetcherSettings(config: BrokerConfig): ReplicaFetcherSettings {
+  return {
+    waitMaxMs: config.getNumber('replica.fetch.wait.max.ms'),
+    minBytes: config.getNumber('replica.fetch.min.bytes'),
+    maxBytes: config.getNumber('replica.fetch.max.bytes'),
+    responseMaxBytes: config.getNumber('replica.fetch.response.max.bytes'),
+    backoffMs: config.getNumber('replica.fetch.backoff.ms'),
+    socketTimeoutMs: config.getNumber('replica.socket.timeout.ms'),
+  };
+}
+
+/** Fetches every partition led by one broker. */
+class ReplicaFetcher {
+  readonly states = new Map<string, FetchState>();
+  private connection: BrokerConnection | null = null;
+  private running = true;
+  private wake: (() => void) | null = null;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    readonly leaderId: number,
+    private readonly localBrokerId: number,
+    private readonly metadata: MetadataStore,
+    private readonly settings: ReplicaFetcherSettings,
+    private readonly logger: Logger,
+  ) {
+    this.loop = this.run();
+  }
+
+  add(partition: Partition): void {
+    this.states.set(`${partition.topic}-${partition.index}`, { partition, leaderEpoch: partition.leaderEpoch, needsTruncation: true, backoffUntil: 0 });
+    this.wake?.();
+  }
+
+  remove(partition: Partition): void {
+    this.states.delete(`${partition.topic}-${partition.index}`);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    this.connection?.close();
+    await this.loop;
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  private async connect(): Promise<BrokerConnection | null> {
+    if (this.connection?.isOpen) return this.connection;
+    this.connection = null;
+    const leader = this.metadata.brokers().find((b) => b.nodeId === this.leaderId);
+    if (leader === undefined) return null;
+    this.connection = await BrokerConnection.open({
+      host: leader.host,
+      port: leader.port,
+      clientId: `spool-replica-fetcher-${this.localBrokerId}`,
+      maxResponseBytes: this.settings.responseMaxBytes + 1024 * 1024,
+      connectTimeoutMs: this.settings.socketTimeoutMs,
+    });
+    return this.connection;
+  }
+
+  private async run(): Promise<void> {
+    // Bounded by `running`: every pass either fetches, backs off or idles.
+    while (this.running) {
+      const now = Date.now();
+      const ready = [...this.states.values()].filter((s) => s.backoffUntil <= now && s.partition.leaderId === this.leaderId && !s.partition.isLeader);
+      if (ready.length === 0) {
+        await this.idle(this.states.size === 0 ? 60_000 : this.settings.backoffMs);
+        continue;
+      }
+      try {
+        const connection = await this.connect();
+        if (connection === null) {
+          await this.idle(this.settings.backoffMs);
+          continue;
+        }
+        const truncating = ready.filter((s) => s.needsTruncation);
+        if (truncating.length > 0) await this.truncate(connection, truncating);
+        const fetching = ready.filter((s) => !s.needsTruncation && this.states.get(`${s.partition.topic}-${s.partition.index}`) === s);
+        if (fetching.length > 0) await this.fetch(connection, fetching);
+      } catch (err) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() clears it while a request is in flight
+        if (!this.running) return;
+        this.logger.warn({ leaderId: this.leaderId, err: err instanceof Error ? err.message : String(err) }, 'replica fetch from leader failed; backing off');
+        this.connection?.close();
+        this.connection = null;
+        await this.idle(this.settings.backoffMs);
+      }
+    }
+  }
+
+  /** KIP-279: ask the leader where our last epoch ends there, and cut what we hold beyond it. */
+  private async truncate(connection: BrokerConnection, states: FetchState[]): Promise<void> {
+    const byTopic = new Map<string, FetchState[]>();
+    for (const s of states) byTopic.set(s.partition.topic, [...(byTopic.get(s.partition.topic) ?? []), s]);
+    const res = await connection.request(
+      ApiKey.OffsetForLeaderEpoch,
+      OFFSET_FOR_LEADER_EPOCH_VERSION,
+      {
+        replicaId: this.localBrokerId,
+        topics: [...byTopic].map(([topic, list]) => ({
+          topic,
+          partitions: list.map((s) => ({ partition: s.partition.index, currentLeaderEpoch: s.leaderEpoch, leaderEpoch: s.partition.leaderEpochCache.latestEpoch() })),
+        })),
+      },
+      this.settings.socketTimeoutMs,
+    );
+    for (const t of res.topics) {
+      for (const p of t.partitions) {
+        const s = this.states.get(`${t.topic}-${p.partition}`);
+        if (s === undefined || s.partition.isLeader) continue;
+        if (p.errorCode !== ErrorCode.NONE) {
+          this.onPartitionError(s, p.errorCode, 'OffsetForLeaderEpoch');
+          continue;
+        }
+        const partition = s.partition;
+        const leo = partition.logEndOffset;
+        let target: number;
+        if (partition.leaderEpochCache.latestEpoch() === UNDEFINED_EPOCH || p.leaderEpoch === UNDEFINED_EPOCH || p.endOffset < 0) {
+          // No common epoch: keep only what is known committed.
+          target = Math.min(partition.highWatermark, leo);
+        } else if (p.leaderEpoch === partition.leaderEpochCache.latestEpoch()) {
+          target = Math.min(p.endOffset, leo);
+        } else {
+          // The leader's newest epoch at or below ours is older: our own end of that epoch bounds it too.
+          target = Math.min(p.endOffset, partition.leaderEpochCache.endOffsetFor(p.leaderEpoch, leo).endOffset);
+        }
+        if (target < leo) {
+          this.logger.info({ topic: partition.topic, partition: partition.index, from: leo, to: target, leaderId: this.leaderId }, 'follower truncating a divergent tail');
+          partition.truncateTo(Math.max(target, partition.logStartOffset));
+        }
+        s.needsTruncation = false;
+      }
+    }
+  }
+
+  private async fetch(connection: BrokerConnection, states: FetchState[]): Promise<void> {
+    const byTopic = new Map<string, FetchState[]>();
+    for (const s of states) byTopic.set(s.partition.topic, [...(byTopic.get(s.partition.topic) ?? []), s]);
+    const res = await connection.request(
+      ApiKey.Fetch,
+      FETCH_VERSION,
+      {
+        replicaId: this.localBrokerId,
+        maxWaitMs: this.settings.waitMaxMs,
+        minBytes: this.settings.minBytes,
+        maxBytes: this.settings.responseMaxBytes,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [...byTopic].map(([topic, list]) => ({
+          topic,
+          partitions: list.map((s) => ({
+            partition: s.partition.index,
+            currentLeaderEpoch: s.leaderEpoch,
+            fetchOffset: s.partition.logEndOffset,
+            lastFetchedEpoch: s.partition.leaderEpochCache.latestEpoch(),
+            logStartOffset: s.partition.logStartOffset,
+            partitionMaxBytes: this.settings.maxBytes,
+          })),
+        })),
+        forgottenTopicsData: [],
+        rackId: '',
+      },
+      this.settings.socketTimeoutMs + this.settings.waitMaxMs,
+    );
+    if (res.errorCode !== ErrorCode.NONE) throw new Error(`fetch from leader ${this.leaderId} failed: ${errorName(res.errorCode)}`);
+    for (const t of res.responses) {
+      for (const p of t.partitions) {
+        const s = this.states.get(`${t.topic}-${p.partitionIndex}`);
+        // Leadership may have moved while the fetch was in flight: its answer is stale then.
+        if (s === undefined || s.partition.isLeader || s.partition.leaderEpoch !== s.leaderEpoch) continue;
+        if (p.errorCode !== ErrorCode.NONE) {
+          this.onPartitionError(s, p.errorCode, 'Fetch');
+          continue;
+        }
+        if (p.records !== null && p.records.length > 0) s.partition.appendRecordsAsFollower(p.records);
+        s.partition.updateHighWatermarkAsFollower(p.highWatermark);
+      }
+    }
+  }
+
+  private onPartitionError(s: FetchState, errorCode: number, what: string): void {
+    const partition = s.partition;
+    if (errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) s.needsTruncation = true;
+    s.backoffUntil = Date.now() + this.settings.backoffMs;
+    this.logger.debug({ topic: partition.topic, partition: partition.index, leaderId: this.leaderId, error: errorName(errorCode) }, `${what} from leader refused; backing off`);
+  }
+}
+
+/** The fetchers of this broker, one per leader it follows (Kafka's ReplicaFetcherManager). */
+export class ReplicaFetcherManager {
+  private readonly fetchers = new Map<number, ReplicaFetcher>();
+  private closed = false;
+
+  constructor(
+    private readonly localBrokerId: number,
+    private readonly metadata: MetadataStore,
+    private readonly settings: ReplicaFetcherSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts (or restarts, on a new leader or epoch) following `partition` from its leader. */
+  follow(partition: Partition): void {
+    if (this.closed) return;
+    this.unfollow(partition);
+    if (partition.leaderId < 0 || partition.isLeader) return;
+    let fetcher = this.fetchers.get(partition.leaderId);
+    if (fetcher === undefined) {
+      fetcher = new ReplicaFetcher(partition.leaderId, this.localBrokerId, this.metadata, this.settings, this.logger);
+      this.fetchers.set(partition.leaderId, fetcher);
+    }
+    fetcher.add(partition);
+  }
+
+  unfollow(partition: Partition): void {
+    for (const fetcher of this.fetchers.values()) fetcher.remove(partition);
+  }
+
+  /** Partitions being fetched from each leader (for tests and the admin plane). */
+  fetching(): Map<number, string[]> {
+    return new Map([...this.fetchers].map(([leader, f]) => [leader, [...f.states.keys()]]));
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.fetchers.values()].map((f) => f.stop()));
+    this.fetchers.clear();
+  }
+}
