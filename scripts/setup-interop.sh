@@ -2,6 +2,7 @@
 # test/interop room: installs and builds everything the real-client interop tests use, and
 # skips whatever is already in place (safe to re-run; CI runs it from .ci/run, developers by hand):
 #   kcat (Debian)             -> /usr/bin/kcat
+#   etcd (Debian etcd-server) -> /usr/bin/etcd, for the cluster and fault tests
 #   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py
 #   franz-go (Go proxy)       -> test/interop/go/bin/franz, test/interop/groups/franz/target/groupsfranz
 #   kafka-clients (Maven)     -> test/interop/java/target/{classes,dependency}
@@ -33,6 +34,7 @@ apt_install() {
 # 1. Toolchains the programs are built with (present on the project's machines; installed if not).
 missing=()
 command -v kcat >/dev/null || missing+=(kcat)
+command -v etcd >/dev/null || missing+=(etcd-server)
 { command -v java >/dev/null && command -v javac >/dev/null; } || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
@@ -40,7 +42,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   step "apt-get install ${missing[*]}"
   apt_install "${missing[@]}"
 else
-  step "kcat, java, javac, maven, python3: present"
+  step "kcat, etcd, java, javac, maven, python3: present"
 fi
 
 # Go: the franz-go modules set the floor (`go` line of the go.mod files; franz-go v1.22 itself
