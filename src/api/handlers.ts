@@ -6,6 +6,7 @@ import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from 
 import { fetchApi } from './fetch.js';
 import { groupApis } from './group-handlers.js';
 import { listOffsetsApi, offsetForLeaderEpochApi } from './list-offsets.js';
+import { describeLogDirsApi } from './log-dirs.js';
 import { metadataApi } from './metadata.js';
 import { produceApi } from './produce.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
@@ -27,6 +28,7 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     incrementalAlterConfigsApi,
     describeClusterApi,
     initProducerIdApi,
+    describeLogDirsApi,
     ...groupApis,
   ];
 }

@@ -6,6 +6,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { startBroker, type RunningBroker } from '../../src/index.js';
 import { DeleteTopicsRequest, DeleteTopicsResponse } from '../../src/protocol/messages/delete-topics.js';
 import { DescribeClusterRequest, DescribeClusterResponse } from '../../src/protocol/messages/describe-cluster.js';
+import { DescribeLogDirsRequest, DescribeLogDirsResponse } from '../../src/protocol/messages/describe-log-dirs.js';
 import { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../../src/protocol/messages/incremental-alter-configs.js';
 import { InitProducerIdRequest, InitProducerIdResponse } from '../../src/protocol/messages/init-producer-id.js';
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../../src/protocol/messages/offset-for-leader-epoch.js';
@@ -34,6 +35,24 @@ t.test('DescribeCluster lists this broker', async (t) => {
   t.equal(res.errorCode, 0);
   t.equal(res.clusterId, running.broker.clusterId);
   t.same(res.brokers.map((b) => [b.brokerId, b.port]), [[1, running.port]]);
+});
+
+t.test('DescribeLogDirs reports each partition replica with its size and lag, filtered as asked', async (t) => {
+  await running.broker.createTopic('dirs', 2);
+  const { buildBatch } = await import('../helpers/batches.js');
+  const batch = buildBatch({ baseTimestamp: Date.now(), records: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+  running.broker.replicaManager.getPartition('dirs', 1)!.appendRecordsToLeader(batch, 1, 'client', Date.now());
+  const c = await RawClient.connect(running.port);
+  t.teardown(() => c.close());
+  const res = await c.request<Decoded<typeof DescribeLogDirsResponse>>(35, 4, DescribeLogDirsRequest, DescribeLogDirsResponse, { topics: [{ topic: 'dirs', partitions: [1] }] });
+  t.equal(res.errorCode, 0);
+  t.equal(res.results.length, 1);
+  const dir = res.results[0];
+  t.equal(dir.logDir, (await import('node:path')).resolve(data.dir));
+  t.same(dir.topics, [{ name: 'dirs', partitions: [{ partitionIndex: 1, partitionSize: batch.length, offsetLag: 0, isFutureKey: false }] }], 'only the asked partition, its bytes on disk, no lag');
+  t.ok(dir.totalBytes > 0 && dir.usableBytes > 0 && dir.usableBytes <= dir.totalBytes, 'v4 reports the dir capacity');
+  const all = await c.request<Decoded<typeof DescribeLogDirsResponse>>(35, 1, DescribeLogDirsRequest, DescribeLogDirsResponse, { topics: null });
+  t.ok(all.results[0].topics.some((x) => x.name === 'dirs' && x.partitions.length === 2), 'null topics: every partition');
 });
 
 t.test('OffsetForLeaderEpoch: epoch 0 ends at the log end offset', async (t) => {

@@ -13,6 +13,8 @@ import { DeleteTopicsRequest, DeleteTopicsResponse } from './delete-topics.js';
 import { DescribeClusterRequest, DescribeClusterResponse } from './describe-cluster.js';
 import { DescribeConfigsRequest, DescribeConfigsResponse } from './describe-configs.js';
 import { DescribeGroupsRequest, DescribeGroupsResponse } from './describe-groups.js';
+import { DescribeLogDirsRequest, DescribeLogDirsResponse } from './describe-log-dirs.js';
+import { ElectLeadersRequest, ElectLeadersResponse } from './elect-leaders.js';
 import { EndTxnRequest, EndTxnResponse } from './end-txn.js';
 import { FetchRequest, FetchResponse } from './fetch.js';
 import { FindCoordinatorRequest, FindCoordinatorResponse } from './find-coordinator.js';
@@ -103,6 +105,8 @@ export const apis = {
   IncrementalAlterConfigs: api(IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
   OffsetDelete: api(OffsetDeleteRequest, OffsetDeleteResponse),
   DescribeCluster: api(DescribeClusterRequest, DescribeClusterResponse),
+  DescribeLogDirs: api(DescribeLogDirsRequest, DescribeLogDirsResponse),
+  ElectLeaders: api(ElectLeadersRequest, ElectLeadersResponse),
 } as const;
 
 type Entry = (typeof apis)[keyof typeof apis];
