@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-// cli/ room: `spool start [--config server.properties] [--engine native|ts|auto] [--override key=value]…`.
-// SIGTERM/SIGINT stop the broker cleanly and exit 0.
+// cli/ room: `spool start [--config server.properties] [--engine native|ts|auto] [--override key=value]…`
+// and `spool cluster up` (etcd plus N broker processes, cli/cluster.ts).
+// SIGTERM/SIGINT stop the broker (or the cluster) cleanly and exit 0.
 import pino from 'pino';
 import { Broker } from '../broker.js';
 import { ConfigError, type RawConfig } from '../config/index.js';
+import { CLUSTER_USAGE, clusterUp } from './cluster.js';
 
 const USAGE = `Usage: spool start [--config <server.properties>] [--engine native|ts|auto] [--override key=value]...
+       spool cluster up --brokers <N> --dir <dir> [--base-port 9092] [--etcd-port 2379] [--engine auto] ...
+
+Commands:
+  start        run one broker in this process
+  cluster up   run etcd and N brokers as child processes until Ctrl-C (spool cluster --help)
 
 Settings use Kafka's names (log.dirs, listeners, num.partitions, ...). Priority, lowest first:
 defaults, the properties file, SPOOL_<KEY> environment variables (log.dirs -> SPOOL_LOG_DIRS),
@@ -56,6 +63,18 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE + '\n');
     return command === undefined ? 1 : 0;
+  }
+  if (command === 'cluster') {
+    const sub = rest.at(0);
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(CLUSTER_USAGE + '\n');
+      return sub === undefined ? 1 : 0;
+    }
+    if (sub !== 'up') {
+      process.stderr.write(`unknown cluster command "${sub}"\n${CLUSTER_USAGE}\n`);
+      return 1;
+    }
+    return clusterUp(rest.slice(1));
   }
   if (command !== 'start') {
     process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
