@@ -152,6 +152,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('group.max.size', 'INT', INT_MAX, 'Maximum members of one consumer group.', atLeast(1)),
   broker('transactional.id.expiration.ms', 'INT', 604800000, 'Idle transactional ids expire after this many ms.', atLeast(1)),
   broker('producer.id.expiration.ms', 'INT', 86400000, 'Idle producer ids expire after this many ms.', atLeast(1)),
+  broker('producer.id.expiration.check.interval.ms', 'INT', 600000, 'How often (at most) a partition looks for producer ids idle longer than producer.id.expiration.ms.', atLeast(1)),
   broker('broker.rack', 'STRING', null, 'Rack of this broker. Replica assignment spreads the replicas of a partition over racks when every registered broker has one.'),
   broker('broker.session.timeout.ms', 'INT', 9000, 'A broker that has not renewed its registration (etcd lease, renewed every third of this) for this long is considered dead: the controller moves the leadership of its partitions to other in-sync replicas and removes it from the ISR. Rounded up to whole seconds (etcd lease TTL).', atLeast(1000)),
   broker('replica.lag.time.max.ms', 'LONG', 30000, 'A follower that has not caught up to the leader\'s log end offset for this long is removed from the ISR by the leader.', atLeast(1)),

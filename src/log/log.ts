@@ -42,12 +42,25 @@ function storageConfigChanged(a: TopicConfig, b: TopicConfig): boolean {
 
 export type FlushErrorHandler = (err: Error, log: Log) => void;
 
+/** How often (at most) an append checks for a roll the size rule does not predict (segment.ms, full index). */
+const ROLL_CHECK_INTERVAL_MS = 1000;
+
 export class Log {
   private partitionLog: PartitionLog | null;
   private reopening: Promise<void> | null = null;
   private messagesSinceFlush = 0;
   private lastFlushMs = Date.now();
   private flushing: Promise<void> | null = null;
+  private readonly rollListeners = new Set<(baseOffset: number) => void>();
+  private readonly closeListeners = new Set<() => void>();
+  /**
+   * The active segment as far as roll detection knows it (null: read it from segments() before
+   * the next append). The engines roll inside append — when the active segment is not empty and
+   * its size plus the appended bytes passes segment.bytes, or for segment.ms / a full index —
+   * and say nothing, so the size rule is mirrored here and the rest is checked now and then.
+   */
+  private activeSegment: { baseOffset: number; bytes: number } | null = null;
+  private lastRollCheckMs = 0;
 
   constructor(
     readonly topic: string,
@@ -95,7 +108,9 @@ export class Log {
   append(batches: Buffer, options?: AppendOptions): AppendResult {
     const pl = this.current();
     const before = pl.logEndOffset;
+    this.prepareRollCheck(pl);
     const result = pl.append(batches, options);
+    this.noticeRoll(pl, before, batches.length);
     assert(result.firstOffset === before && result.logEndOffset === result.lastOffset + 1, 'appended offsets continue the log', {
       topic: this.topic,
       partition: this.partition,
@@ -110,7 +125,11 @@ export class Log {
 
   /** Appends batches that carry the leader's offsets (a follower replicating its leader). */
   appendAsFollower(batches: Buffer): AppendResult {
-    const result = this.current().appendAsFollower(batches);
+    const pl = this.current();
+    const before = pl.logEndOffset;
+    this.prepareRollCheck(pl);
+    const result = pl.appendAsFollower(batches);
+    this.noticeRoll(pl, before, batches.length);
     this.messagesSinceFlush += result.lastOffset - result.firstOffset + 1;
     this.maybeFlush();
     return result;
@@ -119,6 +138,59 @@ export class Log {
   /** Removes every batch at or after `offset` (a follower diverged from its leader). */
   truncateTo(offset: number): void {
     this.current().truncateTo(offset);
+    this.activeSegment = null;
+  }
+
+  /**
+   * Runs `listener` with the base offset of a new segment after an append that rolled the log
+   * (the replication layer snapshots its producer state there). It runs inside append, after the
+   * batches were written and before append returns, so state kept per append still describes
+   * the log below that append. A roll for another reason than size may be noticed up to a second
+   * (and an append) late. Listeners must not throw. Returns the unsubscribe.
+   */
+  onRoll(listener: (baseOffset: number) => void): () => void {
+    this.rollListeners.add(listener);
+    return () => this.rollListeners.delete(listener);
+  }
+
+  /** Runs `listener` at the start of close(), while the log is still readable. Listeners must not throw. */
+  onClose(listener: () => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  private prepareRollCheck(pl: PartitionLog): void {
+    if (this.rollListeners.size === 0 || this.activeSegment !== null) return;
+    const last = pl.segments().at(-1);
+    this.activeSegment = last ? { baseOffset: last.baseOffset, bytes: last.sizeInBytes } : { baseOffset: pl.logEndOffset, bytes: 0 };
+  }
+
+  /** After an append of `bytes` bytes that started at `before`: did the engine roll? */
+  private noticeRoll(pl: PartitionLog, before: number, bytes: number): void {
+    const active = this.activeSegment;
+    if (this.rollListeners.size === 0 || active === null) return;
+    const now = Date.now();
+    const sizeRoll = active.bytes > 0 && active.bytes + bytes > this.config.segmentBytes;
+    if (!sizeRoll && now - this.lastRollCheckMs < ROLL_CHECK_INTERVAL_MS) {
+      active.bytes += bytes;
+      return;
+    }
+    this.lastRollCheckMs = now;
+    // Where the first appended batch sits in its segment file: 0 means a segment starts there.
+    const position = pl.read(before, 1).position;
+    let rolledAt = -1;
+    if (position === 0) {
+      if (before !== active.baseOffset) rolledAt = before;
+      this.activeSegment = { baseOffset: before, bytes };
+    } else if (position < active.bytes) {
+      // The active segment is smaller than counted: it rolled at an earlier append.
+      const last = pl.segments().at(-1);
+      if (last && last.baseOffset !== active.baseOffset) rolledAt = last.baseOffset;
+      this.activeSegment = last ? { baseOffset: last.baseOffset, bytes: last.sizeInBytes } : null;
+    } else {
+      active.bytes = position + bytes;
+    }
+    if (rolledAt >= 0) for (const listener of [...this.rollListeners]) listener(rolledAt);
   }
 
   read(offset: number, maxBytes: number, maxOffset?: number): FileSlice {
@@ -222,6 +294,7 @@ export class Log {
     const pl = this.current();
     const logStartOffset = pl.logStartOffset;
     this.partitionLog = null;
+    this.activeSegment = null;
     this.reopening = (async () => {
       try {
         await pl.close();
@@ -235,6 +308,7 @@ export class Log {
 
   async close(): Promise<void> {
     await this.ready();
+    if (this.partitionLog !== null) for (const listener of [...this.closeListeners]) listener();
     const pl = this.partitionLog;
     this.partitionLog = null;
     if (pl) {

@@ -9,7 +9,7 @@ import { batchHeaders } from '../records/batch-layout.js';
 import type { AppendResult, FileSlice, TimestampAndOffset } from '../storage/engine.js';
 import { checkClientBatches } from './append-checks.js';
 import { LeaderEpochFileCache, UNDEFINED_EPOCH } from './leader-epoch-cache.js';
-import { ProducerStateManager, type ProducerBatchMetadata } from './producer-state.js';
+import { ProducerStateManager, type ProducerBatchMetadata, type ProducerStateLogger } from './producer-state.js';
 
 /** A client that sends no currentLeaderEpoch (-1) is not checked against ours. */
 export const NO_LEADER_EPOCH = -1;
@@ -29,6 +29,12 @@ export interface PartitionOptions {
   replicaLagTimeMaxMs: number;
   requestIsrChange: IsrChangeRequester;
   now?: () => number;
+  /** producer.id.expiration.ms (default 86400000). */
+  producerIdExpirationMs?: number;
+  /** producer.id.expiration.check.interval.ms (default 600000). */
+  producerIdExpirationCheckIntervalMs?: number;
+  /** Where producer state snapshot problems are reported (a corrupt file, a failed write). */
+  logger?: ProducerStateLogger;
 }
 
 /** What the leader knows of one follower, from its fetches. */
@@ -49,7 +55,9 @@ export class Partition {
   readonly index: number;
   private state: PartitionState;
   private hw = 0;
-  readonly producerState = new ProducerStateManager();
+  readonly producerState: ProducerStateManager;
+  /** Unsubscribes the producer state snapshot hooks from the log (roll, close). */
+  private readonly detachFromLog: () => void;
   readonly leaderEpochCache: LeaderEpochFileCache;
   /** What the followers reported in their fetches (leader only). */
   private readonly followers = new Map<number, FollowerState>();
@@ -69,11 +77,32 @@ export class Partition {
       replicaLagTimeMaxMs: options?.replicaLagTimeMaxMs ?? 30000,
       requestIsrChange: options?.requestIsrChange ?? (() => Promise.resolve()),
       now: options?.now,
+      producerIdExpirationMs: options?.producerIdExpirationMs,
+      producerIdExpirationCheckIntervalMs: options?.producerIdExpirationCheckIntervalMs,
+      logger: options?.logger,
     };
     this.now = options?.now ?? Date.now;
     this.topic = state.topic;
     this.index = state.partition;
     this.state = { ...state };
+    this.producerState = new ProducerStateManager({
+      topic: this.topic,
+      partition: this.index,
+      dir: log.dir,
+      producerIdExpirationMs: this.options.producerIdExpirationMs,
+      producerIdExpirationCheckIntervalMs: this.options.producerIdExpirationCheckIntervalMs,
+      logger: this.options.logger,
+    });
+    this.producerState.load(log.logStartOffset, log.logEndOffset, (offset, maxBytes) => log.readBytes(offset, maxBytes), this.now());
+    // Kafka snapshots producer state at every segment roll (bounding the replay on open) and at
+    // clean shutdown (no replay at all). The roll hook runs before this append's batches reach
+    // the state, so the snapshot describes exactly the log below the append.
+    const offRoll = log.onRoll(() => this.snapshotProducerState(false));
+    const offClose = log.onClose(() => this.snapshotProducerState(true));
+    this.detachFromLog = () => {
+      offRoll();
+      offClose();
+    };
     this.leaderEpochCache = new LeaderEpochFileCache(log.dir);
     // Logs written before the checkpoint existed hold epoch 0 only (one node, epoch never bumped).
     if (this.leaderEpochCache.latestEpoch() === UNDEFINED_EPOCH && log.logEndOffset > log.logStartOffset) {
@@ -196,13 +225,12 @@ export class Partition {
     }
     const headers = batchHeaders(records);
     if (origin === 'client') checkClientBatches(headers, config, now, this.where());
-    const single = headers.length === 1 && headers[0].sizeInBytes === records.length ? headers[0] : null;
-    if (single !== null && single.producerId >= 0 && single.baseSequence >= 0) {
-      const duplicate = this.producerState.findDuplicate(single.producerId, single.producerEpoch, single.baseSequence, single.baseSequence + single.lastOffsetDelta);
-      if (duplicate) return { kind: 'duplicate', batch: duplicate };
-    }
+    // Epoch and sequence checks for every batch, in order, before anything is written.
+    const duplicate = this.producerState.checkAppend(headers, origin);
+    if (duplicate) return { kind: 'duplicate', batch: duplicate };
+    this.producerState.maybeRemoveExpiredProducers(now);
     const result = this.log.append(records, { now, leaderEpoch: this.state.leaderEpoch });
-    this.producerState.update(result.batches);
+    this.producerState.update(result.batches, result.logEndOffset);
     this.maybeIncrementHighWatermark();
     this.notify();
     return { kind: 'appended', result };
@@ -290,9 +318,10 @@ export class Partition {
     const end = headers.at(-1);
     if (end === undefined) return null;
     const data = records.subarray(headers[first].position, end.position + end.sizeInBytes);
+    this.producerState.maybeRemoveExpiredProducers(this.now());
     const result = this.log.appendAsFollower(data);
     for (const h of headers.slice(first)) this.leaderEpochCache.assign(h.partitionLeaderEpoch, h.baseOffset);
-    this.producerState.update(result.batches);
+    this.producerState.update(result.batches, result.logEndOffset);
     this.notify();
     return result;
   }
@@ -338,8 +367,22 @@ export class Partition {
     assert(!this.isLeader, 'a leader never truncates its log', { ...this.where(), offset });
     this.log.truncateTo(offset);
     this.leaderEpochCache.truncateFromEnd(offset);
-    this.producerState.truncateTo(offset);
+    this.producerState.truncateAndReload(this.log.logStartOffset, this.log.logEndOffset, (o, maxBytes) => this.log.readBytes(o, maxBytes), this.now());
     if (this.hw > offset) this.hw = offset;
     this.notify();
+  }
+
+  /** Writes a producer state snapshot at the offset the state covers (segment roll: page cache; close: fsynced). */
+  snapshotProducerState(sync: boolean): void {
+    this.producerState.takeSnapshot(sync);
+  }
+
+  /**
+   * The partition is dropped by this broker (its log stays open or is closed by the log manager):
+   * snapshots the producer state and stops following the log's roll and close.
+   */
+  close(): void {
+    if (this.log.isAvailable()) this.snapshotProducerState(true);
+    this.detachFromLog();
   }
 }

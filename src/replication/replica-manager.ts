@@ -29,6 +29,7 @@ export class ReplicaManager {
   private readonly metadata: MetadataStore;
   private readonly logManager: LogManager;
   private readonly logger: Logger;
+  private readonly config: BrokerConfig;
   /** topic → its partitions by index; sparse where this broker holds no replica. */
   private readonly partitions = new Map<string, Array<Partition | undefined>>();
   private readonly leadershipListeners = new Map<string, Set<LeadershipListener>>();
@@ -43,6 +44,7 @@ export class ReplicaManager {
     this.metadata = options.metadata;
     this.logManager = options.logManager;
     this.logger = options.logger;
+    this.config = options.config;
     this.replicaLagTimeMaxMs = options.config.getNumber('replica.lag.time.max.ms');
     this.fetchers = new ReplicaFetcherManager(this.localBrokerId, this.metadata, replicaFetcherSettings(options.config), this.logger.child({ room: 'replica-fetcher' }));
     this.fetchPurgatory = new FetchPurgatory(options.config.getNumber('spool.fetch.purgatory.max.requests'));
@@ -112,6 +114,9 @@ export class ReplicaManager {
       const partition = new Partition(state, log, this.localBrokerId, {
         replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
         requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
+        producerIdExpirationMs: this.config.getNumber('producer.id.expiration.ms'),
+        producerIdExpirationCheckIntervalMs: this.config.getNumber('producer.id.expiration.check.interval.ms'),
+        logger: this.logger.child({ room: 'producer-state' }),
       });
       held[state.partition] = partition;
       this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
