@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { Dispatcher, allApis, type ApiServices } from './api/index.js';
-import { LocalMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
+import { createMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
 import { BrokerConfig, type LoadConfigOptions } from './config/index.js';
 import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings, systemClock } from './coordinator/group/index.js';
 import { LogManager } from './log/index.js';
@@ -63,7 +63,7 @@ export class Broker {
     const { config, logger } = this;
     const engineChoice = config.getString('spool.engine') as 'native' | 'ts' | 'auto';
     this.engine = await loadEngine(engineChoice, logger);
-    const metadata = this.injectedMetadataStore ?? new LocalMetadataStore(config.logDir, config);
+    const metadata = this.injectedMetadataStore ?? createMetadataStore(config, config.logDir, logger.child({ room: 'metadata' }));
     if (!this.injectedMetadataStore) await metadata.start();
     this.metadata = metadata;
     this.logManager = await LogManager.open({ dataDir: config.logDir, engine: this.engine, config, logger });

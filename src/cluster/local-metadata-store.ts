@@ -4,12 +4,23 @@
 // atomically, then published in order to the listeners.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, validateTopicConfigs, type BrokerConfig } from '../config/index.js';
-import { ErrorCode, KafkaError, assert } from '../errors.js';
+import type { BrokerConfig } from '../config/index.js';
+import { ErrorCode, KafkaError } from '../errors.js';
 import { writeFileAtomic } from '../log/checkpoint.js';
 import { loadOrCreateMetaProperties } from './meta-properties.js';
 import type { MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
-import { INTERNAL_TOPICS, randomKafkaUuid, topicNameProblem } from './topics.js';
+import {
+  applyPartitionChange,
+  checkNewPartitionCount,
+  checkNewTopic,
+  checkTopicDeletionEnabled,
+  notEnoughBrokers,
+  resolveReplicationFactor,
+  topicConfigOverrides,
+  unknownPartition,
+  unknownTopic,
+} from './topic-rules.js';
+import { INTERNAL_TOPICS, randomKafkaUuid } from './topics.js';
 import type { BrokerRegistration, MetadataEvent, MetadataListener, PartitionState, ProducerIdBlock, TopicImage } from './types.js';
 
 const TOPICS_FILE = '__spool_topics.json';
@@ -143,50 +154,22 @@ export class LocalMetadataStore implements MetadataStore {
 
   private requireTopic(name: string): TopicImage {
     const topic = this.topicsByName.get(name);
-    if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${name}' does not exist.`, { topic: name });
+    if (!topic) throw unknownTopic(name);
     return topic;
   }
 
-  private validateConfigs(configs: Record<string, string | null>): Record<string, string> {
-    try {
-      validateTopicConfigs(configs);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new KafkaError(ErrorCode.INVALID_CONFIG, err.message);
-      throw err;
-    }
-    const overrides: Record<string, string> = {};
-    for (const [k, v] of Object.entries(configs)) if (v !== null) overrides[k] = v;
-    return overrides;
-  }
-
   private validateNewTopic(spec: NewTopic): void {
-    const problem = topicNameProblem(spec.name);
-    if (problem !== null) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem, { topic: spec.name });
-    if (this.topicsByName.has(spec.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`);
-    // Kafka refuses names that collide once '.' and '_' are treated alike (metric names).
-    const normalized = spec.name.replace(/\./g, '_');
-    for (const existing of this.topicsByName.keys()) {
-      if (existing.replace(/\./g, '_') === normalized) {
-        throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic: ${existing}`);
-      }
-    }
-    if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-      throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${spec.partitions}.`);
-    }
-    const rf = spec.replicationFactor;
-    if (rf !== -1 && rf !== 1) {
-      throw new KafkaError(
-        ErrorCode.INVALID_REPLICATION_FACTOR,
-        `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only 1 broker(s) are registered.`,
-      );
-    }
+    checkNewTopic(spec, this.topicsByName.keys());
+    // One node: the only registered broker.
+    const rf = resolveReplicationFactor(spec, this.config);
+    if (rf !== 1) throw notEnoughBrokers(rf, 1);
   }
 
   createTopic(spec: NewTopic, options: { validateOnly?: boolean } = {}): Promise<TopicImage> {
     return this.serialize(async () => {
       this.assertOpen();
       this.validateNewTopic(spec);
-      const configs = this.validateConfigs(spec.configs);
+      const configs = topicConfigOverrides(spec.configs);
       const topicId = randomKafkaUuid();
       const topic: TopicImage = {
         name: spec.name,
@@ -206,9 +189,7 @@ export class LocalMetadataStore implements MetadataStore {
   deleteTopic(name: string): Promise<TopicImage> {
     return this.serialize(async () => {
       this.assertOpen();
-      if (!this.config.getBoolean('delete.topic.enable')) {
-        throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false).');
-      }
+      checkTopicDeletionEnabled(this.config);
       const topic = this.requireTopic(name);
       this.topicsByName.delete(name);
       this.topicsById.delete(topic.topicId);
@@ -223,14 +204,7 @@ export class LocalMetadataStore implements MetadataStore {
       this.assertOpen();
       const topic = this.requireTopic(name);
       const current = topic.partitions.length;
-      if (!Number.isInteger(totalCount) || totalCount <= current) {
-        throw new KafkaError(
-          ErrorCode.INVALID_PARTITIONS,
-          totalCount === current
-            ? `Topic already has ${current} partitions.`
-            : `Topic currently has ${current} partitions, which is higher than the requested ${totalCount}.`,
-        );
-      }
+      checkNewPartitionCount(current, totalCount);
       if (options.validateOnly) return topic;
       const added: PartitionState[] = [];
       for (let p = current; p < totalCount; p++) added.push(this.newPartitionState(name, topic.topicId, p));
@@ -245,7 +219,7 @@ export class LocalMetadataStore implements MetadataStore {
     return this.serialize(async () => {
       this.assertOpen();
       const topic = this.requireTopic(name);
-      const overrides = this.validateConfigs(configs);
+      const overrides = topicConfigOverrides(configs);
       if (options.validateOnly) return topic;
       topic.configs = overrides;
       this.persistTopics();
@@ -259,36 +233,9 @@ export class LocalMetadataStore implements MetadataStore {
       this.assertOpen();
       const topic = this.requireTopic(change.topic);
       const current = change.partition >= 0 && change.partition < topic.partitions.length ? topic.partitions[change.partition] : undefined;
-      if (current === undefined) {
-        throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Partition ${change.topic}-${change.partition} does not exist.`);
-      }
+      if (current === undefined) throw unknownPartition(change.topic, change.partition);
       // Compare-and-set: a deposed leader or a stale view never overwrites newer state.
-      if (change.leaderEpoch !== current.leaderEpoch) {
-        throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `Leader epoch ${change.leaderEpoch} is not the current ${current.leaderEpoch}`, {
-          topic: change.topic,
-          partition: change.partition,
-        });
-      }
-      if (change.partitionEpoch !== current.partitionEpoch) {
-        throw new KafkaError(ErrorCode.INVALID_UPDATE_VERSION, `Partition epoch ${change.partitionEpoch} is not the current ${current.partitionEpoch}`, {
-          topic: change.topic,
-          partition: change.partition,
-        });
-      }
-      const leaderChanged = change.leader !== undefined && change.leader !== current.leader;
-      const isr = change.isr ?? current.isr;
-      const leader = change.leader ?? current.leader;
-      if (leader >= 0 && !isr.includes(leader)) {
-        throw new KafkaError(ErrorCode.INVALID_REQUEST, `ISR [${isr.join(',')}] must contain the leader ${leader}`);
-      }
-      const next: PartitionState = {
-        ...current,
-        isr: [...isr],
-        leader,
-        leaderEpoch: leaderChanged ? current.leaderEpoch + 1 : current.leaderEpoch,
-        partitionEpoch: current.partitionEpoch + 1,
-      };
-      assert(next.leaderEpoch >= current.leaderEpoch, 'leader epochs never go back', { topic: change.topic, partition: change.partition });
+      const next = applyPartitionChange(current, change);
       topic.partitions[change.partition] = next;
       this.persistTopics();
       await this.publish({ type: 'partition-changed', partition: next });
