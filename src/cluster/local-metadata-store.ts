@@ -160,7 +160,10 @@ export class LocalMetadataStore implements MetadataStore {
 
   private validateNewTopic(spec: NewTopic): void {
     checkNewTopic(spec, this.topicsByName.keys());
-    // One node: the only registered broker.
+    // One node: the only registered broker. Internal topics asked at their default factor
+    // (offsets.topic.replication.factor, 3 as in Kafka) get one replica here, so a single broker
+    // works out of the box; a factor asked explicitly above 1 is refused as Kafka refuses it.
+    if (spec.internal && spec.replicationFactor === -1) return;
     const rf = resolveReplicationFactor(spec, this.config);
     if (rf !== 1) throw notEnoughBrokers(rf, 1);
   }

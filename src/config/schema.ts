@@ -140,7 +140,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('min.insync.replicas', 'INT', 1, 'Replicas that must acknowledge an acks=all write.', atLeast(1), false),
   broker('unclean.leader.election.enable', 'BOOLEAN', false, 'Allow out-of-sync replicas to become leader.', undefined, false),
   broker('offsets.topic.num.partitions', 'INT', 50, 'Partitions of __consumer_offsets.', atLeast(1)),
-  broker('offsets.topic.replication.factor', 'SHORT', 1, 'Replication factor of __consumer_offsets (Kafka defaults to 3; a single broker needs 1).', atLeast(1)),
+  broker('offsets.topic.replication.factor', 'SHORT', 3, 'Replication factor of __consumer_offsets. In a cluster, creating it fails until this many brokers are registered (as in Kafka); a single node without etcd creates it with one replica.', atLeast(1)),
   broker('offsets.topic.segment.bytes', 'INT', 104857600, 'Segment size of __consumer_offsets.', atLeast(1)),
   broker('offsets.retention.minutes', 'INT', 10080, 'Committed offsets of empty groups expire after this many minutes.', atLeast(1)),
   broker('offsets.retention.check.interval.ms', 'LONG', 600000, 'How often expired offsets are removed.', atLeast(1)),
