@@ -1,8 +1,12 @@
 // fault tests (replication): a 3-broker cluster on etcd (separate processes), a topic with
-// replication factor 3 and min.insync.replicas=2, an acks=all producer running while the leader of
-// every partition it writes is killed with SIGKILL, round after round (SPOOL_FAULT_ROUNDS, default
-// 5), each killed broker restarted. Afterwards everything is read back and the history is checked:
-// no acknowledged record lost, no offset with two values, no record read that was never sent.
+// replication factor 3 and min.insync.replicas=2, an acks=all producer running throughout, then
+// everything read back and the history checked: no acknowledged record lost, no offset with two
+// values, nothing read that was never sent, every acknowledged record at its acknowledged offset.
+//  - the leader of a partition is SIGKILLed, round after round (SPOOL_FAULT_ROUNDS, default 5),
+//    and restarted;
+//  - a leader is paused (SIGSTOP) beyond its session timeout, replaced, then resumed: it must not
+//    acknowledge writes as leader after it was replaced;
+//  - etcd is paused: leaders keep serving writes that need no metadata change; all resumes.
 import kafkajs from 'kafkajs';
 import t from 'tap';
 import { etcdBinary, startClusterProcesses, type ClusterProcesses } from '../helpers/cluster.js';
@@ -14,6 +18,8 @@ const { Kafka, logLevel } = kafkajs;
 const ROUNDS = Number(process.env.SPOOL_FAULT_ROUNDS ?? 5);
 const PARTITIONS = 3;
 const TOPIC = 'failover';
+const SESSION_TIMEOUT_MS = 3000;
+
 
 function kafkaFor(cluster: ClusterProcesses) {
   return new Kafka({
@@ -25,15 +31,19 @@ function kafkaFor(cluster: ClusterProcesses) {
   });
 }
 
-async function leaderOf(cluster: ClusterProcesses, partition: number): Promise<number> {
+async function partitionsState(cluster: ClusterProcesses): Promise<Array<{ partitionId: number; leader: number; isr: number[] }>> {
   const admin = kafkaFor(cluster).admin();
   await admin.connect();
   try {
     const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-    return md.topics[0]!.partitions.find((p) => p.partitionId === partition)!.leader;
+    return md.topics[0]!.partitions;
   } finally {
     await admin.disconnect();
   }
+}
+
+async function leaderOf(cluster: ClusterProcesses, partition: number): Promise<number> {
+  return (await partitionsState(cluster)).find((p) => p.partitionId === partition)!.leader;
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -50,8 +60,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-t.test('acks=all records survive repeated SIGKILL of the partition leader', async (t) => {
-  if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
+async function startCluster(t: { teardown(fn: () => unknown): void }): Promise<ClusterProcesses> {
   const d = tempDir('spool-failover-');
   t.teardown(d.cleanup);
   const cluster = await startClusterProcesses({
@@ -59,7 +68,7 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
     dir: d.dir,
     t,
     config: {
-      'broker.session.timeout.ms': 3000,
+      'broker.session.timeout.ms': SESSION_TIMEOUT_MS,
       'default.replication.factor': 3,
       'min.insync.replicas': 2,
       'replica.lag.time.max.ms': 4000,
@@ -69,19 +78,21 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
   });
   const admin = kafkaFor(cluster).admin();
   await admin.connect();
-  t.ok(await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true }), 'topic created with replication factor 3');
-  const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-  t.same(md.topics[0]!.partitions.map((p) => p.replicas.length), [3, 3, 3], 'three replicas per partition');
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
   await admin.disconnect();
+  return cluster;
+}
 
+/** An acks=all producer writing batches of 20 unique values round-robin over the partitions. */
+async function startLoad(cluster: ClusterProcesses) {
   const sends: SendAttempt[] = [];
-  let stop = false;
+  let stopped = false as boolean;
   let seq = 0;
   const producer = kafkaFor(cluster).producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
   await producer.connect();
-  // One bounded loop: batches of 20 records round-robin over the partitions until told to stop.
-  const load = (async () => {
-    for (let batch = 0; !stop && batch < 100_000; batch++) {
+  const loop = (async () => {
+    // Bounded: stops when told, or after 100 000 batches.
+    for (let batch = 0; !stopped && batch < 100_000; batch++) {
       const partition = batch % PARTITIONS;
       const values = Array.from({ length: 20 }, () => `v${seq++}`);
       try {
@@ -93,7 +104,61 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
       }
     }
   })();
+  return {
+    sends,
+    acked: () => sends.filter((s) => s.acked).length,
+    async stop(): Promise<SendAttempt[]> {
+      stopped = true;
+      await loop;
+      await producer.disconnect();
+      return sends;
+    },
+  };
+}
 
+/** Reads every partition from the beginning to its end offset, with a fresh consumer group. */
+async function readAll(cluster: ClusterProcesses): Promise<ReadRecord[]> {
+  const reads: ReadRecord[] = [];
+  const admin = kafkaFor(cluster).admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(TOPIC);
+  await admin.disconnect();
+  const consumer = kafkaFor(cluster).consumer({ groupId: `failover-reader-${Date.now()}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  const target = new Map(ends.map((e) => [e.partition, Number(e.high)]));
+  const reached = new Map<number, number>();
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      reads.push({ consumer: 'reader', partition, offset: Number(message.offset), value: message.value?.toString() ?? '' });
+      reached.set(partition, Number(message.offset) + 1);
+    },
+  });
+  await waitFor('the reader reaches every end offset', () => Promise.resolve([...target].every(([p, end]) => (reached.get(p) ?? 0) >= end)), 120_000);
+  await consumer.disconnect();
+  return reads;
+}
+
+function checkAndReport(t: { comment(...a: unknown[]): void; ok(v: unknown, m: string): void; equal(a: unknown, b: unknown, m: string): void }, label: string, sends: SendAttempt[], reads: ReadRecord[]): void {
+  const report = checkHistory(sends, reads, { idempotent: false });
+  t.comment(`${label}: ${report.totals.acknowledged} acknowledged of ${report.totals.sent} sent, ${report.totals.read} read; ${report.summary()}`);
+  t.ok(report.totals.acknowledged > 0, 'records were acknowledged');
+  t.equal(report.lost.count, 0, 'no acknowledged record lost');
+  t.equal(report.offsetConflicts.count, 0, 'no offset read with two values');
+  t.equal(report.phantomNeverSent.count, 0, 'nothing read that was never sent');
+  t.equal(report.ackOffsetMismatch.count, 0, 'every acknowledged record is at its acknowledged offset');
+  t.equal(report.violations, 0, report.violations === 0 ? 'no violations' : report.details());
+}
+
+async function allInIsr(cluster: ClusterProcesses): Promise<boolean> {
+  return (await partitionsState(cluster)).every((p) => p.isr.length === 3 && p.leader > 0);
+}
+
+t.test('acks=all records survive repeated SIGKILL of the partition leader', async (t) => {
+  if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
+  const cluster = await startCluster(t);
+  t.same((await partitionsState(cluster)).map((p) => p.isr.length), [3, 3, 3], 'three in-sync replicas per partition');
+  const load = await startLoad(cluster);
   let kills = 0;
   for (let round = 0; round < ROUNDS; round++) {
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -108,48 +173,53 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
     }, 30_000);
     await cluster.broker(leader).restart();
     // Back in every ISR before the next round, so min.insync.replicas=2 can always be met.
-    await waitFor(`broker ${leader} back in the ISR`, async () => {
-      const a = kafkaFor(cluster).admin();
-      await a.connect();
-      try {
-        const m = await a.fetchTopicMetadata({ topics: [TOPIC] });
-        return m.topics[0]!.partitions.every((p) => p.isr.length === 3);
-      } finally {
-        await a.disconnect();
-      }
-    }, 60_000);
+    await waitFor(`broker ${leader} back in the ISR`, () => allInIsr(cluster), 60_000);
   }
-  stop = true;
-  await load;
-  await producer.disconnect();
+  const sends = await load.stop();
+  t.comment(`failover: ${kills} leader kills (SPOOL_FAULT_ROUNDS=${ROUNDS})`);
+  checkAndReport(t, 'SIGKILL of leaders', sends, await readAll(cluster));
+  await cluster.stop();
+});
 
-  // Read every partition from the beginning to its end offset.
-  const reads: ReadRecord[] = [];
-  const consumerAdmin = kafkaFor(cluster).admin();
-  await consumerAdmin.connect();
-  const ends = await consumerAdmin.fetchTopicOffsets(TOPIC);
-  await consumerAdmin.disconnect();
-  const consumer = kafkaFor(cluster).consumer({ groupId: `failover-reader-${Date.now()}`, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-  const target = new Map(ends.map((e) => [e.partition, Number(e.high)]));
-  const reached = new Map<number, number>();
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      reads.push({ consumer: 'reader', partition, offset: Number(message.offset), value: message.value?.toString() ?? '' });
-      reached.set(partition, Number(message.offset) + 1);
-    },
-  });
-  await waitFor('the reader reaches every end offset', () => Promise.resolve([...target].every(([p, end]) => (reached.get(p) ?? 0) >= end)), 120_000);
-  await consumer.disconnect();
+t.test('a paused leader is replaced and acknowledges nothing as leader after it was', async (t) => {
+  if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
+  const cluster = await startCluster(t);
+  const load = await startLoad(cluster);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const leader = await leaderOf(cluster, 0);
+  const paused = cluster.broker(leader);
+  paused.sigstop();
+  const pausedAt = Date.now();
+  await waitFor('a new leader of partition 0', async () => {
+    const now = await leaderOf(cluster, 0);
+    return now > 0 && now !== leader;
+  }, 30_000);
+  t.ok(Date.now() - pausedAt >= SESSION_TIMEOUT_MS - 500, 'replaced only after its session timed out');
+  const ackedBeforeResume = load.acked();
+  paused.sigcont();
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  t.ok(load.acked() > ackedBeforeResume, 'writes go on after the old leader resumed');
+  await waitFor('every replica back in sync', () => allInIsr(cluster), 60_000);
+  const sends = await load.stop();
+  checkAndReport(t, 'paused leader', sends, await readAll(cluster));
+  await cluster.stop();
+});
 
-  const report = checkHistory(sends, reads, { idempotent: false });
-  t.comment(`failover: ${kills} leader kills, ${report.totals.acknowledged} acknowledged of ${report.totals.sent} sent, ${report.totals.read} read; ${report.summary()}`);
-  t.ok(report.totals.acknowledged > 0, 'records were acknowledged');
-  t.equal(report.lost.count, 0, 'no acknowledged record lost');
-  t.equal(report.offsetConflicts.count, 0, 'no offset read with two values');
-  t.equal(report.phantomNeverSent.count, 0, 'nothing read that was never sent');
-  t.equal(report.ackOffsetMismatch.count, 0, 'every acknowledged record is at its acknowledged offset');
-  t.equal(report.violations, 0, report.violations === 0 ? 'no violations' : report.details());
+t.test('with etcd paused, leaders keep acknowledging writes; everything resumes with it', async (t) => {
+  if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
+  const cluster = await startCluster(t);
+  const load = await startLoad(cluster);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  cluster.etcd!.pause();
+  const before = load.acked();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  t.ok(load.acked() > before, `writes acknowledged while etcd was paused (${load.acked() - before})`);
+  cluster.etcd!.resume();
+  await waitFor('every replica in sync after etcd returned', () => allInIsr(cluster), 60_000);
+  const after = load.acked();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.ok(load.acked() > after, 'writes go on after etcd returned');
+  const sends = await load.stop();
+  checkAndReport(t, 'etcd paused', sends, await readAll(cluster));
   await cluster.stop();
 });
