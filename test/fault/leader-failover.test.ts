@@ -36,7 +36,7 @@ async function partitionsState(cluster: ClusterProcesses): Promise<Array<{ parti
   await admin.connect();
   try {
     const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-    return md.topics[0]!.partitions;
+    return md.topics[0].partitions;
   } finally {
     await admin.disconnect();
   }
@@ -97,7 +97,7 @@ async function startLoad(cluster: ClusterProcesses) {
       const values = Array.from({ length: 20 }, () => `v${seq++}`);
       try {
         const res = await producer.send({ topic: TOPIC, acks: -1, timeout: 10_000, messages: values.map((value) => ({ value, partition })) });
-        const base = Number(res[0]!.baseOffset);
+        const base = Number(res[0].baseOffset);
         values.forEach((value, i) => sends.push({ value, partition, acked: true, offset: base + i }));
       } catch {
         for (const value of values) sends.push({ value, partition, acked: false });
