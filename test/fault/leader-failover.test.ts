@@ -21,9 +21,10 @@ const TOPIC = 'failover';
 const SESSION_TIMEOUT_MS = 3000;
 
 
-function kafkaFor(cluster: ClusterProcesses) {
+/** A client of the cluster; `avoid` leaves brokers out of its bootstrap list (a paused one hangs requests). */
+function kafkaFor(cluster: ClusterProcesses, avoid: number[] = []) {
   return new Kafka({
-    brokers: cluster.brokers.map((b) => b.address),
+    brokers: cluster.brokers.filter((b) => !avoid.includes(b.nodeId)).map((b) => b.address),
     clientId: 'failover-test',
     logLevel: logLevel.NOTHING,
     retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
@@ -31,8 +32,8 @@ function kafkaFor(cluster: ClusterProcesses) {
   });
 }
 
-async function partitionsState(cluster: ClusterProcesses): Promise<Array<{ partitionId: number; leader: number; isr: number[] }>> {
-  const admin = kafkaFor(cluster).admin();
+async function partitionsState(cluster: ClusterProcesses, avoid: number[] = []): Promise<Array<{ partitionId: number; leader: number; isr: number[] }>> {
+  const admin = kafkaFor(cluster, avoid).admin();
   await admin.connect();
   try {
     const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
@@ -42,8 +43,8 @@ async function partitionsState(cluster: ClusterProcesses): Promise<Array<{ parti
   }
 }
 
-async function leaderOf(cluster: ClusterProcesses, partition: number): Promise<number> {
-  return (await partitionsState(cluster)).find((p) => p.partitionId === partition)!.leader;
+async function leaderOf(cluster: ClusterProcesses, partition: number, avoid: number[] = []): Promise<number> {
+  return (await partitionsState(cluster, avoid)).find((p) => p.partitionId === partition)!.leader;
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -84,12 +85,16 @@ async function startCluster(t: { teardown(fn: () => unknown): void }): Promise<C
 }
 
 /** An acks=all producer writing batches of 20 unique values round-robin over the partitions. */
-async function startLoad(cluster: ClusterProcesses) {
+async function startLoad(cluster: ClusterProcesses, t: { teardown(fn: () => unknown): void }) {
   const sends: SendAttempt[] = [];
   let stopped = false as boolean;
   let seq = 0;
   const producer = kafkaFor(cluster).producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
   await producer.connect();
+  // A failed assertion must not leave the loop running (tap would wait for it until its timeout).
+  t.teardown(() => {
+    stopped = true;
+  });
   const loop = (async () => {
     // Bounded: stops when told, or after 100 000 batches.
     for (let batch = 0; !stopped && batch < 100_000; batch++) {
@@ -158,7 +163,7 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
   const cluster = await startCluster(t);
   t.same((await partitionsState(cluster)).map((p) => p.isr.length), [3, 3, 3], 'three in-sync replicas per partition');
-  const load = await startLoad(cluster);
+  const load = await startLoad(cluster, t);
   let kills = 0;
   for (let round = 0; round < ROUNDS; round++) {
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -184,14 +189,14 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
 t.test('a paused leader is replaced and acknowledges nothing as leader after it was', async (t) => {
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
   const cluster = await startCluster(t);
-  const load = await startLoad(cluster);
+  const load = await startLoad(cluster, t);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const leader = await leaderOf(cluster, 0);
   const paused = cluster.broker(leader);
   paused.sigstop();
   const pausedAt = Date.now();
   await waitFor('a new leader of partition 0', async () => {
-    const now = await leaderOf(cluster, 0);
+    const now = await leaderOf(cluster, 0, [leader]);
     return now > 0 && now !== leader;
   }, 30_000);
   t.ok(Date.now() - pausedAt >= SESSION_TIMEOUT_MS - 500, 'replaced only after its session timed out');
@@ -208,7 +213,7 @@ t.test('a paused leader is replaced and acknowledges nothing as leader after it 
 t.test('with etcd paused, leaders keep acknowledging writes; everything resumes with it', async (t) => {
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
   const cluster = await startCluster(t);
-  const load = await startLoad(cluster);
+  const load = await startLoad(cluster, t);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   cluster.etcd!.pause();
   const before = load.acked();
