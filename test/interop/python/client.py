@@ -7,6 +7,7 @@
 #   consume  Consumer.assign with explicit offset 0 (no group) until `count` records; JSON lines
 #   times    Consumer.offsets_for_times for each comma-separated timestamp, every partition
 import json
+import os
 import sys
 import time
 
@@ -46,6 +47,9 @@ def produce(bootstrap, topic, count, codec, partitions, base_ts):
         "bootstrap.servers": bootstrap,
         "compression.codec": codec,
         "acks": "all",
+        # The failover fault test asks for idempotence (retries after a leader change must not
+        # duplicate); the interop test keeps librdkafka's default.
+        "enable.idempotence": os.environ.get("SPOOL_IDEMPOTENT") == "1",
         "linger.ms": 5,
         "batch.size": 65536,
         # Keeps produce order == spec order even if a request is retried.
