@@ -1,7 +1,9 @@
 // log/ room: one partition's Log — the engine's PartitionLog plus topic config, flush policy and
 // retention. Replication state (high watermark, leader epoch, producer state) lives in
-// replication/Partition, above it.
-import { readSync } from 'node:fs';
+// replication/Partition, above it. The log also keeps each segment's aborted-transaction index
+// (`.txnindex`, see txn-index.ts) in step with the segments, the same for both engines.
+import { closeSync, fsync, openSync, readdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TopicConfig } from '../config/index.js';
 import type {
   AppendOptions,
@@ -14,6 +16,9 @@ import type {
   TimestampAndOffset,
 } from '../storage/engine.js';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
+import { TransactionIndex, txnIndexFileName, type AbortedTxn } from './txn-index.js';
+
+const TXN_INDEX_FILE = /^(\d{20})\.txnindex$/;
 
 export function toLogConfig(config: TopicConfig): LogConfig {
   return {
@@ -61,6 +66,15 @@ export class Log {
    */
   private activeSegment: { baseOffset: number; bytes: number } | null = null;
   private lastRollCheckMs = 0;
+  /** The partition directory (the PartitionLog's, kept for the txnindex files while it is reopened). */
+  private readonly logDir: string;
+  /** The `.txnindex` files that exist (or are about to), by segment base offset. */
+  private readonly txnIndexes = new Map<number, TransactionIndex>();
+  /** Keys of txnIndexes, ascending. */
+  private txnIndexBases: number[] = [];
+  /** Indexes written since the last flush, and whether a new file's directory entry needs an fsync. */
+  private readonly unflushedTxnIndexes = new Set<TransactionIndex>();
+  private txnIndexDirDirty = false;
 
   constructor(
     readonly topic: string,
@@ -70,6 +84,40 @@ export class Log {
     private readonly onFlushError: FlushErrorHandler,
   ) {
     this.partitionLog = partitionLog;
+    this.logDir = partitionLog.dir;
+    this.loadTxnIndexes(partitionLog);
+  }
+
+  /**
+   * Finds the `.txnindex` files at open (nothing is read yet). One whose segment is gone is the
+   * leftover of a delete or truncation cut short by a crash and is removed (else a segment
+   * created later at that base offset would inherit it). Entries at or past the log end offset
+   * describe markers the engine's recovery dropped with a torn tail and are truncated: only the
+   * last index can hold such entries.
+   */
+  private loadTxnIndexes(pl: PartitionLog): void {
+    const found: number[] = [];
+    let names: string[];
+    try {
+      names = readdirSync(this.logDir);
+    } catch (err) {
+      // The engine creates the directory; a log without one has no index to find.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      const m = TXN_INDEX_FILE.exec(name);
+      if (m) found.push(Number(m[1]));
+    }
+    if (found.length === 0) return;
+    const segmentBases = new Set(pl.segments().map((s) => s.baseOffset));
+    for (const base of found) {
+      const index = new TransactionIndex(base, join(this.logDir, txnIndexFileName(base)));
+      if (segmentBases.has(base)) this.txnIndexes.set(base, index);
+      else index.delete();
+    }
+    this.txnIndexBases = [...this.txnIndexes.keys()].sort((a, b) => a - b);
+    if (this.txnIndexBases.length > 0) this.truncateTxnIndexesFrom(this.txnIndexBases.length - 1, pl.logEndOffset);
   }
 
   get dir(): string {
@@ -135,10 +183,137 @@ export class Log {
     return result;
   }
 
-  /** Removes every batch at or after `offset` (a follower diverged from its leader). */
+  /**
+   * Removes every batch at or after `offset` (a follower diverged from its leader), and every
+   * aborted-transaction entry whose marker was among them: the txnindex files of segments removed
+   * whole are deleted, the others lose their entries with lastOffset >= offset.
+   */
   truncateTo(offset: number): void {
-    this.current().truncateTo(offset);
+    const pl = this.current();
+    pl.truncateTo(offset);
     this.activeSegment = null;
+    if (this.txnIndexBases.length === 0) return;
+    const segmentBases = new Set(pl.segments().map((s) => s.baseOffset));
+    this.deleteTxnIndexes((base) => !segmentBases.has(base));
+    this.truncateTxnIndexesFrom(Math.max(0, floorIndex(this.txnIndexBases, offset)), offset);
+  }
+
+  /**
+   * Records an aborted transaction (Kafka's UnifiedLog does so when it appends the abort
+   * marker) in the txnindex of the segment holding its marker, `txn.lastOffset` — normally the
+   * active one. Kafka requires lastOffset to increase within an index; an entry whose lastOffset
+   * is not above the index's last one is a replay (producer state re-reading markers at open
+   * or after a truncation) and is ignored. So is a marker below the first segment (deleted).
+   * Written to the page cache; flush() fsyncs it.
+   */
+  appendAbortedTxn(txn: AbortedTxn): void {
+    const pl = this.current();
+    let base = -1;
+    for (const s of pl.segments()) {
+      if (s.baseOffset > txn.lastOffset) break;
+      base = s.baseOffset;
+    }
+    if (base < 0) return;
+    let index = this.txnIndexes.get(base);
+    if (index === undefined) {
+      index = new TransactionIndex(base, join(this.logDir, txnIndexFileName(base)));
+      this.txnIndexes.set(base, index);
+      this.txnIndexBases.splice(floorIndex(this.txnIndexBases, base) + 1, 0, base);
+      this.txnIndexDirDirty = true;
+    }
+    if (index.append(txn)) this.unflushedTxnIndexes.add(index);
+  }
+
+  /**
+   * Kafka's LocalLog.collectAbortedTransactions: the aborted transactions overlapping
+   * [fetchOffset, upperBoundOffset) — lastOffset >= fetchOffset and firstOffset <
+   * upperBoundOffset — from the segment holding fetchOffset onwards, stopping after the first
+   * segment whose index has an entry with lastStableOffset >= upperBoundOffset. Empty when
+   * fetchOffset is below the first segment.
+   *
+   * Only segments that have a txnindex are visited. For the usual call (logStartOffset <=
+   * fetchOffset < upperBoundOffset) the search starts at the last index whose base is <=
+   * fetchOffset, without listing the segments: when that index is an earlier segment's, its
+   * markers all lie below fetchOffset, so none of its entries matches and none completes the
+   * search (an entry's lastStableOffset is <= its lastOffset + 1, as Kafka computes it). Other
+   * calls look the segment up in segments().
+   */
+  collectAbortedTxns(fetchOffset: number, upperBoundOffset: number): AbortedTxn[] {
+    const pl = this.current();
+    const bases = this.txnIndexBases;
+    if (bases.length === 0) return [];
+    let start: number;
+    if (fetchOffset >= pl.logStartOffset && fetchOffset < upperBoundOffset) {
+      start = Math.max(0, floorIndex(bases, fetchOffset));
+    } else {
+      let segmentBase = -1;
+      for (const s of pl.segments()) {
+        if (s.baseOffset > fetchOffset) break;
+        segmentBase = s.baseOffset;
+      }
+      if (segmentBase < 0) return [];
+      start = floorIndex(bases, segmentBase - 1) + 1;
+    }
+    const out: AbortedTxn[] = [];
+    for (let i = start; i < bases.length; i++) {
+      const index = this.txnIndexes.get(bases[i]);
+      if (index === undefined) continue;
+      const result = index.collect(fetchOffset, upperBoundOffset);
+      out.push(...result.abortedTransactions);
+      if (result.isComplete) break;
+    }
+    return out;
+  }
+
+  /** Truncates the indexes from position `from` of txnIndexBases on to `offset`. */
+  private truncateTxnIndexesFrom(from: number, offset: number): void {
+    for (let i = from; i < this.txnIndexBases.length; i++) {
+      const index = this.txnIndexes.get(this.txnIndexBases[i]);
+      if (index === undefined) continue;
+      const before = index.entryCount();
+      index.truncateTo(offset);
+      if (index.entryCount() !== before) this.unflushedTxnIndexes.add(index);
+    }
+  }
+
+  /**
+   * Deletes the txnindex files of segments that left the log. Unlinked at once rather than
+   * renamed `*.deleted` with the segment's other files: no FileSlice ever points into them and
+   * every read of them finishes within its call, so nothing can be reading one later. A crash
+   * between the engine's rename and this leaves a txnindex without its .log, removed at open.
+   */
+  private deleteTxnIndexes(doomed: (base: number) => boolean): void {
+    const gone = this.txnIndexBases.filter(doomed);
+    if (gone.length === 0) return;
+    for (const base of gone) {
+      const index = this.txnIndexes.get(base);
+      if (index === undefined) continue;
+      this.txnIndexes.delete(base);
+      this.unflushedTxnIndexes.delete(index);
+      index.delete();
+    }
+    this.txnIndexBases = this.txnIndexBases.filter((b) => !gone.includes(b));
+  }
+
+  /** fsyncs the txnindex files written since the last call (and the directory for new ones). */
+  private async flushTxnIndexes(): Promise<void> {
+    const indexes = [...this.unflushedTxnIndexes];
+    this.unflushedTxnIndexes.clear();
+    const dirDirty = this.txnIndexDirDirty;
+    this.txnIndexDirDirty = false;
+    try {
+      await Promise.all(indexes.map((index) => index.flush()));
+      if (dirDirty) await fsyncDirIfPresent(this.logDir);
+    } catch (err) {
+      for (const index of indexes) if (index.needsFlush) this.unflushedTxnIndexes.add(index);
+      this.txnIndexDirDirty ||= dirDirty;
+      throw err;
+    }
+  }
+
+  private closeTxnIndexes(): void {
+    for (const index of this.txnIndexes.values()) index.close();
+    this.unflushedTxnIndexes.clear();
   }
 
   /**
@@ -223,14 +398,22 @@ export class Log {
     return this.current().segments();
   }
 
+  /** Deletes whole segments below `offset` (see PartitionLog), with their txnindex files. */
   deleteSegmentsBefore(offset: number): number {
-    return this.current().deleteSegmentsBefore(offset);
+    const pl = this.current();
+    const deleted = pl.deleteSegmentsBefore(offset);
+    if (deleted > 0 && this.txnIndexBases.length > 0) {
+      const first = pl.segments()[0].baseOffset;
+      this.deleteTxnIndexes((base) => base < first);
+    }
+    return deleted;
   }
 
-  flush(): Promise<void> {
+  /** fsyncs the segments and the txnindex files written since the last flush. */
+  async flush(): Promise<void> {
     this.messagesSinceFlush = 0;
     this.lastFlushMs = Date.now();
-    return this.current().flush();
+    await Promise.all([this.current().flush(), this.flushTxnIndexes()]);
   }
 
   /** flush.messages / flush.ms: Kafka leaves fsync to the OS unless a topic asks for it. */
@@ -313,11 +496,45 @@ export class Log {
     this.partitionLog = null;
     if (pl) {
       try {
-        await pl.flush();
+        await Promise.all([pl.flush(), this.flushTxnIndexes()]);
       } finally {
         // Always release the files, even when the final fsync failed.
+        this.closeTxnIndexes();
         await pl.close();
       }
     }
+  }
+}
+
+/** Position of the last element <= `key` in an ascending array, or -1. */
+function floorIndex(sorted: readonly number[], key: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] <= key) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/** fsyncs a directory's entries; nothing when it was renamed away (a deleted topic's log). */
+async function fsyncDirIfPresent(dir: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    closeSync(fd);
   }
 }
