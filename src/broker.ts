@@ -7,6 +7,8 @@ import { Dispatcher, allApis, type ApiServices } from './api/index.js';
 import { createMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
 import { BrokerConfig, type LoadConfigOptions } from './config/index.js';
 import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings, systemClock } from './coordinator/group/index.js';
+import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/txn/index.js';
+import { TxnMarkerSender } from './api/txn-markers.js';
 import { LogManager } from './log/index.js';
 import { SocketServer } from './network/index.js';
 import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
@@ -31,6 +33,8 @@ export class Broker {
   logManager!: LogManager;
   replicaManager!: ReplicaManager;
   groupCoordinator!: GroupCoordinator;
+  txnCoordinator!: TransactionCoordinator;
+  private markerSender: TxnMarkerSender | null = null;
   dispatcher!: Dispatcher;
   advertisedHost = '';
   advertisedPort = 0;
@@ -88,18 +92,54 @@ export class Broker {
       if (change === 'leader') this.groupCoordinator.onElection(partition.index, partition.leaderEpoch);
       else this.groupCoordinator.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
     });
+    const producerIds = new ProducerIdManager(metadata);
+    // The transaction coordinator: one shard per __transaction_state partition led here. Its
+    // markers go to local partitions directly and to other leaders with WriteTxnMarkers.
+    let services: ApiServices | null = null;
+    const markerSender = new TxnMarkerSender(
+      () => {
+        if (services === null) throw new Error('services are not built yet');
+        return services;
+      },
+      { retryBackoffMs: 50, requestTimeoutMs: config.getNumber('replica.socket.timeout.ms') },
+    );
+    this.markerSender = markerSender;
+    this.txnCoordinator = new TransactionCoordinator({
+      log: new InternalTopicLog({
+        topic: TRANSACTION_STATE_TOPIC,
+        replicaManager,
+        decompress: (codec, data) => this.engine.decompress(codec, data),
+        commitTimeoutMs: config.getNumber('offsets.commit.timeout.ms'),
+      }),
+      numPartitions: metadata.topic(TRANSACTION_STATE_TOPIC)?.partitions.length ?? config.getNumber('transaction.state.log.num.partitions'),
+      clock: systemClock,
+      logger: logger.child({ room: 'txn-coordinator' }),
+      config: {
+        transactionMaxTimeoutMs: config.getNumber('transaction.max.timeout.ms'),
+        transactionalIdExpirationMs: config.getNumber('transactional.id.expiration.ms'),
+        abortTimedOutTransactionCleanupIntervalMs: config.getNumber('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+        removeExpiredTransactionalIdCleanupIntervalMs: config.getNumber('transaction.remove.expired.transaction.cleanup.interval.ms'),
+      },
+      markers: markerSender,
+      generateProducerId: () => producerIds.generateProducerId(),
+    });
+    replicaManager.onLeadershipChange(TRANSACTION_STATE_TOPIC, (partition, change) => {
+      if (change === 'leader') this.txnCoordinator.onElection(partition.index, partition.leaderEpoch);
+      else this.txnCoordinator.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
+    });
     await replicaManager.start();
     this.servicesStarted = true;
     this.logManager.startBackgroundTasks();
 
-    const services: ApiServices = {
+    services = {
       nodeId: this.nodeId,
       config,
       logger,
       metadata,
       replicaManager,
       groupCoordinator: this.groupCoordinator,
-      producerIds: new ProducerIdManager(metadata),
+      txnCoordinator: this.txnCoordinator,
+      producerIds,
     };
     const dispatcher = new Dispatcher(services, logger);
     for (const api of allApis(() => dispatcher.advertisedApis())) dispatcher.register(api);
@@ -143,6 +183,8 @@ export class Broker {
     this.servicesStarted = false;
     this.replicaManager.shutdown();
     this.groupCoordinator.close();
+    this.txnCoordinator.close();
+    this.markerSender?.close();
     // Fetchers stop before the logs close, so no follower append races the close.
     await this.replicaManager.stopped();
     await this.logManager.close();

@@ -1,6 +1,5 @@
 // api/ room: DescribeCluster and InitProducerId. Producer ids come from blocks the metadata store
-// reserves, so they are never reused; transactions are not supported yet, so a transactional id
-// is refused.
+// reserves, so they are never reused; with a transactional id the transaction coordinator answers.
 import { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/index.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js';
@@ -34,9 +33,14 @@ export function handleDescribeCluster(req: DescribeClusterRequest, ctx: RequestC
 
 export async function handleInitProducerId(req: InitProducerIdRequest, ctx: RequestContext): Promise<InitProducerIdResponse> {
   if (req.transactionalId !== null) {
-    // No transaction coordinator yet: a fatal, clearly-named error beats a client retrying forever.
-    ctx.services.logger.warn({ transactionalId: req.transactionalId, clientId: ctx.clientId }, 'transactional producer refused: transactions are not supported yet');
-    return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
+    // The transaction coordinator of this id (found with FindCoordinator key type 1) answers.
+    const answer = await ctx.services.txnCoordinator.initProducerId({
+      transactionalId: req.transactionalId,
+      transactionTimeoutMs: req.transactionTimeoutMs,
+      producerId: req.producerId,
+      producerEpoch: req.producerEpoch,
+    });
+    return { throttleTimeMs: 0, ...answer };
   }
   try {
     // As Kafka: without a transactional id every InitProducerId gets a fresh id at epoch 0.

@@ -102,7 +102,8 @@ function readAll(req: FetchRequest, ctx: RequestContext, maxBytes: number): Fetc
         highWatermark: partition.highWatermark,
         lastStableOffset: partition.lastStableOffset,
         logStartOffset: partition.logStartOffset,
-        abortedTransactions: readCommitted ? [] : null,
+        // The aborted transactions that overlap what this answer can hold (up to the last stable offset).
+        abortedTransactions: readCommitted && replicaId < 0 ? partition.abortedTransactions(p.fetchOffset, partition.lastStableOffset) : null,
         preferredReadReplica: -1,
         records,
       });

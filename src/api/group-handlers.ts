@@ -16,6 +16,7 @@ const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const CONSUMER_OFFSETS = '__consumer_offsets';
+const TRANSACTION_STATE = '__transaction_state';
 /** How long FindCoordinator waits for a just-created __consumer_offsets partition to load. */
 const COORDINATOR_LOAD_WAIT_MS = 5000;
 /** DescribeGroups authorizedOperations when not requested (Integer.MIN_VALUE). */
@@ -76,22 +77,23 @@ async function handleFindCoordinator(req: FindCoordinatorRequest, ctx: RequestCo
   const keyType = req.keyType;
   const lookup = async (key: string): Promise<Coordinator> => {
     const miss = (errorCode: number, errorMessage: string | null): Coordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
-    // Clients retry COORDINATOR_NOT_AVAILABLE forever; an authorization error makes a
-    // transactional producer fail at once, matching what InitProducerId answers.
-    if (keyType === KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
-    if (keyType !== KEY_TYPE_GROUP) return miss(GroupErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
-    const coordinator = services.groupCoordinator;
-    if (services.metadata.topic(CONSUMER_OFFSETS) === undefined) {
-      // As Kafka: the first FindCoordinator creates __consumer_offsets.
+    if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
+    // A group's coordinator leads its __consumer_offsets partition; a transactional id's, its
+    // __transaction_state partition. The first lookup creates the topic (as Kafka).
+    const isTxn = keyType === KEY_TYPE_TRANSACTION;
+    const coordinator = isTxn ? services.txnCoordinator : services.groupCoordinator;
+    const internalTopic = isTxn ? TRANSACTION_STATE : CONSUMER_OFFSETS;
+    if (key.length === 0 && isTxn) return miss(GroupErrorCode.INVALID_REQUEST, 'empty transactional id');
+    if (services.metadata.topic(internalTopic) === undefined) {
       try {
-        await autoCreateTopic(services, CONSUMER_OFFSETS);
+        await autoCreateTopic(services, internalTopic);
       } catch (err) {
-        return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, errorResponse(ctx, err, 'creating __consumer_offsets', {}).message);
+        return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, errorResponse(ctx, err, `creating ${internalTopic}`, {}).message);
       }
     }
-    await coordinator.awaitLoaded(coordinator.partitionFor(key), COORDINATOR_LOAD_WAIT_MS);
-    // The coordinator is the leader of the group's __consumer_offsets partition.
-    const state = services.metadata.partition(CONSUMER_OFFSETS, coordinator.partitionFor(key));
+    const partition = coordinator.partitionFor(key);
+    await coordinator.awaitLoaded(partition, COORDINATOR_LOAD_WAIT_MS);
+    const state = services.metadata.partition(internalTopic, partition);
     const leader = state === undefined ? undefined : services.metadata.brokers().find((b) => b.nodeId === state.leader);
     if (leader === undefined) return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, null);
     // Led here but the shard is not loaded yet (the partition is still being opened or replayed):
@@ -224,16 +226,17 @@ function withPartitionErrors(topics: OffsetFetchTopic[] | null, errorCode: numbe
 
 function handleOffsetFetch(req: OffsetFetchRequest, ctx: RequestContext): OffsetFetchResponse {
   const coordinator = ctx.services.groupCoordinator;
-  // require_stable (v7+) is accepted: with no transactional offsets, nothing is ever unstable.
+  // require_stable (v7+): a partition with an offset commit in an open transaction answers UNSTABLE_OFFSET_COMMIT.
+  const requireStable = ctx.apiVersion >= 7 && req.requireStable;
   if (ctx.apiVersion >= 8) {
     const groups = req.groups.map((g) => {
-      const r = coordinator.fetchOffsets(g.groupId, g.topics);
+      const r = coordinator.fetchOffsets(g.groupId, g.topics, requireStable);
       return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
     });
     return { throttleTimeMs: 0, topics: [], errorCode: 0, groups };
   }
   const topics = ctx.apiVersion >= 2 ? (req.topics ?? null) : (req.topics ?? []);
-  const r = coordinator.fetchOffsets(req.groupId, topics);
+  const r = coordinator.fetchOffsets(req.groupId, topics, requireStable);
   if (r.errorCode !== GroupErrorCode.NONE && ctx.apiVersion < 2) {
     return { throttleTimeMs: 0, topics: withPartitionErrors(topics, r.errorCode), errorCode: r.errorCode, groups: [] };
   }

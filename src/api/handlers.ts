@@ -3,6 +3,7 @@ import type { ApiVersionRange } from '../protocol/index.js';
 import { apiVersionsApi } from './api-versions.js';
 import { describeClusterApi, initProducerIdApi } from './cluster.js';
 import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './configs.js';
+import { electLeadersApi } from './elect-leaders.js';
 import { fetchApi } from './fetch.js';
 import { groupApis } from './group-handlers.js';
 import { listOffsetsApi, offsetForLeaderEpochApi } from './list-offsets.js';
@@ -10,6 +11,7 @@ import { describeLogDirsApi } from './log-dirs.js';
 import { metadataApi } from './metadata.js';
 import { produceApi } from './produce.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
+import { txnApis } from './txn-handlers.js';
 import type { ApiRegistration } from './types.js';
 
 export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] {
@@ -29,6 +31,8 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     describeClusterApi,
     initProducerIdApi,
     describeLogDirsApi,
+    electLeadersApi,
     ...groupApis,
+    ...txnApis,
   ];
 }

@@ -49,6 +49,23 @@ export async function autoCreateTopic(services: ApiServices, name: string): Prom
         internal: true,
       });
     }
+    if (name === '__transaction_state') {
+      // As Kafka: compacted, min.insync.replicas from transaction.state.log.min.isr (at most the replication factor).
+      const replicas = Math.max(1, Math.min(config.getNumber('transaction.state.log.replication.factor'), metadata.brokers().length));
+      const minIsr = Math.min(config.getNumber('transaction.state.log.min.isr'), replicas);
+      return await metadata.createTopic({
+        name,
+        partitions: config.getNumber('transaction.state.log.num.partitions'),
+        replicationFactor: -1,
+        configs: {
+          'cleanup.policy': 'compact',
+          'min.insync.replicas': String(minIsr),
+          'segment.bytes': String(config.getNumber('transaction.state.log.segment.bytes')),
+          'unclean.leader.election.enable': 'false',
+        },
+        internal: true,
+      });
+    }
     return await metadata.createTopic({ name, partitions: config.getNumber('num.partitions'), replicationFactor: -1, configs: {}, internal: false });
   } catch (err) {
     // Two requests raced to create it: creation is serialized, so the loser sees it exists.

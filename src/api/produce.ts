@@ -1,6 +1,6 @@
 // api/ room: Produce — batches go to the partition leader as raw bytes (replication/Partition
 // checks them as Kafka's LogValidator and detects idempotent retries); acks=all waits in the
-// produce purgatory until the ISR has the batch. Transactions are not supported yet.
+// produce purgatory until the ISR has the batch. Transactional batches are accepted; their markers come from the transaction coordinator.
 import { INTERNAL_TOPICS } from '../cluster/index.js';
 import { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/index.js';
@@ -29,10 +29,6 @@ export async function handleProduce(req: ProduceRequest, ctx: RequestContext): P
     for (const p of topicData.partitionData) {
       if (!validAcks) {
         partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_REQUIRED_ACKS));
-        continue;
-      }
-      if (req.transactionalId !== null) {
-        partitionResponses.push(partitionError(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker yet'));
         continue;
       }
       if (!topic) {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { MetadataStore } from '../cluster/index.js';
 import type { BrokerConfig } from '../config/index.js';
 import type { GroupCoordinator } from '../coordinator/group/index.js';
+import type { TransactionCoordinator } from '../coordinator/txn/index.js';
 import type { ProducerIdManager, ReplicaManager } from '../replication/index.js';
 
 export interface ApiServices {
@@ -14,5 +15,6 @@ export interface ApiServices {
   readonly metadata: MetadataStore;
   readonly replicaManager: ReplicaManager;
   readonly groupCoordinator: GroupCoordinator;
+  readonly txnCoordinator: TransactionCoordinator;
   readonly producerIds: ProducerIdManager;
 }

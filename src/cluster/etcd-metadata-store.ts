@@ -18,6 +18,7 @@ import { Etcd3, type ICompare, type IKeyValue, type IOptions, type IRequestOp, t
 import { ConfigError, type BrokerConfig } from '../config/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { applyPlannedChange, planPartitionChange, uncleanElectionEnabled } from './controller.js';
+import { decideElection, electionResult, electionResultsFor, electionTargets } from './elections.js';
 import {
   EtcdKeys,
   decodeBroker,
@@ -34,7 +35,7 @@ import {
   type TopicRecord,
 } from './etcd-keys.js';
 import { loadOrCreateMetaProperties } from './meta-properties.js';
-import type { MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
+import type { ElectionResult, ElectionTarget, ElectionType, MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
 import { assignReplicas, continuationStartIndex } from './replica-assignment.js';
 import {
   applyPartitionChange,
@@ -57,6 +58,8 @@ export const ETCD_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 export const ETCD_MAX_TXN_OPS = 128;
 /** Partitions the controller changes per Txn (each takes 2 compares + 1 put, plus leader checks). */
 const CONTROLLER_BATCH = 40;
+/** Times an election decides a partition again after it changed under the write. */
+const ELECTION_ATTEMPTS = 5;
 /** Controller Txns in flight at once. */
 const CONTROLLER_CONCURRENCY = 8;
 /** Keys per page when reading a snapshot (a page must fit the gRPC message limit). */
@@ -886,32 +889,15 @@ export class EtcdMetadataStore implements MetadataStore {
     result.planned = changes.length;
     const progress = { lastRevision: 0, complete: true };
     const writeBatch = async (batch: typeof changes): Promise<void> => {
-      const compare: ICompare[] = [modIs(this.keys.controller, token)];
-      const ops: IRequestOp[] = [];
-      const leaders = new Set<number>();
-      for (const { entry, next, mod } of batch) {
-        const key = this.keys.partition(entry.image.topicId, next.partition);
-        compare.push(createIs(this.keys.topic(entry.image.name), entry.createRevision), modIs(key, mod));
-        ops.push(put(key, encodePartition(next)));
-        if (next.leader >= 0) leaders.add(next.leader);
-      }
-      for (const leader of leaders) {
-        const broker = this.brokersById.get(leader);
-        if (broker) compare.push(createIs(this.keys.broker(leader), broker.createRevision));
-      }
-      const res = await this.txn(compare, ops, [get(this.keys.controller)]);
-      if (!res.succeeded) {
+      const written = await this.writeAsController(token, batch);
+      if (written.outcome !== 'written') {
         progress.complete = false;
-        const current = res.responses.at(0)?.response_range.kvs.at(0);
-        if (current?.mod_revision !== String(token)) {
-          result.fenced = true;
-          if (token === this.token) this.token = 0;
-        }
-        // Otherwise a partition or broker changed under us: its event marks it for the next pass.
+        // 'conflict': a partition or broker changed under us; its event marks it for the next pass.
+        if (written.outcome === 'fenced') result.fenced = true;
         return;
       }
       result.written += batch.length;
-      progress.lastRevision = Math.max(progress.lastRevision, Number(res.header.revision));
+      progress.lastRevision = Math.max(progress.lastRevision, written.revision);
       for (const { next } of batch) {
         this.logger.info({ topic: next.topic, partition: next.partition, leader: next.leader, leaderEpoch: next.leaderEpoch, isr: next.isr }, 'controller changed partition');
       }
@@ -926,6 +912,113 @@ export class EtcdMetadataStore implements MetadataStore {
     if (progress.complete) for (const id of fenced) this.fencedSinceLastPass.delete(id);
     if (progress.lastRevision > 0) await this.waitForRevision(progress.lastRevision);
     return result;
+  }
+
+  /**
+   * Writes partition states as the controller, in one Txn that compares the controller key's mod
+   * revision (`token`), each topic's create revision, each partition key's mod revision (the state
+   * the change was decided on) and each new leader's registration. 'fenced': the controller key is
+   * no longer the one won with (this broker stops acting as controller); 'conflict': something the
+   * change was decided on moved; `revision` is etcd's revision then.
+   */
+  private async writeAsController(
+    token: number,
+    batch: ReadonlyArray<{ entry: TopicEntry; next: PartitionState; mod: number }>,
+  ): Promise<{ outcome: 'written' | 'conflict' | 'fenced'; revision: number }> {
+    const compare: ICompare[] = [modIs(this.keys.controller, token)];
+    const ops: IRequestOp[] = [];
+    const leaders = new Set<number>();
+    for (const { entry, next, mod } of batch) {
+      const key = this.keys.partition(entry.image.topicId, next.partition);
+      compare.push(createIs(this.keys.topic(entry.image.name), entry.createRevision), modIs(key, mod));
+      ops.push(put(key, encodePartition(next)));
+      if (next.leader >= 0) leaders.add(next.leader);
+    }
+    for (const leader of leaders) {
+      const broker = this.brokersById.get(leader);
+      if (broker) compare.push(createIs(this.keys.broker(leader), broker.createRevision));
+    }
+    const res = await this.txn(compare, ops, [get(this.keys.controller)]);
+    const revision = Number(res.header.revision);
+    if (res.succeeded) return { outcome: 'written', revision };
+    const current = res.responses.at(0)?.response_range.kvs.at(0);
+    if (current?.mod_revision === String(token)) return { outcome: 'conflict', revision };
+    if (token === this.token) this.token = 0;
+    return { outcome: 'fenced', revision };
+  }
+
+  /**
+   * ElectLeaders on the controller (see MetadataStore.electLeaders). Decided on this broker's image
+   * once it caught up with etcd's current revision, with the brokers fenced since the last pass
+   * counted as dead (a broker that restarted is not in sync until its leader says so); written
+   * with writeAsController's compare-and-set, so a deposed controller or a partition that changed
+   * meanwhile writes nothing (such partitions are decided again on the newer image).
+   */
+  async electLeaders(type: ElectionType, partitions: ElectionTarget[] | null): Promise<ElectionResult[]> {
+    this.assertOpen();
+    const token = this.token;
+    const notController = (): KafkaError =>
+      new KafkaError(ErrorCode.NOT_CONTROLLER, `Broker ${this.nodeId} is not the controller (the controller is ${this.controllerId()})`);
+    if (!this.isController()) throw notController();
+    let current;
+    try {
+      current = await this.etcd.kv.range({ key: buf(this.keys.controller) });
+    } catch (err) {
+      throw this.etcdError(err);
+    }
+    await this.waitForRevision(Number(current.header.revision));
+    if (!this.isController() || this.token !== token) throw notController();
+
+    const { known, unknown } = electionTargets(partitions, (name) => this.topic(name), () => this.topics());
+    const results: ElectionResult[] = [...unknown];
+    let lastRevision = 0;
+    let pending = known;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const live = new Set([...this.brokersById.keys()].filter((id) => !this.fencedSinceLastPass.has(id)));
+      const changes: Array<{ entry: TopicEntry; next: PartitionState; mod: number; target: ElectionTarget; unclean: boolean }> = [];
+      for (const target of pending) {
+        const entry = this.topicsByName.get(target.topic);
+        const state = entry?.image.partitions.at(target.partition);
+        if (!entry || !state) {
+          results.push(electionResult(target, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `No such partition as ${target.topic}-${target.partition}`));
+          continue;
+        }
+        const decision = decideElection(state, type, live);
+        if (decision.kind === 'refuse') results.push(electionResult(target, decision.errorCode, decision.errorMessage));
+        else changes.push({ entry, next: decision.next, mod: entry.partitionMods[target.partition], target, unclean: decision.unclean });
+      }
+      const retry: ElectionTarget[] = [];
+      let conflictRevision = 0;
+      let fenced = false;
+      for (let i = 0; i < changes.length; i += CONTROLLER_BATCH) {
+        const batch = changes.slice(i, i + CONTROLLER_BATCH);
+        const written = fenced ? null : await this.writeAsController(token, batch);
+        if (written?.outcome === 'written') {
+          lastRevision = Math.max(lastRevision, written.revision);
+          for (const { next, target, unclean } of batch) {
+            results.push(electionResult(target, ErrorCode.NONE, null));
+            const fields = { topic: next.topic, partition: next.partition, leader: next.leader, leaderEpoch: next.leaderEpoch, isr: next.isr, election: type };
+            if (unclean) this.logger.warn(fields, 'unclean leader election');
+            else this.logger.info(fields, 'leader elected');
+          }
+        } else if (written?.outcome === 'conflict') {
+          conflictRevision = Math.max(conflictRevision, written.revision);
+          retry.push(...batch.map((c) => c.target));
+        } else {
+          fenced = true;
+          if (lastRevision === 0) throw notController();
+          for (const { target } of batch) results.push(electionResult(target, ErrorCode.NOT_CONTROLLER, notController().message));
+        }
+      }
+      if (retry.length > 0 && attempt >= ELECTION_ATTEMPTS - 1) {
+        for (const target of retry) results.push(electionResult(target, ErrorCode.REQUEST_TIMED_OUT, `${target.topic}-${target.partition} kept changing; try again`));
+        break;
+      }
+      if (retry.length > 0) await this.waitForRevision(conflictRevision);
+      pending = retry;
+    }
+    if (lastRevision > 0) await this.waitForRevision(lastRevision);
+    return electionResultsFor(partitions, results);
   }
 
   // ---- writes ---------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type { BrokerConfig } from '../config/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { writeFileAtomic } from '../log/checkpoint.js';
+import { decideElection, electionResult, electionResultsFor, electionTargets } from './elections.js';
 import { loadOrCreateMetaProperties } from './meta-properties.js';
-import type { MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
+import type { ElectionResult, ElectionTarget, ElectionType, MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
 import {
   applyPartitionChange,
   checkNewPartitionCount,
@@ -243,6 +244,36 @@ export class LocalMetadataStore implements MetadataStore {
       this.persistTopics();
       await this.publish({ type: 'partition-changed', partition: next });
       return next;
+    });
+  }
+
+  /**
+   * One node, always controller: its only replica leads every partition, so an election is
+   * ELECTION_NOT_NEEDED (unless a partition lost its leader, which this store never does itself).
+   */
+  electLeaders(type: ElectionType, partitions: ElectionTarget[] | null): Promise<ElectionResult[]> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      const { known, unknown } = electionTargets(partitions, (name) => this.topicsByName.get(name), () => this.topics());
+      const live = new Set([this.nodeId, ...this.brokersById.keys()]);
+      const results: ElectionResult[] = [...unknown];
+      const changed: PartitionState[] = [];
+      for (const target of known) {
+        const topic = this.requireTopic(target.topic);
+        const decision = decideElection(topic.partitions[target.partition], type, live);
+        if (decision.kind === 'refuse') {
+          results.push(electionResult(target, decision.errorCode, decision.errorMessage));
+          continue;
+        }
+        topic.partitions[target.partition] = decision.next;
+        changed.push(decision.next);
+        results.push(electionResult(target, ErrorCode.NONE, null));
+      }
+      if (changed.length > 0) {
+        this.persistTopics();
+        for (const next of changed) await this.publish({ type: 'partition-changed', partition: next });
+      }
+      return electionResultsFor(partitions, results);
     });
   }
 

@@ -25,6 +25,26 @@ export interface PartitionChange {
   leader?: number;
 }
 
+/** ElectLeaders' election types (Kafka's ElectionType: PREFERRED = 0, UNCLEAN = 1). */
+export type ElectionType = 'preferred' | 'unclean';
+
+export interface ElectionTarget {
+  topic: string;
+  partition: number;
+}
+
+/** What an election did to one partition, with Kafka's error code (NONE: a new leader was elected). */
+export interface ElectionResult {
+  topic: string;
+  partition: number;
+  /**
+   * NONE, ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE,
+   * UNKNOWN_TOPIC_OR_PARTITION, or NOT_CONTROLLER / REQUEST_TIMED_OUT when it could not be written.
+   */
+  errorCode: number;
+  errorMessage: string | null;
+}
+
 export interface MetadataStore {
   readonly clusterId: string;
   /** Version of the last event applied to this broker's image. */
@@ -56,6 +76,17 @@ export interface MetadataStore {
   alterTopicConfigs(name: string, configs: Record<string, string | null>, options?: { validateOnly?: boolean }): Promise<TopicImage>;
   alterPartition(change: PartitionChange): Promise<PartitionState>;
   registerBroker(registration: Omit<BrokerRegistration, 'epoch'>): Promise<BrokerRegistration>;
+  /**
+   * ElectLeaders (KIP-460), decided and written by the controller as its other partition changes
+   * are (leader epoch and partition epoch bumped). Preferred: the first replica leads if it is
+   * alive and in the ISR (ELECTION_NOT_NEEDED when it already leads, else
+   * PREFERRED_LEADER_NOT_AVAILABLE). Unclean: only a partition without a live leader gets one, an
+   * in-sync replica if one is alive, else any live replica with ISR = [it] (ELECTION_NOT_NEEDED /
+   * ELIGIBLE_LEADERS_NOT_AVAILABLE). `partitions` null: every partition, and as Kafka the results
+   * leave out those answered ELECTION_NOT_NEEDED. Resolves once this broker applied the changes.
+   * Throws KafkaError NOT_CONTROLLER when this broker is not the controller (callers forward).
+   */
+  electLeaders(type: ElectionType, partitions: ElectionTarget[] | null): Promise<ElectionResult[]>;
   /** A block of producer ids no other caller (on any broker, before or after a restart) gets. */
   allocateProducerIds(): Promise<ProducerIdBlock>;
 

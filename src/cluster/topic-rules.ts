@@ -57,7 +57,9 @@ export function unknownPartition(topic: string, partition: number): KafkaError {
  */
 export function resolveReplicationFactor(spec: NewTopic, config: BrokerConfig): number {
   if (spec.replicationFactor === -1) {
-    return config.getNumber(spec.name === '__consumer_offsets' ? 'offsets.topic.replication.factor' : 'default.replication.factor');
+    if (spec.name === '__consumer_offsets') return config.getNumber('offsets.topic.replication.factor');
+    if (spec.name === '__transaction_state') return config.getNumber('transaction.state.log.replication.factor');
+    return config.getNumber('default.replication.factor');
   }
   if (!Number.isInteger(spec.replicationFactor) || spec.replicationFactor < 1) {
     throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.');

@@ -1,6 +1,6 @@
 // replication/ room: what a produced batch must satisfy beyond the engine's structural checks
 // (Kafka's LogValidator / ProducerAppendInfo, the parts that depend on topic config and producer
-// state): no control batches from clients, no transactional batches yet, CreateTime within
+// state): no control batches from clients, transactional batches carry a producer id, CreateTime within
 // message.timestamp.before/after.max.ms.
 import type { TopicConfig } from '../config/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
@@ -9,8 +9,8 @@ import type { BatchHeaderView } from '../records/batch-layout.js';
 export function checkClientBatches(headers: readonly BatchHeaderView[], config: TopicConfig, now: number, where: { topic: string; partition: number }): void {
   for (const h of headers) {
     if (h.isControl) throw new KafkaError(ErrorCode.INVALID_RECORD, 'Clients may not write control batches', where);
-    if (h.isTransactional) {
-      throw new KafkaError(ErrorCode.INVALID_TXN_STATE, 'Transactional produce is not supported by this broker yet', where);
+    if (h.isTransactional && h.producerId < 0) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, 'A transactional batch must carry a producer id', { ...where, batchPosition: h.position });
     }
     if (config.messageTimestampType === 'CreateTime' && !h.isLogAppendTime) {
       const before = config.timestampBeforeMaxMs;

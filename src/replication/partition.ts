@@ -6,10 +6,12 @@ import type { PartitionState } from '../cluster/index.js';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
 import type { Log } from '../log/index.js';
 import { batchHeaders } from '../records/batch-layout.js';
-import type { AppendResult, FileSlice, TimestampAndOffset } from '../storage/engine.js';
+import { txnMarkerOf } from '../records/control.js';
+import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch.js';
+import type { AppendResult, BatchSummary, FileSlice, TimestampAndOffset } from '../storage/engine.js';
 import { checkClientBatches } from './append-checks.js';
 import { LeaderEpochFileCache, UNDEFINED_EPOCH } from './leader-epoch-cache.js';
-import { ProducerStateManager, type ProducerBatchMetadata, type ProducerStateLogger } from './producer-state.js';
+import { ProducerStateManager, type CompletedTxn, type ProducerBatchMetadata, type ProducerStateLogger, type WrittenBatch } from './producer-state.js';
 
 /** A client that sends no currentLeaderEpoch (-1) is not checked against ours. */
 export const NO_LEADER_EPOCH = -1;
@@ -66,6 +68,8 @@ export class Partition {
   private isrChangeInFlight = false;
   private readonly options: PartitionOptions;
   private readonly now: () => number;
+  /** Completed transactions whose marker is at or above the high watermark (Kafka's unreplicatedTxns). */
+  private unreplicatedTxns: Array<{ firstOffset: number; lastOffset: number }> = [];
 
   constructor(
     state: PartitionState,
@@ -92,6 +96,9 @@ export class Partition {
       producerIdExpirationMs: this.options.producerIdExpirationMs,
       producerIdExpirationCheckIntervalMs: this.options.producerIdExpirationCheckIntervalMs,
       logger: this.options.logger,
+      // Every aborted transaction the state learns of (append, replication, replay at load) goes
+      // to the transaction index; entries it already holds are ignored.
+      onAbortedTxn: (txn) => log.appendAbortedTxn(txn),
     });
     this.producerState.load(log.logStartOffset, log.logEndOffset, (offset, maxBytes) => log.readBytes(offset, maxBytes), this.now());
     // Kafka snapshots producer state at every segment roll (bounding the replay on open) and at
@@ -136,9 +143,30 @@ export class Partition {
   get highWatermark(): number {
     return this.hw;
   }
-  /** No transactions yet: nothing is ever undecided, so the last stable offset is the high watermark. */
+  /**
+   * Kafka's last stable offset: the high watermark, held back by the first offset of any open
+   * transaction and of any completed one whose marker is not replicated yet (above the high
+   * watermark), so read_committed consumers only see decided, committed data.
+   */
   get lastStableOffset(): number {
-    return this.hw;
+    let lso = this.hw;
+    const undecided = this.producerState.firstUndecidedOffset();
+    if (undecided !== null && undecided < lso) lso = undecided;
+    for (const txn of this.unreplicatedTxns) {
+      if (txn.lastOffset >= this.hw && txn.firstOffset < lso) lso = txn.firstOffset;
+    }
+    return Math.max(lso, this.log.logStartOffset);
+  }
+
+  /** Aborted transactions overlapping [fetchOffset, upperBoundOffset) for a read_committed fetch. */
+  abortedTransactions(fetchOffset: number, upperBoundOffset: number): Array<{ producerId: number; firstOffset: number }> {
+    return this.log.collectAbortedTxns(fetchOffset, upperBoundOffset).map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
+  }
+
+  /** Completed transactions are "unreplicated" until the high watermark passes their marker. */
+  private trackCompleted(completed: readonly CompletedTxn[]): void {
+    for (const txn of completed) this.unreplicatedTxns.push({ firstOffset: txn.firstOffset, lastOffset: txn.lastOffset });
+    if (this.unreplicatedTxns.length > 0) this.unreplicatedTxns = this.unreplicatedTxns.filter((t) => t.lastOffset >= this.hw);
   }
   get logStartOffset(): number {
     return this.log.logStartOffset;
@@ -230,10 +258,38 @@ export class Partition {
     if (duplicate) return { kind: 'duplicate', batch: duplicate };
     this.producerState.maybeRemoveExpiredProducers(now);
     const result = this.log.append(records, { now, leaderEpoch: this.state.leaderEpoch });
-    this.producerState.update(result.batches, result.logEndOffset);
+    this.trackCompleted(this.producerState.update(withMarkers(result.batches, records), result.logEndOffset));
     this.maybeIncrementHighWatermark();
     this.notify();
     return { kind: 'appended', result };
+  }
+
+  /**
+   * Writes a transaction marker (COMMIT or ABORT control batch) for `producerId` as leader
+   * (Kafka's appendEndTxnMarker through WriteTxnMarkers). TRANSACTION_COORDINATOR_FENCED when a
+   * newer coordinator already wrote one for this producer; INVALID_PRODUCER_EPOCH when the
+   * producer moved to a newer epoch.
+   */
+  appendTxnMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean, now: number): AppendResult {
+    if (!this.isLeader) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `This broker is not the leader of ${this.topic}-${this.index}`, this.where());
+    const entry = this.producerState.lastEntry(producerId);
+    const context = { ...this.where(), producerId, producerEpoch, coordinatorEpoch };
+    if (entry !== undefined && entry.coordinatorEpoch > coordinatorEpoch) {
+      throw new KafkaError(
+        ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+        `Invalid coordinator epoch for producer ${producerId} at ${this.topic}-${this.index}: ${coordinatorEpoch} (zombie), ${entry.coordinatorEpoch} (current)`,
+        context,
+      );
+    }
+    if (entry !== undefined && producerEpoch < entry.producerEpoch) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `Marker epoch ${producerEpoch} of producer ${producerId} is older than its epoch ${entry.producerEpoch} at ${this.topic}-${this.index}`, context);
+    }
+    const batch = encodeControlBatch(commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch, now, { producerId, producerEpoch, baseSequence: -1 });
+    const result = this.log.append(batch, { now, leaderEpoch: this.state.leaderEpoch });
+    this.trackCompleted(this.producerState.update(withMarkers(result.batches, batch), result.logEndOffset));
+    this.maybeIncrementHighWatermark();
+    this.notify();
+    return result;
   }
 
   /**
@@ -295,6 +351,7 @@ export class Partition {
     if (this.hw < logStart) this.hw = logStart;
     if (candidate <= this.hw) return false;
     this.hw = candidate;
+    if (this.unreplicatedTxns.length > 0) this.trackCompleted([]);
     assert(this.log.logStartOffset <= this.hw && this.hw <= this.log.logEndOffset, 'log start <= high watermark <= log end', {
       ...this.where(),
       logStartOffset: this.log.logStartOffset,
@@ -321,7 +378,7 @@ export class Partition {
     this.producerState.maybeRemoveExpiredProducers(this.now());
     const result = this.log.appendAsFollower(data);
     for (const h of headers.slice(first)) this.leaderEpochCache.assign(h.partitionLeaderEpoch, h.baseOffset);
-    this.producerState.update(result.batches, result.logEndOffset);
+    this.trackCompleted(this.producerState.update(withMarkers(result.batches, data), result.logEndOffset));
     this.notify();
     return result;
   }
@@ -331,6 +388,7 @@ export class Partition {
     const next = Math.min(leaderHighWatermark, this.log.logEndOffset);
     if (next > this.hw) {
       this.hw = next;
+      if (this.unreplicatedTxns.length > 0) this.trackCompleted([]);
       this.notify();
     }
   }
@@ -369,6 +427,7 @@ export class Partition {
     this.leaderEpochCache.truncateFromEnd(offset);
     this.producerState.truncateAndReload(this.log.logStartOffset, this.log.logEndOffset, (o, maxBytes) => this.log.readBytes(o, maxBytes), this.now());
     if (this.hw > offset) this.hw = offset;
+    this.unreplicatedTxns = this.unreplicatedTxns.filter((t) => t.lastOffset < offset);
     this.notify();
   }
 
@@ -385,4 +444,15 @@ export class Partition {
     if (this.log.isAvailable()) this.snapshotProducerState(true);
     this.detachFromLog();
   }
+}
+
+/** The engine's batch summaries with the marker of each control batch read from `buf` (the same batches, in order). */
+function withMarkers(batches: readonly BatchSummary[], buf: Buffer): readonly WrittenBatch[] {
+  if (!batches.some((b) => b.isControl)) return batches;
+  const headers = batchHeaders(buf);
+  return batches.map((b) => {
+    if (!b.isControl) return b;
+    const h = headers.find((x) => x.baseOffset === b.baseOffset);
+    return { ...b, marker: h === undefined ? null : txnMarkerOf(buf, h) };
+  });
 }

@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
 import { batchHeaders, type BatchHeaderView } from '../records/batch-layout.js';
+import { txnMarkerOf, type TxnMarker } from '../records/control.js';
 import {
   CorruptSnapshotError,
   deleteSnapshotFile,
@@ -72,6 +73,17 @@ export interface WrittenBatch {
   baseSequence: number;
   isTransactional: boolean;
   isControl: boolean;
+  /** For a control batch: the transaction marker it holds (null when unreadable). */
+  marker?: TxnMarker | null;
+}
+
+/** A transaction its end marker closed (Kafka's CompletedTxn). */
+export interface CompletedTxn {
+  producerId: number;
+  firstOffset: number;
+  /** Offset of the marker. */
+  lastOffset: number;
+  isAborted: boolean;
 }
 
 /** Reads whole batches starting with the one holding `offset` (Log.readBytes); empty at the end. */
@@ -93,6 +105,12 @@ export interface ProducerStateOptions {
   producerIdExpirationCheckIntervalMs?: number;
   maxProducers?: number;
   logger?: ProducerStateLogger;
+  /**
+   * Called for every aborted transaction whose marker the state applies (leader append,
+   * replication, replay at load) with Kafka's AbortedTxn fields: the transaction index entry.
+   * Replays repeat entries; the index ignores those it already holds.
+   */
+  onAbortedTxn?: (txn: { producerId: number; firstOffset: number; lastOffset: number; lastStableOffset: number }) => void;
 }
 
 /** Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from 2147483647 to 0. */
@@ -116,9 +134,10 @@ export function lastSequenceOf(entry: ProducerStateEntry): number {
   return entry.batches.at(-1)?.lastSequence ?? NO_SEQUENCE;
 }
 
-/** The state a replayed batch header stands for (offsets and timestamps as written). */
-export function writtenBatchOf(h: BatchHeaderView): WrittenBatch {
+/** The state a replayed batch header stands for (offsets and timestamps as written); `buf` holds the batch. */
+export function writtenBatchOf(h: BatchHeaderView, buf?: Buffer): WrittenBatch {
   return {
+    marker: h.isControl && buf !== undefined ? txnMarkerOf(buf, h) : undefined,
     baseOffset: h.baseOffset,
     lastOffset: h.baseOffset + h.lastOffsetDelta,
     maxTimestamp: h.maxTimestamp,
@@ -141,6 +160,9 @@ export class ProducerStateManager {
   readonly dir: string;
   /** Map order = least recently written first (the bound evicts from the front). */
   private readonly producers = new Map<number, ProducerStateEntry>();
+  /** Producers with an open transaction → its first offset (what holds the last stable offset back). */
+  private readonly ongoingTxns = new Map<number, number>();
+  private readonly onAbortedTxn: ProducerStateOptions['onAbortedTxn'];
   private readonly expirationMs: number;
   private readonly expirationCheckIntervalMs: number;
   private readonly maxProducers: number;
@@ -161,6 +183,7 @@ export class ProducerStateManager {
     this.expirationCheckIntervalMs = options.producerIdExpirationCheckIntervalMs ?? 600000;
     this.maxProducers = options.maxProducers ?? MAX_TRACKED_PRODUCERS;
     this.logger = options.logger ?? defaultLogger;
+    this.onAbortedTxn = options.onAbortedTxn;
   }
 
   get producerCount(): number {
@@ -256,7 +279,8 @@ export class ProducerStateManager {
    * Records written batches (any origin; checked before, or replicated / replayed) and that the
    * state now covers the log below `endOffset`. Non-idempotent batches only move the end offset.
    */
-  update(batches: readonly WrittenBatch[], endOffset: number): void {
+  update(batches: readonly WrittenBatch[], endOffset: number): CompletedTxn[] {
+    const completed: CompletedTxn[] = [];
     for (const b of batches) {
       if (b.producerId < 0) continue;
       let entry = this.producers.get(b.producerId);
@@ -273,9 +297,16 @@ export class ProducerStateManager {
       }
       entry.lastTimestamp = b.maxTimestamp;
       if (b.isControl) {
-        // An end-transaction marker closes the open transaction. Its coordinator epoch lives in the
-        // marker record's value and is read once transactions exist (exactly-once, next part).
+        // An end-transaction marker closes the open transaction (an empty one too: a marker for a
+        // partition the producer never wrote to completes nothing).
+        if (b.marker) entry.coordinatorEpoch = b.marker.coordinatorEpoch;
+        if (entry.currentTxnFirstOffset >= 0) {
+          const txn = { producerId: b.producerId, firstOffset: entry.currentTxnFirstOffset, lastOffset: b.lastOffset, isAborted: b.marker?.commit !== true };
+          completed.push(txn);
+          if (txn.isAborted) this.onAbortedTxn?.({ producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: this.lastStableOffsetAfter(txn) });
+        }
         entry.currentTxnFirstOffset = -1;
+        this.ongoingTxns.delete(b.producerId);
         continue;
       }
       if (b.baseSequence >= 0) {
@@ -289,13 +320,47 @@ export class ProducerStateManager {
         });
         if (entry.batches.length > BATCHES_PER_PRODUCER) entry.batches.shift();
       }
-      if (b.isTransactional && entry.currentTxnFirstOffset < 0) entry.currentTxnFirstOffset = b.baseOffset;
-      if (this.producers.size > this.maxProducers) {
-        const oldest = this.producers.keys().next();
-        if (oldest.done !== true) this.producers.delete(oldest.value);
+      if (b.isTransactional && entry.currentTxnFirstOffset < 0) {
+        entry.currentTxnFirstOffset = b.baseOffset;
+        this.ongoingTxns.set(b.producerId, b.baseOffset);
       }
+      if (this.producers.size > this.maxProducers) this.evictOldest();
     }
     if (endOffset > this.mapEndOffset) this.mapEndOffset = endOffset;
+    return completed;
+  }
+
+  /** Drops the least recently written producer that has no open transaction (those hold the LSO). */
+  private evictOldest(): void {
+    for (const [producerId, entry] of this.producers) {
+      if (entry.currentTxnFirstOffset >= 0) continue;
+      this.producers.delete(producerId);
+      return;
+    }
+  }
+
+  /** First offset of the oldest open transaction; null when none is open. */
+  firstUndecidedOffset(): number | null {
+    let first: number | null = null;
+    for (const offset of this.ongoingTxns.values()) if (first === null || offset < first) first = offset;
+    return first;
+  }
+
+  /**
+   * Kafka's lastStableOffset(completedTxn) for the transaction index: the first offset of another
+   * open transaction, or the offset after the marker when none is open.
+   */
+  lastStableOffsetAfter(txn: CompletedTxn): number {
+    let first: number | null = null;
+    for (const [producerId, offset] of this.ongoingTxns) {
+      if (producerId !== txn.producerId && (first === null || offset < first)) first = offset;
+    }
+    return first ?? txn.lastOffset + 1;
+  }
+
+  /** Open transactions: producer id → first offset. */
+  openTransactions(): ReadonlyMap<number, number> {
+    return this.ongoingTxns;
   }
 
   private isExpired(entry: ProducerStateEntry, now: number): boolean {
@@ -352,6 +417,7 @@ export class ProducerStateManager {
       currentTxnFirstOffset: s.currentTxnFirstOffset,
       batches,
     });
+    if (s.currentTxnFirstOffset >= 0) this.ongoingTxns.set(s.producerId, s.currentTxnFirstOffset);
   }
 
   private currentDirIdentity(): string | null {
@@ -408,6 +474,7 @@ export class ProducerStateManager {
   load(logStartOffset: number, logEndOffset: number, read: LogBytesReader, now: number): { snapshotOffset: number; replayedBatches: number } {
     this.dirIdentity ??= this.currentDirIdentity();
     this.producers.clear();
+    this.ongoingTxns.clear();
     this.mapEndOffset = logStartOffset;
     this.lastSnapshotOffset = -1;
     let snapshotOffset = -1;
@@ -429,6 +496,7 @@ export class ProducerStateManager {
         if (!(err instanceof CorruptSnapshotError) && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         this.logger.warn({ ...this.where(), file: snapshot.path, err: (err as Error).message }, 'deleting a corrupt producer state snapshot');
         this.producers.clear();
+        this.ongoingTxns.clear();
         deleteSnapshotFile(snapshot.path);
       }
     }
@@ -446,7 +514,7 @@ export class ProducerStateManager {
     while (offset < logEndOffset) {
       const buf = read(offset, REPLAY_READ_BYTES);
       const written = batchHeaders(buf)
-        .map(writtenBatchOf)
+        .map((h) => writtenBatchOf(h, buf))
         .filter((b) => b.lastOffset >= offset);
       const last = written.at(-1);
       if (last === undefined) break;

@@ -8,6 +8,7 @@ import { DeleteTopicsRequest, DeleteTopicsResponse } from '../../src/protocol/me
 import { DescribeClusterRequest, DescribeClusterResponse } from '../../src/protocol/messages/describe-cluster.js';
 import { DescribeLogDirsRequest, DescribeLogDirsResponse } from '../../src/protocol/messages/describe-log-dirs.js';
 import { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../../src/protocol/messages/incremental-alter-configs.js';
+import { FindCoordinatorRequest, FindCoordinatorResponse } from '../../src/protocol/messages/find-coordinator.js';
 import { InitProducerIdRequest, InitProducerIdResponse } from '../../src/protocol/messages/init-producer-id.js';
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../../src/protocol/messages/offset-for-leader-epoch.js';
 import { ApiVersionsRequest, ApiVersionsResponse } from '../../src/protocol/messages/api-versions.js';
@@ -102,7 +103,7 @@ t.test('IncrementalAlterConfigs SET / DELETE / APPEND, and DeleteTopics by id', 
   t.equal(running.broker.metadata.topic('incr'), undefined);
 });
 
-t.test('InitProducerId: ids are allocated; transactional ids are refused', async (t) => {
+t.test('InitProducerId: ids are allocated; a transactional id gets its id from the transaction coordinator, the epoch bumped each time', async (t) => {
   const c = await RawClient.connect(running.port);
   t.teardown(() => c.close());
   const a = await c.request<Decoded<typeof InitProducerIdResponse>>(22, 4, InitProducerIdRequest, InitProducerIdResponse, {
@@ -114,10 +115,23 @@ t.test('InitProducerId: ids are allocated; transactional ids are refused', async
   t.equal(a.errorCode, 0);
   t.not(a.producerId, b.producerId);
   t.equal(a.producerEpoch, 0);
-  const txn = await c.request<Decoded<typeof InitProducerIdResponse>>(22, 4, InitProducerIdRequest, InitProducerIdResponse, {
-    transactionalId: 'tx-1', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1,
+  const found = await c.request<Decoded<typeof FindCoordinatorResponse>>(10, 4, FindCoordinatorRequest, FindCoordinatorResponse, {
+    key: '', keyType: 1, coordinatorKeys: ['tx-1'],
   });
-  t.equal(txn.errorCode, 53, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
+  t.same(found.coordinators.map((x) => [x.key, x.errorCode, x.port]), [['tx-1', 0, running.port]], 'FindCoordinator key type 1: this broker (it creates __transaction_state)');
+  const init = () =>
+    c.request<Decoded<typeof InitProducerIdResponse>>(22, 4, InitProducerIdRequest, InitProducerIdResponse, {
+      transactionalId: 'tx-1', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1,
+    });
+  const first = await init();
+  const second = await init();
+  t.same([first.errorCode, first.producerEpoch], [0, 0], 'a new transactional id: epoch 0');
+  t.same([second.errorCode, second.producerId, second.producerEpoch], [0, first.producerId, 1], 'the same id again: same producer id, next epoch (the previous instance is fenced)');
+  t.not(first.producerId, a.producerId);
+  const tooLong = await c.request<Decoded<typeof InitProducerIdResponse>>(22, 4, InitProducerIdRequest, InitProducerIdResponse, {
+    transactionalId: 'tx-1', transactionTimeoutMs: 900001, producerId: -1, producerEpoch: -1,
+  });
+  t.equal(tooLong.errorCode, 50, 'above transaction.max.timeout.ms: INVALID_TRANSACTION_TIMEOUT');
 });
 
 t.test('a KafkaJS idempotent producer works', async (t) => {

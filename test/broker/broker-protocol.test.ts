@@ -82,7 +82,8 @@ t.test('ApiVersions at v99 is answered with UNSUPPORTED_VERSION in the v0 format
   t.equal(res.apiKeys.find((k) => k.apiKey === 1)?.maxVersion, 18, 'Fetch up to v18 (Kafka 4.1)');
   const ranges = (keys: ApiVersionsRes['apiKeys']) => keys.map((k) => [k.apiKey, k.minVersion, k.maxVersion]);
   t.same(ranges(body.apiKeys), ranges(res.apiKeys), 'the v0 UNSUPPORTED_VERSION answer lists the same APIs and ranges');
-  t.notOk(body.apiKeys.some((k) => k.apiKey === 26), 'EndTxn (decodable, no handler) is not listed');
+  t.notOk(body.apiKeys.some((k) => k.apiKey === 36), 'SaslAuthenticate (decodable, no handler) is not listed');
+  t.ok(body.apiKeys.some((k) => k.apiKey === 26), 'EndTxn (transactions) is listed');
 });
 
 t.test('a frame larger than socket.request.max.bytes closes the connection; others are unaffected', async (t) => {
@@ -328,8 +329,8 @@ t.test('produce policy errors: acks, min.insync.replicas, timestamps, transactio
   t.equal(await code(produceBody('misr', 0, batchOf(1, 'a'), 1)), 0, 'acks=1 is fine');
   const future = buildBatch({ baseTimestamp: Date.now() + 2 * 3600_000, records: [{ value: 'later' }] });
   t.equal(await code(produceBody('raw', 0, future)), 32, 'INVALID_TIMESTAMP beyond message.timestamp.after.max.ms');
-  const txn = buildBatch({ baseTimestamp: Date.now(), records: [{ value: 't' }], transactional: true, producerId: 5, producerEpoch: 0, baseSequence: 0 });
-  t.equal(await code(produceBody('raw', 0, txn)), 48, 'transactional batch refused');
+  const txn = buildBatch({ baseTimestamp: Date.now(), records: [{ value: 't' }], transactional: true, producerId: -1, producerEpoch: -1, baseSequence: -1 });
+  t.equal(await code(produceBody('raw', 0, txn)), 87, 'INVALID_RECORD: a transactional batch without a producer id');
 });
 
 t.test('a retried idempotent batch is acknowledged with its original offset, not written twice', async (t) => {

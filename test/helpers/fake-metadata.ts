@@ -1,6 +1,6 @@
 // test helpers: an in-memory MetadataStore whose partition state a test sets directly (as a
 // controller would), with the same compare-and-set rules as the real stores for alterPartition.
-import type { MetadataStore, NewTopic, PartitionChange } from '../../src/cluster/index.js';
+import type { ElectionResult, MetadataStore, NewTopic, PartitionChange } from '../../src/cluster/index.js';
 import type { BrokerRegistration, MetadataEvent, MetadataListener, PartitionState, ProducerIdBlock, TopicImage } from '../../src/cluster/index.js';
 import { ErrorCode, KafkaError } from '../../src/errors.js';
 
@@ -99,6 +99,10 @@ export class FakeMetadataStore implements MetadataStore {
     this.byName.get(change.topic)!.partitions[change.partition] = next;
     await this.publish({ type: 'partition-changed', partition: next });
     return next;
+  }
+
+  electLeaders(): Promise<ElectionResult[]> {
+    return Promise.reject(new Error('not used by these tests'));
   }
 
   async registerBroker(registration: Omit<BrokerRegistration, 'epoch'>): Promise<BrokerRegistration> {

@@ -99,6 +99,7 @@ t.test('awaitLoaded gives up with LOAD_IN_PROGRESS after its timeout', async (t)
   const gate = new Promise<void>((r) => (release = r));
   const log: CoordinatorPartitionLog = {
     append: () => Promise.resolve({ lastOffset: 0 }),
+    appendMarker: () => Promise.resolve(),
     async *read() {
       await gate;
       yield put('k', 'v');
@@ -254,6 +255,7 @@ t.test('a newer election while loading supersedes the older load', async (t) => 
   log.partitions[0].push(put('a', '1'));
   const gated: CoordinatorPartitionLog = {
     append: (p, e, r) => log.append(p, e, r),
+    appendMarker: (p, e, m) => log.appendMarker(p, e, m),
     async *read(partition) {
       await new Promise<void>((resolve) => gates.push(resolve));
       yield* log.read(partition);
@@ -284,6 +286,7 @@ t.test('a newer election while loading supersedes the older load', async (t) => 
 t.test('a partition whose log cannot be read is not served', async (t) => {
   const log: CoordinatorPartitionLog = {
     append: () => Promise.resolve({ lastOffset: 0 }),
+    appendMarker: () => Promise.resolve(),
     read: () => {
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'disk gone');
     },

@@ -36,6 +36,8 @@ async function setup(t: Tap, overrides: Record<string, string | number> = {}) {
   const d = tempDir('spool-partition-');
   const config = new BrokerConfig({ env: {}, overrides: { 'node.id': 1, ...overrides } });
   const metadata = new FakeMetadataStore();
+  // The followers are live brokers: a leader proposes only registered brokers for the ISR.
+  for (const nodeId of [2, 3]) await metadata.registerBroker({ nodeId, host: '127.0.0.1', port: 9090 + nodeId, rack: null });
   const logManager = await LogManager.open({ dataDir: d.dir, engine: tsEngine, config, logger });
   const replicaManager = new ReplicaManager({ localBrokerId: 1, metadata, logManager, config, logger });
   await replicaManager.start();
@@ -193,13 +195,13 @@ t.test('idempotent retries of a recent batch are answered with the original offs
   t.equal(p.logEndOffset, 2);
 });
 
-t.test('control and transactional batches from clients are refused before anything is written', async (t) => {
+t.test('control batches, and transactional batches without a producer id, from clients are refused before anything is written', async (t) => {
   const { metadata, replicaManager } = await setup(t);
   await metadata.addTopic('t', 1, { replicas: [1], isr: [1], leader: 1 });
   const p = replicaManager.getPartitionOrError('t', 0);
   const control = buildBatch({ baseTimestamp: Date.now(), control: true, transactional: true, producerId: 1, producerEpoch: 0, records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.alloc(6) }] });
   t.equal(codeOf(() => p.appendRecordsToLeader(control, 1, 'client', Date.now())), ErrorCode.INVALID_RECORD);
-  const txn = buildBatch({ baseTimestamp: Date.now(), transactional: true, producerId: 1, producerEpoch: 0, baseSequence: 0, records: [{ value: 'x' }] });
-  t.equal(codeOf(() => p.appendRecordsToLeader(txn, 1, 'client', Date.now())), ErrorCode.INVALID_TXN_STATE);
+  const txn = buildBatch({ baseTimestamp: Date.now(), transactional: true, producerId: -1, producerEpoch: -1, baseSequence: -1, records: [{ value: 'x' }] });
+  t.equal(codeOf(() => p.appendRecordsToLeader(txn, 1, 'client', Date.now())), ErrorCode.INVALID_RECORD);
   t.equal(p.logEndOffset, 0);
 });

@@ -4,7 +4,7 @@
 // becomes its leader; each request goes to its group's shard, or is answered with that
 // partition's availability error.
 import { ErrorCode as E } from '../../errors.js';
-import type { CoordinatorLeadershipListener, CoordinatorPartitionLog } from '../runtime/ports.js';
+import type { CoordinatorLeadershipListener, CoordinatorPartitionLog, TransactionalProducer, TransactionMarker } from '../runtime/ports.js';
 import { CoordinatorRuntime } from '../runtime/runtime.js';
 import { GROUP_STATES, type GroupState, type JoinGroupResult, type SyncGroupResult } from './group.js';
 import { CONSUMER_OFFSETS_TOPIC } from './offsets-topic.js';
@@ -154,12 +154,45 @@ export class GroupCoordinator implements CoordinatorLeadershipListener {
     return this.onShard(p.groupId, (shard) => shard.commitOffsets(p), (code) => Promise.resolve(all(code)));
   }
 
-  /** OffsetFetch for one group; `topics` null means every committed partition. */
-  fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null): FetchedOffsets {
+  /** TxnOffsetCommit: offsets written in the producer's transaction, committed with it. */
+  commitTransactionalOffsets(p: OffsetCommitParams, txn: TransactionalProducer): Promise<TopicPartitionErrors[]> {
+    const all = (errorCode: number): TopicPartitionErrors[] =>
+      p.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((x) => ({ partitionIndex: x.partitionIndex, errorCode })) }));
+    return this.onShard(p.groupId, (shard) => shard.commitTransactionalOffsets(p, txn), (code) => Promise.resolve(all(code)));
+  }
+
+  /**
+   * WriteTxnMarkers for __consumer_offsets-`partition`: writes the marker through the shard (so
+   * its pending transactional offsets settle in order with other writes). Resolves with an error code.
+   */
+  async completeTransaction(partition: number, marker: TransactionMarker): Promise<number> {
+    if (partition < 0 || partition >= this.deps.numPartitions) return E.UNKNOWN_TOPIC_OR_PARTITION;
+    const err = this.runtime.shardError(partition);
+    if (err !== E.NONE) return err === E.COORDINATOR_LOAD_IN_PROGRESS ? E.COORDINATOR_LOAD_IN_PROGRESS : E.NOT_LEADER_OR_FOLLOWER;
+    try {
+      return await this.runtime.runInMemoryOperation(partition, (shard) => shard.completeTransaction(marker));
+    } catch (err) {
+      return writeErrorCode(err, E.UNKNOWN_SERVER_ERROR);
+    }
+  }
+
+  /**
+   * OffsetFetch for one group; `topics` null means every committed partition. With
+   * `requireStable`, a partition with an offset commit in an open transaction answers
+   * UNSTABLE_OFFSET_COMMIT (the client retries).
+   */
+  fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable = false): FetchedOffsets {
     const partition = this.partitionFor(groupId);
     const err = this.runtime.shardError(partition);
     if (err !== E.NONE) return { errorCode: err, topics: [] };
-    return this.runtime.scheduleReadOperation(partition, (shard) => shard.fetchOffsets(groupId, topics));
+    return this.runtime.scheduleReadOperation(partition, (shard) => {
+      const fetched = shard.fetchOffsets(groupId, topics);
+      if (!requireStable) return fetched;
+      for (const t of fetched.topics) {
+        for (const x of t.partitions) if (shard.hasPendingTxnOffset(groupId, t.name, x.partitionIndex)) x.errorCode = E.UNSTABLE_OFFSET_COMMIT;
+      }
+      return fetched;
+    });
   }
 
   deleteOffsets(

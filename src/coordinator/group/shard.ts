@@ -6,7 +6,7 @@
 // are replayed only at load, as Kafka does for classic groups.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode as E, KafkaError, assert } from '../../errors.js';
-import type { CoordinatorRecord, TimerHandle } from '../runtime/ports.js';
+import type { CoordinatorRecord, TimerHandle, TransactionalProducer, TransactionMarker } from '../runtime/ports.js';
 import type { CoordinatorResult, CoordinatorShard, CoordinatorShardContext } from '../runtime/runtime.js';
 import { subscribedTopics } from './consumer-protocol.js';
 import { ClassicGroup, EMPTY_BYTES, MemberMetadata, type CommittedOffset, type GroupState, type JoinGroupResult, type SyncGroupResult } from './group.js';
@@ -82,6 +82,12 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   private readonly groups = new Map<string, ClassicGroup>();
   /** Committed offsets, apart from group state so KIP-848 groups can share them. */
   private readonly offsets = new OffsetStore();
+  /**
+   * Offset commits written in a producer's open transaction (TxnOffsetCommit), by producer id then
+   * group/topic/partition: they become committed offsets when that producer's COMMIT marker is
+   * replayed and are dropped at ABORT (Kafka's pendingTransactionalOffsets).
+   */
+  private readonly pendingTxnOffsets = new Map<number, Map<string, { group: string; topic: string; partition: number; record: CoordinatorRecord }>>();
   /** Every live timer of this shard, so unloading cancels them all. */
   private readonly timers = new Set<TimerHandle>();
   private expiryTimer: TimerHandle | null = null;
@@ -100,12 +106,21 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   // ---------------------------------------------------------------------------------------------
   // Replay, load and unload
 
-  replay(record: CoordinatorRecord): void {
+  replay(record: CoordinatorRecord, txn?: TransactionalProducer): void {
     let key;
     try {
       key = decodeKey(record.key);
     } catch (err) {
       this.deps.logger.warn({ partition: this.partition, err: String(err) }, 'skipping unreadable __consumer_offsets key');
+      return;
+    }
+    if (txn !== undefined && key.type !== 'group') {
+      let pending = this.pendingTxnOffsets.get(txn.producerId);
+      if (pending === undefined) {
+        pending = new Map();
+        this.pendingTxnOffsets.set(txn.producerId, pending);
+      }
+      pending.set(`${key.group}\u0000${key.topic}\u0000${key.partition}`, { group: key.group, topic: key.topic, partition: key.partition, record });
       return;
     }
     if (key.type === 'group') {
@@ -131,6 +146,28 @@ export class GroupCoordinatorShard implements CoordinatorShard {
       commitTimestamp: v.commitTimestamp,
       expireTimestamp: v.expireTimestamp,
     });
+  }
+
+  /** A transaction marker: the producer's pending offset commits become committed (COMMIT) or vanish (ABORT). */
+  replayEndTransactionMarker(marker: TransactionMarker): void {
+    const pending = this.pendingTxnOffsets.get(marker.producerId);
+    if (pending === undefined) return;
+    this.pendingTxnOffsets.delete(marker.producerId);
+    if (!marker.commit) return;
+    for (const p of pending.values()) this.replay(p.record);
+  }
+
+  /** True while some open transaction holds an offset commit for this group partition (OffsetFetch require_stable). */
+  hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    const key = `${groupId}\u0000${topic}\u0000${partition}`;
+    for (const pending of this.pendingTxnOffsets.values()) if (pending.has(key)) return true;
+    return false;
+  }
+
+  /** Groups with offsets in an open transaction (they are not empty for deletion). */
+  private hasPendingTxnOffsets(groupId: string): boolean {
+    for (const pending of this.pendingTxnOffsets.values()) for (const p of pending.values()) if (p.group === groupId) return true;
+    return false;
   }
 
   private replayGroupMetadata(groupId: string, value: GroupMetadataValue): void {
@@ -255,7 +292,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   }
 
   private removeIfUnused(group: ClassicGroup): void {
-    if (group.is('Empty') && group.members.size === 0 && group.generationId === 0 && !this.offsets.hasOffsets(group.groupId)) {
+    if (group.is('Empty') && group.members.size === 0 && group.generationId === 0 && !this.offsets.hasOffsets(group.groupId) && !this.hasPendingTxnOffsets(group.groupId)) {
       this.groups.delete(group.groupId);
     }
   }
@@ -751,6 +788,28 @@ export class GroupCoordinatorShard implements CoordinatorShard {
         partitions: t.partitions.map((x) => ({ partitionIndex: x.partitionIndex, errorCode: x.errorCode === E.NONE ? code : x.errorCode })),
       }));
     }
+  }
+
+  /**
+   * TxnOffsetCommit: the offsets are written as a transactional batch of the producer and count
+   * only once its transaction commits (the marker's replay). Answered once written.
+   */
+  async commitTransactionalOffsets(p: OffsetCommitParams, txn: TransactionalProducer): Promise<TopicPartitionErrors[]> {
+    if (p.groupId.length === 0) return allPartitions(p, E.INVALID_GROUP_ID);
+    if (p.topics.every((t) => t.partitions.length === 0)) return allPartitions(p, E.NONE);
+    try {
+      return await this.deps.context.scheduleWriteOperation('TxnOffsetCommit', (shard) => {
+        const result = shard.commitOffsetsOp(p);
+        return { ...result, transactional: txn };
+      });
+    } catch (err) {
+      return allPartitions(p, writeErrorCode(err, E.INVALID_COMMIT_OFFSET_SIZE));
+    }
+  }
+
+  /** WriteTxnMarkers for this partition: writes the marker; its replay settles the pending offsets. */
+  completeTransaction(marker: TransactionMarker): Promise<number> {
+    return this.deps.context.scheduleWriteOperation('WriteTxnMarkers', () => ({ records: [], response: E.NONE as number, marker }));
   }
 
   private commitOffsetsOp(p: OffsetCommitParams): CoordinatorResult<TopicPartitionErrors[]> {

@@ -2,18 +2,21 @@
 // unit tests and simulations of coordinators without a broker. Appends can be failed or held, so a
 // test can show what a coordinator does before and after its write is committed.
 import { assert } from '../../errors.js';
-import type { Clock, CoordinatorPartitionLog, CoordinatorRecord, TimerHandle } from './ports.js';
+import type { Clock, CoordinatorLogEntry, CoordinatorPartitionLog, CoordinatorRecord, TimerHandle, TransactionalProducer, TransactionMarker } from './ports.js';
+
+/** A stored entry: a record (with its transaction) or, with an empty key, a marker. */
+export type StoredEntry = CoordinatorRecord & { txn?: TransactionalProducer; marker?: TransactionMarker };
 
 interface HeldAppend {
   partition: number;
-  records: CoordinatorRecord[];
+  records: StoredEntry[];
   resolve(r: { lastOffset: number }): void;
   reject(err: unknown): void;
 }
 
 export class MemoryPartitionLog implements CoordinatorPartitionLog {
-  /** Committed records per partition, oldest first. */
-  readonly partitions: CoordinatorRecord[][];
+  /** Committed records (and markers, with an empty key) per partition, oldest first. */
+  readonly partitions: StoredEntry[][];
   /** Leader epoch of every append call, in call order (held and failed ones included). */
   readonly appendEpochs: Array<{ partition: number; leaderEpoch: number }> = [];
   /** When set, the next append rejects with it (fault injection). */
@@ -28,7 +31,11 @@ export class MemoryPartitionLog implements CoordinatorPartitionLog {
     this.partitions = Array.from({ length: numPartitions }, () => []);
   }
 
-  append(partition: number, leaderEpoch: number, records: CoordinatorRecord[]): Promise<{ lastOffset: number }> {
+  appendMarker(partition: number, leaderEpoch: number, marker: TransactionMarker): Promise<void> {
+    return this.append(partition, leaderEpoch, [{ key: Buffer.alloc(0), value: null, marker: { ...marker } }]).then(() => undefined);
+  }
+
+  append(partition: number, leaderEpoch: number, records: StoredEntry[], txn?: TransactionalProducer): Promise<{ lastOffset: number }> {
     if (partition < 0 || partition >= this.numPartitions) return Promise.reject(new RangeError(`no partition ${partition}`));
     this.appendEpochs.push({ partition, leaderEpoch });
     const failure = this.failNextAppend;
@@ -36,7 +43,12 @@ export class MemoryPartitionLog implements CoordinatorPartitionLog {
       this.failNextAppend = null;
       return Promise.reject(failure);
     }
-    const copies = records.map((r) => ({ key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value) }));
+    const copies: StoredEntry[] = records.map((r) => ({
+      key: Buffer.from(r.key),
+      value: r.value === null ? null : Buffer.from(r.value),
+      ...(txn !== undefined ? { txn: { ...txn } } : {}),
+      ...(r.marker !== undefined ? { marker: r.marker } : {}),
+    }));
     if (this.holdAppends || this.heldPartitions.has(partition)) {
       return new Promise((resolve, reject) => this.held.push({ partition, records: copies, resolve, reject }));
     }
@@ -70,13 +82,13 @@ export class MemoryPartitionLog implements CoordinatorPartitionLog {
     return taken;
   }
 
-  read(partition: number): Iterable<CoordinatorRecord> {
+  read(partition: number): Iterable<CoordinatorLogEntry> {
     assert(partition >= 0 && partition < this.numPartitions, 'no such partition', { partition, numPartitions: this.numPartitions });
     // A snapshot: records committed while a shard loads are not part of that load.
-    return [...this.partitions[partition]];
+    return this.partitions[partition].map((e): CoordinatorLogEntry => (e.marker !== undefined ? { marker: e.marker } : e));
   }
 
-  private commit(partition: number, records: CoordinatorRecord[]): { lastOffset: number } {
+  private commit(partition: number, records: StoredEntry[]): { lastOffset: number } {
     const log = this.partitions[partition];
     log.push(...records);
     return { lastOffset: log.length - 1 };

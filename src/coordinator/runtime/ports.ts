@@ -8,17 +8,35 @@ export interface CoordinatorRecord {
   value: Buffer | null;
 }
 
+/** The producer a transactional write belongs to (its records wait for a marker). */
+export interface TransactionalProducer {
+  producerId: number;
+  producerEpoch: number;
+}
+
+/** A transaction marker: the end of `producerId`'s transaction, committed or aborted. */
+export interface TransactionMarker extends TransactionalProducer {
+  coordinatorEpoch: number;
+  commit: boolean;
+}
+
+/** What a shard replays: a record (with its producer when written in a transaction) or a marker. */
+export type CoordinatorLogEntry = (CoordinatorRecord & { txn?: TransactionalProducer }) | { marker: TransactionMarker };
+
 /** The internal topic's partitions as the runtime sees them (one shard per partition). */
 export interface CoordinatorPartitionLog {
   /**
-   * Appends `records` as one batch to `partition`, which this broker leads at `leaderEpoch`.
-   * Resolves with the batch's last offset once it is committed (the high watermark passed it);
-   * rejects with a KafkaError (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, MESSAGE_TOO_LARGE,
-   * RECORD_LIST_TOO_LARGE, REQUEST_TIMED_OUT, …) when it was not written or not committed.
+   * Appends `records` as one batch to `partition`, which this broker leads at `leaderEpoch`
+   * (a transactional batch of `txn` when given). Resolves with the batch's last offset once it
+   * is committed (the high watermark passed it); rejects with a KafkaError
+   * (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE,
+   * REQUEST_TIMED_OUT, INVALID_PRODUCER_EPOCH, …) when it was not written or not committed.
    */
-  append(partition: number, leaderEpoch: number, records: CoordinatorRecord[]): Promise<{ lastOffset: number }>;
-  /** Every committed record of `partition`, oldest first (used when a shard loads). */
-  read(partition: number): AsyncIterable<CoordinatorRecord> | Iterable<CoordinatorRecord>;
+  append(partition: number, leaderEpoch: number, records: CoordinatorRecord[], txn?: TransactionalProducer): Promise<{ lastOffset: number }>;
+  /** Writes a transaction marker to `partition` (led here at `leaderEpoch`); resolves once committed. */
+  appendMarker(partition: number, leaderEpoch: number, marker: TransactionMarker): Promise<void>;
+  /** Every committed record and marker of `partition`, oldest first (used when a shard loads). */
+  read(partition: number): AsyncIterable<CoordinatorLogEntry> | Iterable<CoordinatorLogEntry>;
 }
 
 /**

@@ -3,12 +3,27 @@
 // that partition's records, at load and for live writes alike; shards load on election and
 // unload on resignation. Nothing here knows about groups or transactions.
 import { ErrorCode, KafkaError, assert, errorName } from '../../errors.js';
-import type { Clock, CoordinatorLeadershipListener, CoordinatorLogger, CoordinatorPartitionLog, CoordinatorRecord, TimerHandle } from './ports.js';
+import type {
+  Clock,
+  CoordinatorLeadershipListener,
+  CoordinatorLogger,
+  CoordinatorPartitionLog,
+  CoordinatorRecord,
+  TimerHandle,
+  TransactionalProducer,
+  TransactionMarker,
+} from './ports.js';
 
 /** The state of one partition, rebuilt by replay. */
 export interface CoordinatorShard {
-  /** Applies one record (a null value is a tombstone); the only way the shard's durable state changes. */
-  replay(record: CoordinatorRecord): void;
+  /**
+   * Applies one record (a null value is a tombstone); the only way the shard's durable state
+   * changes. `txn`: the record was written in that producer's transaction, and counts only once
+   * a COMMIT marker for it is replayed.
+   */
+  replay(record: CoordinatorRecord, txn?: TransactionalProducer): void;
+  /** A transaction marker for this partition (shards without transactional records ignore it). */
+  replayEndTransactionMarker?(marker: TransactionMarker): void;
   /** Every record is replayed and the shard serves requests from now on (start timers here). */
   onLoaded(): void;
   /** The shard no longer serves: cancel its timers and answer its waiters with NOT_COORDINATOR. */
@@ -24,6 +39,10 @@ export interface CoordinatorResult<R> {
    * metadata, as in Kafka); replay of those records happens only at load. Default true.
    */
   replay?: boolean;
+  /** Write `records` as a transactional batch of this producer (TxnOffsetCommit). */
+  transactional?: TransactionalProducer;
+  /** Write this transaction marker (with no records): WriteTxnMarkers for this partition. */
+  marker?: TransactionMarker;
 }
 
 export type CoordinatorWriteOperation<S, R> = (shard: S) => CoordinatorResult<R>;
@@ -173,9 +192,10 @@ export class CoordinatorRuntime<S extends CoordinatorShard> implements Coordinat
       // Await once first so onElection returns with the shard still loading, whatever the log.
       await Promise.resolve();
       if (!ctx.is('loading')) return;
-      for await (const record of this.options.log.read(ctx.partition)) {
+      for await (const entry of this.options.log.read(ctx.partition)) {
         if (!ctx.is('loading')) return;
-        ctx.shard.replay(record);
+        if ('marker' in entry) ctx.shard.replayEndTransactionMarker?.(entry.marker);
+        else ctx.shard.replay(entry, entry.txn);
         records++;
       }
       if (!ctx.is('loading')) return;
@@ -347,12 +367,14 @@ export class CoordinatorRuntime<S extends CoordinatorShard> implements Coordinat
       settle(w, { error: err });
       return;
     }
-    if (result.records.length === 0) {
+    const marker = result.marker;
+    if (result.records.length === 0 && marker === undefined) {
       settle(w, { value: result.response });
       return;
     }
     try {
-      await this.options.log.append(ctx.partition, ctx.epoch, result.records);
+      if (marker !== undefined) await this.options.log.appendMarker(ctx.partition, ctx.epoch, marker);
+      else await this.options.log.append(ctx.partition, ctx.epoch, result.records, result.transactional);
     } catch (err) {
       this.options.logger.warn({ topic: this.options.topic, partition: ctx.partition, operation: w.name, err: String(err) }, 'coordinator append failed');
       settle(w, { error: err });
@@ -362,7 +384,8 @@ export class CoordinatorRuntime<S extends CoordinatorShard> implements Coordinat
     if (!ctx.is('active')) return;
     if (result.replay !== false) {
       try {
-        for (const record of result.records) ctx.shard.replay(record);
+        if (marker !== undefined) ctx.shard.replayEndTransactionMarker?.(marker);
+        for (const record of result.records) ctx.shard.replay(record, result.transactional);
       } catch (err) {
         // Our own records failed to apply: the shard no longer matches its log, so stop serving it.
         this.options.logger.error({ topic: this.options.topic, partition: ctx.partition, operation: w.name, err: String(err) }, 'replay of a committed write failed');

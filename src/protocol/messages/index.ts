@@ -34,6 +34,7 @@ import { ProduceRequest, ProduceResponse } from './produce.js';
 import { SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './sasl.js';
 import { SyncGroupRequest, SyncGroupResponse } from './sync-group.js';
 import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './txn-offset-commit.js';
+import { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './write-txn-markers.js';
 
 export interface ApiDef<Req extends AnyMessageSchema, Res extends AnyMessageSchema> {
   request: Req;
@@ -96,6 +97,7 @@ export const apis = {
   AddPartitionsToTxn: api(AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),
   AddOffsetsToTxn: api(AddOffsetsToTxnRequest, AddOffsetsToTxnResponse),
   EndTxn: api(EndTxnRequest, EndTxnResponse),
+  WriteTxnMarkers: api(WriteTxnMarkersRequest, WriteTxnMarkersResponse),
   TxnOffsetCommit: api(TxnOffsetCommitRequest, TxnOffsetCommitResponse),
   DescribeConfigs: api(DescribeConfigsRequest, DescribeConfigsResponse),
   AlterConfigs: api(AlterConfigsRequest, AlterConfigsResponse),
