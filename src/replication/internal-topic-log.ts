@@ -82,13 +82,14 @@ export class InternalTopicLog {
       const headers = batchHeaders(buf);
       for (const [i, batch] of decodeRecordBatches(buf, (codec, data) => this.options.decompress(codec as Codec, data)).entries()) {
         nextOffset = batch.header.baseOffset + batch.header.lastOffsetDelta + 1;
+        // The same buffer walked twice: the i-th header is the i-th decoded batch's.
         const h = headers[i];
         if (batch.isControl) {
-          const marker = h === undefined ? null : txnMarkerOf(buf, h);
+          const marker = txnMarkerOf(buf, h);
           if (marker !== null) yield { marker: { producerId: h.producerId, producerEpoch: h.producerEpoch, ...marker } };
           continue;
         }
-        const txn = h?.isTransactional === true ? { producerId: h.producerId, producerEpoch: h.producerEpoch } : undefined;
+        const txn = h.isTransactional ? { producerId: h.producerId, producerEpoch: h.producerEpoch } : undefined;
         for (const r of batch.records) {
           // Copies: shard state keeps these long after the read buffer is gone.
           if (r.key !== null) yield { key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value), ...(txn ? { txn } : {}) };

@@ -202,8 +202,9 @@ export class Partition {
     this.state = { ...next, replicas: [...next.replicas], isr: [...next.isr] };
     if (this.isLeader) {
       this.leaderEpochCache.assign(next.leaderEpoch, this.log.logEndOffset);
-      if (epochChanged || !wasLeader) {
+      if (epochChanged || !wasLeader || this.followers.size === 0) {
         // A new leader knows nothing of its followers yet: each gets a full lag period to fetch.
+        // (A partition created with this broker already leader comes here with wasLeader true.)
         this.followers.clear();
         const now = this.now();
         for (const replica of this.state.replicas) {

@@ -809,7 +809,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
 
   /** WriteTxnMarkers for this partition: writes the marker; its replay settles the pending offsets. */
   completeTransaction(marker: TransactionMarker): Promise<number> {
-    return this.deps.context.scheduleWriteOperation('WriteTxnMarkers', () => ({ records: [], response: E.NONE as number, marker }));
+    return this.deps.context.scheduleWriteOperation('WriteTxnMarkers', () => ({ records: [], response: E.NONE, marker }));
   }
 
   private commitOffsetsOp(p: OffsetCommitParams): CoordinatorResult<TopicPartitionErrors[]> {
