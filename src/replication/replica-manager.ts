@@ -65,6 +65,15 @@ export class ReplicaManager {
 
   /** Partition leaders ask the controller (metadata store) for ISR changes, naming their epochs. */
   private requestIsrChange(partition: Partition, isr: number[]): Promise<void> {
+    // Kafka's isReplicaIsrEligible (KIP-841): a follower this broker does not see registered (its
+    // session expired and it has not registered again) cannot join. The store refuses it anyway;
+    // asking would cost an etcd request on every fetch of that follower until it registers.
+    const registered = new Set(this.metadata.brokers().map((b) => b.nodeId));
+    const ineligible = isr.filter((b) => !partition.isr.includes(b) && !registered.has(b));
+    if (ineligible.length > 0) {
+      this.logger.debug({ topic: partition.topic, partition: partition.index, ineligible }, 'not proposing unregistered brokers for the ISR');
+      return Promise.resolve();
+    }
     this.logger.info({ topic: partition.topic, partition: partition.index, from: partition.isr, to: isr, leaderEpoch: partition.leaderEpoch }, 'requesting ISR change');
     return this.metadata
       .alterPartition({ topic: partition.topic, partition: partition.index, leaderEpoch: partition.leaderEpoch, partitionEpoch: partition.partitionEpoch, isr })
