@@ -11,6 +11,7 @@ import { describeLogDirsApi } from './log-dirs.js';
 import { metadataApi } from './metadata.js';
 import { produceApi } from './produce.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
+import { txnAdminApis } from './txn-admin.js';
 import { txnApis } from './txn-handlers.js';
 import type { ApiRegistration } from './types.js';
 
@@ -34,5 +35,6 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     electLeadersApi,
     ...groupApis,
     ...txnApis,
+    ...txnAdminApis,
   ];
 }

@@ -14,6 +14,8 @@ import { DescribeClusterRequest, DescribeClusterResponse } from './describe-clus
 import { DescribeConfigsRequest, DescribeConfigsResponse } from './describe-configs.js';
 import { DescribeGroupsRequest, DescribeGroupsResponse } from './describe-groups.js';
 import { DescribeLogDirsRequest, DescribeLogDirsResponse } from './describe-log-dirs.js';
+import { DescribeProducersRequest, DescribeProducersResponse } from './describe-producers.js';
+import { DescribeTransactionsRequest, DescribeTransactionsResponse } from './describe-transactions.js';
 import { ElectLeadersRequest, ElectLeadersResponse } from './elect-leaders.js';
 import { EndTxnRequest, EndTxnResponse } from './end-txn.js';
 import { FetchRequest, FetchResponse } from './fetch.js';
@@ -25,6 +27,7 @@ import { JoinGroupRequest, JoinGroupResponse } from './join-group.js';
 import { LeaveGroupRequest, LeaveGroupResponse } from './leave-group.js';
 import { ListGroupsRequest, ListGroupsResponse } from './list-groups.js';
 import { ListOffsetsRequest, ListOffsetsResponse } from './list-offsets.js';
+import { ListTransactionsRequest, ListTransactionsResponse } from './list-transactions.js';
 import { MetadataRequest, MetadataResponse } from './metadata.js';
 import { OffsetCommitRequest, OffsetCommitResponse } from './offset-commit.js';
 import { OffsetDeleteRequest, OffsetDeleteResponse } from './offset-delete.js';
@@ -109,6 +112,9 @@ export const apis = {
   DescribeCluster: api(DescribeClusterRequest, DescribeClusterResponse),
   DescribeLogDirs: api(DescribeLogDirsRequest, DescribeLogDirsResponse),
   ElectLeaders: api(ElectLeadersRequest, ElectLeadersResponse),
+  DescribeProducers: api(DescribeProducersRequest, DescribeProducersResponse),
+  DescribeTransactions: api(DescribeTransactionsRequest, DescribeTransactionsResponse),
+  ListTransactions: api(ListTransactionsRequest, ListTransactionsResponse),
 } as const;
 
 type Entry = (typeof apis)[keyof typeof apis];
