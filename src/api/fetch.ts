@@ -60,9 +60,14 @@ function readAll(req: FetchRequest, ctx: RequestContext, maxBytes: number): Fetc
     const out: TopicOut = { topic: topic?.name ?? t.topic, topicId: topic?.topicId ?? t.topicId, partitions: [] };
     pass.responses.push(out);
     for (const p of t.partitions) {
+      // Kafka sets unknown topics and partitions aside (KafkaApis' "erroneous" partitions): the
+      // others still long-poll, so a client asking for a deleted topic does not spin.
       if (!topic) {
-        pass.hasError = true;
         out.partitions.push(partitionError(p.partition, ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        continue;
+      }
+      if (p.partition < 0 || p.partition >= topic.partitions.length) {
+        out.partitions.push(partitionError(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
       let partition: Partition;

@@ -171,7 +171,13 @@ export class Connection implements ConnectionInfo {
         }
       }
     } catch (err) {
-      this.logger.warn({ err, connectionId: this.connectionId, clientHost: this.clientHost }, 'writing response failed; closing connection');
+      // A client that went away mid-response (a long poll it gave up on) is routine: debug, no stack.
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      if (this.closed || code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') {
+        this.logger.debug({ connectionId: this.connectionId, clientHost: this.clientHost, code }, 'client disconnected while a response was written');
+      } else {
+        this.logger.warn({ err, connectionId: this.connectionId, clientHost: this.clientHost }, 'writing response failed; closing connection');
+      }
       this.destroy();
     } finally {
       this.writing = false;

@@ -49,3 +49,24 @@ t.test('full fetches are served whatever the sessionId; incremental ones get FET
   t.equal(inc.errorCode, 70, 'FETCH_SESSION_ID_NOT_FOUND for an incremental fetch');
   t.equal(inc.responses.length, 0);
 });
+
+t.test('a fetch naming an unknown topic or partition still long-polls the others (no spinning), then answers the errors', async (t) => {
+  const c = await RawClient.connect(running.port);
+  t.teardown(() => c.close());
+  const body = {
+    replicaId: -1, maxWaitMs: 400, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: 0,
+    topics: [
+      { topic: 'fs', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }, { partition: 9, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] },
+      { topic: 'no-such-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] },
+    ],
+    forgottenTopicsData: [], rackId: '',
+  };
+  const started = Date.now();
+  const f = await c.request<FetchRes>(1, 11, FetchRequest, FetchResponse, body);
+  const waited = Date.now() - started;
+  t.ok(waited >= 350, `the fetch waited for data on fs-0 (${waited} ms) instead of answering the errors at once`);
+  const codes = f.responses.map((r) => [r.topic, r.partitions.map((p) => [p.partitionIndex, p.errorCode])]);
+  t.same(codes, [['fs', [[0, 0], [9, 3]]], ['no-such-topic', [[0, 3]]]], 'the unknown partition and topic get UNKNOWN_TOPIC_OR_PARTITION, merged into the answer');
+  const onlyUnknown = await c.request<FetchRes>(1, 11, FetchRequest, FetchResponse, { ...body, topics: [body.topics[1]] });
+  t.equal(onlyUnknown.responses[0].partitions[0].errorCode, 3, 'a fetch of unknown partitions only is answered at once');
+});
