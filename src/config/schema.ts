@@ -240,6 +240,14 @@ export function parseConfigValue(def: ConfigDef, raw: string | number | boolean 
     case 'SHORT':
     case 'LONG': {
       if (!/^-?\d+$/.test(text)) throw new ConfigError(def.name, text, 'must be an integer');
+      // A long as Kafka allows it (±9223372036854775807); JS keeps beyond ±2^53 as ±(2^53-1), the
+      // stand-in for Long.MAX_VALUE ("forever") that DescribeConfigs shows as Kafka does.
+      if (def.type === 'LONG' && text.length >= 16) {
+        const big = BigInt(text);
+        if (big > 9223372036854775807n || big < -9223372036854775808n) throw new ConfigError(def.name, text, 'must be between -9223372036854775808 and 9223372036854775807');
+        if (big >= BigInt(LONG_MAX)) return LONG_MAX;
+        if (big <= -BigInt(LONG_MAX)) return -LONG_MAX;
+      }
       const n = Number(text);
       const [min, max] =
         def.type === 'SHORT' ? [-32768, 32767] : def.type === 'INT' ? [-2147483648, INT_MAX] : [-LONG_MAX, LONG_MAX];
@@ -262,6 +270,7 @@ export function parseConfigValue(def: ConfigDef, raw: string | number | boolean 
 export function formatConfigValue(value: ConfigValue): string | null {
   if (value === null) return null;
   if (Array.isArray(value)) return value.join(',');
+  if (value === LONG_MAX) return '9223372036854775807';
   return String(value);
 }
 

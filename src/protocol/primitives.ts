@@ -3,8 +3,10 @@
 // Writer grows one buffer and splits it into chunks around zero-copy file slices.
 //
 // Choices that callers see:
-// - int64 is a JS number; a value outside ±(2^53 − 1) is rejected, since offsets, timestamps and
-//   producer ids stay far below it and BigInt would tax every caller.
+// - int64 is a JS number, since offsets, timestamps and producer ids stay far below 2^53 and
+//   BigInt would tax every caller. A value beyond ±2^53 (an offset of 2^60, Long.MAX_VALUE)
+//   decodes to the nearest double, past any log, so handlers answer Kafka's errors; the writer
+//   sends such a value back as the int64 it stands for.
 // - uuid is Kafka's display form: 22-character base64url without padding (what kafka-topics.sh
 //   prints), e.g. the zero uuid is "AAAAAAAAAAAAAAAAAAAAAA".
 import { ProtocolError } from './errors.js';
@@ -18,6 +20,8 @@ export interface RecordsSlice {
 
 export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
 const TWO_32 = 4294967296;
 /** Below this, copying record bytes into the response buffer is cheaper than another chunk. */
 const ZERO_COPY_MIN = 16 * 1024;
@@ -70,11 +74,9 @@ export class Reader {
   }
   int64(): number {
     const at = this.take(8);
-    const value = this.buf.readInt32BE(at) * TWO_32 + this.buf.readUInt32BE(at + 4);
-    if (value > MAX_SAFE || value < -MAX_SAFE) {
-      throw new ProtocolError(`int64 at ${at} is outside ±2^53`);
-    }
-    return value;
+    // Beyond ±2^53 the nearest double: an offset of 2^60 or Long.MAX_VALUE still decodes (to a
+    // value past any log), so handlers answer Kafka's error instead of the connection closing.
+    return this.buf.readInt32BE(at) * TWO_32 + this.buf.readUInt32BE(at + 4);
   }
   float64(): number {
     return this.buf.readDoubleBE(this.take(8));
@@ -233,7 +235,15 @@ export class Writer {
     this.pos += 4;
   }
   int64(v: number): void {
-    if (!Number.isSafeInteger(v)) throw new RangeError(`int64 value ${v} is not a safe integer`);
+    if (!Number.isSafeInteger(v)) {
+      // A decoded value beyond ±2^53 goes back as the int64 it stands for (clamped to int64's range).
+      if (!Number.isInteger(v)) throw new RangeError(`int64 value ${v} is not an integer`);
+      this.ensure(8);
+      const big = BigInt(v);
+      this.buf.writeBigInt64BE(big > INT64_MAX ? INT64_MAX : big < INT64_MIN ? INT64_MIN : big, this.pos);
+      this.pos += 8;
+      return;
+    }
     const hi = Math.floor(v / TWO_32);
     this.ensure(8);
     this.buf.writeInt32BE(hi, this.pos);

@@ -28,10 +28,17 @@ t.test('integers round-trip at their limits', async (t) => {
   t.equal(r.remaining, 0);
 });
 
-t.test('int64 beyond 2^53 is a ProtocolError', async (t) => {
-  const buf = Buffer.from('7fffffffffffffff', 'hex');
-  t.throws(() => new Reader(buf).int64(), ProtocolError);
-  t.throws(() => new Writer().int64(2 ** 60), RangeError);
+t.test('int64 beyond 2^53 decodes to the nearest double and encodes back within int64', async (t) => {
+  t.equal(new Reader(Buffer.from('7fffffffffffffff', 'hex')).int64(), 2 ** 63, 'Long.MAX_VALUE: the nearest double');
+  t.equal(new Reader(Buffer.from('1000000000000000', 'hex')).int64(), 2 ** 60, '2^60 exactly');
+  t.equal(new Reader(Buffer.from('8000000000000000', 'hex')).int64(), -(2 ** 63), 'Long.MIN_VALUE');
+  const w = new Writer();
+  w.int64(2 ** 60);
+  w.int64(2 ** 63);
+  w.int64(-(2 ** 63));
+  t.equal(w.toBuffer().toString('hex'), '1000000000000000' + '7fffffffffffffff' + '8000000000000000', 'exact, then clamped to int64');
+  t.throws(() => new Writer().int64(1.5), RangeError, 'not an integer');
+  t.ok(ProtocolError, 'ProtocolError stays the decoder error type');
 });
 
 t.test('varints use zig-zag and match known encodings', async (t) => {
