@@ -60,6 +60,15 @@ export async function handleProduce(req: ProduceRequest, ctx: RequestContext): P
           errorMessage: null,
         };
         partitionResponses.push(out);
+        if (req.acks === 1 && partition.log.config.flushMessages <= 1) {
+          // flush.messages=1: acknowledged only once fsynced, as Kafka flushes in the append.
+          replications.push(
+            partition.log.flush().catch((err: unknown) => {
+              const info = errorResponse(ctx, err, 'produce flush', { topic: topic.name, partition: p.index }, ErrorCode.KAFKA_STORAGE_ERROR);
+              Object.assign(out, partitionError(p.index, info.code, info.message));
+            }),
+          );
+        }
         if (req.acks === -1) {
           const lastOffset = appended.kind === 'appended' ? appended.result.lastOffset : appended.batch.lastOffset;
           replications.push(

@@ -92,6 +92,27 @@ export interface LoadConfigOptions {
   overrides?: RawConfig;
 }
 
+/**
+ * Fail closed: a security setting Spool does not implement yet (an authorizer, TLS or SASL)
+ * refuses to start instead of running without the protection the operator asked for. Values
+ * that leave security off (an empty authorizer, PLAINTEXT everywhere, ssl.client.auth=none) pass.
+ */
+function refuseUnimplementedSecurity(key: string, raw: string | number | boolean | null): void {
+  const value = String(raw ?? '').trim();
+  const refuse = (what: string): never => {
+    throw new ConfigError(key, value, `${what} is not implemented by Spool yet; refusing to start without it (remove the setting to run unprotected on a trusted network)`);
+  };
+  if (value === '') return;
+  if (key === 'authorizer.class.name') refuse('authorization (ACLs)');
+  if (key === 'super.users') refuse('authorization (ACLs)');
+  if (key === 'security.inter.broker.protocol' && value.toUpperCase() !== 'PLAINTEXT') refuse(`security protocol ${value}`);
+  // listener.security.protocol.map passes: Kafka's sample config maps SSL and SASL names too, and
+  // `listeners` already accepts PLAINTEXT listeners only.
+  if (key === 'ssl.client.auth' && value.toLowerCase() !== 'none') refuse('TLS client authentication');
+  if (/^ssl\.(keystore|truststore)\.(location|certificate\.chain|key|certificates)$/.test(key) || /^listener\.name\..+\.(ssl|sasl)\./.test(key)) refuse('TLS/SASL');
+  if (key === 'sasl.jaas.config' || key === 'sasl.enabled.mechanisms' || key === 'sasl.mechanism.inter.broker.protocol') refuse('SASL');
+}
+
 export class BrokerConfig {
   private readonly values = new Map<string, ConfigValue>();
   private readonly sources = new Map<string, ConfigSource>();
@@ -124,6 +145,7 @@ export class BrokerConfig {
       for (const [key, raw] of Object.entries(layer)) {
         const def = brokerConfigByName.get(key);
         if (!def) {
+          refuseUnimplementedSecurity(key, raw);
           if (!this.unknownKeys.includes(key)) this.unknownKeys.push(key);
           continue;
         }
