@@ -2,7 +2,7 @@
 // them (Kafka's "-delete" rename, then a delayed close), the offset checkpoints, retention and
 // flush.ms. What topics and partitions exist is decided above (cluster/, replication/).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/index.js';
@@ -19,6 +19,33 @@ interface PendingDelete {
 }
 
 const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+/** Kafka's per-partition file naming the topic id the directory belongs to. */
+const PARTITION_METADATA = 'partition.metadata';
+/** File names are at most 255 bytes (Kafka shortens the topic part of delete and stray names). */
+const MAX_FILE_NAME = 255;
+
+/** Kafka's logDeleteDirName / logStrayDirName: the topic part shortened so the name always fits. */
+export function renamedDirName(topic: string, partition: number, kind: 'delete' | 'stray'): string {
+  const suffix = `-${partition}.${randomBytes(16).toString('hex')}-${kind}`;
+  return `${topic.slice(0, Math.max(0, MAX_FILE_NAME - suffix.length))}${suffix}`;
+}
+
+/** The topic id in a partition dir's partition.metadata; null when there is none (or it is unreadable). */
+export function readPartitionMetadata(dir: string): string | null {
+  try {
+    const text = readFileSync(join(dir, PARTITION_METADATA), 'utf8');
+    const id = /^topic_id:\s*(\S+)\s*$/m.exec(text);
+    return id ? id[1] : null;
+  } catch {
+    return null;
+  }
+}
+
+function writePartitionMetadata(dir: string, topicId: string): void {
+  const tmp = join(dir, `${PARTITION_METADATA}.tmp`);
+  writeFileSync(tmp, `version: 0\ntopic_id: ${topicId}\n`);
+  renameSync(tmp, join(dir, PARTITION_METADATA));
+}
 const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 
 export interface LogManagerOptions {
@@ -83,14 +110,24 @@ export class LogManager {
   }
 
   /** The partition's log, opened (and its tail recovered) on first use. */
-  async getOrCreateLog(topic: string, partition: number, overrides: Record<string, string>): Promise<Log> {
+  async getOrCreateLog(topic: string, partition: number, overrides: Record<string, string>, topicId?: string): Promise<Log> {
     this.assertOpen();
     const existing = this.logs.get(key(topic, partition));
     if (existing) return existing;
     const topicConfig = this.config.resolveTopicConfig(overrides);
     const dir = join(this.dataDir, key(topic, partition));
+    if (topicId !== undefined) this.setAsideForeignDir(dir, topic, partition, topicId);
     const logStartOffset = this.checkpointedLogStart.get(key(topic, partition));
-    const pl = await this.engine.openLog(dir, toLogConfig(topicConfig), logStartOffset !== undefined ? { logStartOffset } : {});
+    const fresh = !existsSync(dir);
+    const pl = await this.engine.openLog(dir, toLogConfig(topicConfig), logStartOffset !== undefined ? { logStartOffset } : {}).catch((err: unknown) => {
+      // An open that failed (no fds left, no space) leaves no directory of its own behind.
+      try {
+        if (fresh) rmSync(dir, { recursive: true, force: true });
+      } catch (rmErr) {
+        this.logger.warn({ err: rmErr, topic, partition, dir }, 'removing the directory of a log that failed to open failed');
+      }
+      throw err;
+    });
     // The engine logs a recovered (truncated) tail itself, with the offset where it cut.
     // Another caller may have opened it while we awaited: keep the first.
     const raced = this.logs.get(key(topic, partition));
@@ -99,8 +136,25 @@ export class LogManager {
       return raced;
     }
     const log = new Log(topic, partition, pl, topicConfig, (err, l) => this.logger.error({ err, topic: l.topic, partition: l.partition }, 'flush failed'));
+    if (topicId !== undefined && readPartitionMetadata(dir) !== topicId) writePartitionMetadata(dir, topicId);
     this.logs.set(key(topic, partition), log);
     return log;
+  }
+
+  /**
+   * A directory left by another topic of the same name (deleted while this broker was away, or
+   * metadata lost) is never adopted: its partition.metadata names another topic id. It is renamed
+   * `-stray` (kept for the operator, never served, as Kafka does) and the log starts empty.
+   * A directory without the file (written before Spool kept it) is adopted.
+   */
+  private setAsideForeignDir(dir: string, topic: string, partition: number, topicId: string): void {
+    if (!existsSync(dir)) return;
+    const found = readPartitionMetadata(dir);
+    if (found === null || found === topicId) return;
+    const target = join(this.dataDir, renamedDirName(topic, partition, 'stray'));
+    renameSync(dir, target);
+    this.checkpointedLogStart.delete(key(topic, partition));
+    this.logger.warn({ topic, partition, topicId, foundTopicId: found, movedTo: target }, 'partition directory belongs to another topic id: set aside as stray, not adopted');
   }
 
   /**
@@ -112,14 +166,13 @@ export class LogManager {
    */
   deleteLogs(topic: string, partitions: number[], overrides: Record<string, string>): void {
     this.assertOpen();
-    const suffix = randomBytes(8).toString('hex');
     const doomed: Array<{ log: Log; dir: string }> = [];
     for (const partition of partitions) {
       const log = this.logs.get(key(topic, partition));
       this.checkpointedLogStart.delete(key(topic, partition));
       if (!log) continue;
       this.logs.delete(key(topic, partition));
-      const target = `${log.dir}.${suffix}-delete`;
+      const target = join(this.dataDir, renamedDirName(topic, partition, 'delete'));
       renameSync(log.dir, target);
       doomed.push({ log, dir: target });
     }

@@ -119,7 +119,7 @@ export class ReplicaManager {
     }
     for (const state of states) {
       if (!state.replicas.includes(this.localBrokerId)) continue;
-      const log = await this.logManager.getOrCreateLog(topic.name, state.partition, topic.configs);
+      const log = await this.logManager.getOrCreateLog(topic.name, state.partition, topic.configs, topic.topicId);
       const partition = new Partition(state, log, this.localBrokerId, {
         replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
         requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
