@@ -3,6 +3,7 @@ import type { ApiVersionRange } from '../protocol/index.js';
 import { apiVersionsApi } from './api-versions.js';
 import { describeClusterApi, initProducerIdApi } from './cluster.js';
 import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './configs.js';
+import { deleteRecordsApi } from './delete-records.js';
 import { electLeadersApi } from './elect-leaders.js';
 import { fetchApi } from './fetch.js';
 import { groupApis } from './group-handlers.js';
@@ -33,6 +34,7 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     initProducerIdApi,
     describeLogDirsApi,
     electLeadersApi,
+    deleteRecordsApi,
     ...groupApis,
     ...txnApis,
     ...txnAdminApis,

@@ -384,6 +384,39 @@ export class Partition {
     return result;
   }
 
+  /**
+   * DeleteRecords on the leader (Kafka's deleteRecordsOnLeader): raises the log start offset to
+   * `offset` (-1: the high watermark), deleting the segments wholly below it. Returns the new log
+   * start offset. OFFSET_OUT_OF_RANGE above the high watermark; POLICY_VIOLATION on a topic that
+   * is compacted only (cleanup.policy without "delete"), as Kafka.
+   */
+  deleteRecordsOnLeader(offset: number): number {
+    if (!this.isLeader) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `This broker is not the leader of ${this.topic}-${this.index}`, this.where());
+    if (!this.log.config.cleanupPolicy.includes('delete')) {
+      throw new KafkaError(ErrorCode.POLICY_VIOLATION, `Records of partition ${this.topic}-${this.index} can not be deleted due to the configured policy`, this.where());
+    }
+    const target = offset === -1 ? this.hw : offset;
+    if (target < 0 || target > this.hw) {
+      throw new KafkaError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `Cannot increment the log start offset to ${target} of partition ${this.topic}-${this.index} since it is larger than the high watermark ${this.hw}`,
+        { ...this.where(), offset: target, highWatermark: this.hw },
+      );
+    }
+    if (target > this.log.logStartOffset) {
+      this.log.deleteSegmentsBefore(target);
+      this.notify();
+    }
+    return this.log.logStartOffset;
+  }
+
+  /** Followers raise their log start offset to the leader's (from its fetch answers), within their log. */
+  updateLogStartOffsetAsFollower(leaderLogStartOffset: number): void {
+    if (this.isLeader || leaderLogStartOffset <= this.log.logStartOffset) return;
+    this.log.deleteSegmentsBefore(Math.min(leaderLogStartOffset, this.log.logEndOffset));
+    if (this.hw < this.log.logStartOffset) this.hw = this.log.logStartOffset;
+  }
+
   /** Followers learn the high watermark from their leader's fetch responses. */
   updateHighWatermarkAsFollower(leaderHighWatermark: number): void {
     const next = Math.min(leaderHighWatermark, this.log.logEndOffset);

@@ -226,6 +226,8 @@ class ReplicaFetcher {
         }
         if (p.records !== null && p.records.length > 0) s.partition.appendRecordsAsFollower(p.records);
         s.partition.updateHighWatermarkAsFollower(p.highWatermark);
+        // DeleteRecords and retention on the leader move its log start offset; followers follow.
+        if (p.logStartOffset >= 0) s.partition.updateLogStartOffsetAsFollower(p.logStartOffset);
       }
     }
   }
