@@ -7,6 +7,7 @@
 //	produce  kgo producer: `count` records of the shared record spec (test/interop/common.ts)
 //	consume  kgo.ConsumePartitions from offset 0 (no group) until `count` records; JSON lines
 //	times    a raw kmsg ListOffsetsRequest with each comma-separated timestamp, every partition
+//	txn-*    transactions (issue 13), with their own arguments: see txn.go
 package main
 
 import (
@@ -93,6 +94,10 @@ func strOrNil(b []byte) *string {
 }
 
 func main() {
+	if len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "txn-") {
+		txnMain(os.Args[1:]) // transaction modes: txn.go
+		return
+	}
 	if len(os.Args) < 8 {
 		fail("usage: franz <mode> <bootstrap> <topic> <count> <codec> <partitions> <baseTs> [timestamps]")
 	}
