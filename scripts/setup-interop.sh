@@ -6,6 +6,7 @@
 #   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py
 #   franz-go (Go proxy)       -> test/interop/go/bin/franz, test/interop/groups/franz/target/groupsfranz
 #   kafka-clients (Maven)     -> test/interop/java/target/{classes,dependency}
+#   kafka-streams (Maven)     -> test/interop/streams/target/{classes,dependency}
 #   Java group member (javac) -> test/interop/groups/java/target/classes
 #   Kafka broker+tools jars   -> .cache/kafka-jars/ (kafka-dump-log, kafka-consumer-groups)
 # Needs: java 17+ with maven, go, python3 with pip (all on the project's machines, each installed
@@ -108,6 +109,17 @@ if [ ! -f "$java_class" ] || [ -n "$(find test/interop/java/src test/interop/jav
   mvn -B -q -f test/interop/java/pom.xml package dependency:copy-dependencies
 else
   step "Java client: up to date"
+fi
+
+# 4b. Kafka Streams app (test/interop/streams-eos.test.ts): its own Maven module, so kafka-streams
+#     and RocksDB stay off the client programs' classpath; rebuilt like step 4.
+streams_class=test/interop/streams/target/classes/spool/interop/streams/StreamsEos.class
+if [ ! -f "$streams_class" ] || [ -n "$(find test/interop/streams/src test/interop/streams/pom.xml -newer "$streams_class" -type f 2>/dev/null)" ] \
+  || [ ! -d test/interop/streams/target/dependency ]; then
+  step "mvn package test/interop/streams"
+  mvn -B -q -f test/interop/streams/pom.xml package dependency:copy-dependencies
+else
+  step "Kafka Streams app: up to date"
 fi
 
 # 5. Java group member (test/interop-groups-java.test.ts): compiled against the kafka-clients jars
