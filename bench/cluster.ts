@@ -32,18 +32,32 @@
 //   BENCH_KEEP_DIRS=1          keep the data dirs and logs (printed) instead of removing them
 //
 // Results: a table on stdout and JSON in bench/results/cluster-<date>.json.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brokerSpawnSpec, etcdEndpoint, etcdSpawnSpec, findEtcd, waitForEtcd } from '../src/cli/cluster.js';
 import { ManagedProcess, freePorts, liveProcesses, sleep, waitForPort } from '../src/cli/process.js';
 import { ErrorCode, Writer } from '../src/protocol/index.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from '../src/protocol/messages/create-topics.js';
 import { MetadataRequest, MetadataResponse } from '../src/protocol/messages/metadata.js';
 import type { Fields, MessageSchema, StructIn } from '../src/protocol/schema.js';
+import {
+  GiB,
+  compilerSecondsBetween,
+  compilerThreadTicks,
+  envInt,
+  envNumber,
+  execBounded,
+  javaRuns,
+  kafkaBrokerJvm,
+  kafkaJarsDir,
+  kafkaJarsVersion,
+  kafkaToolJvm,
+  repoRoot,
+  resultsFile,
+  sumCpu,
+} from './common.js';
 import { KafkaConnection, buildRecordBatch, decodeProduceResponse, encodeProduceRequest, percentile } from './loadgen.js';
 
 type SystemName = 'spool' | 'kafka';
@@ -54,27 +68,6 @@ const REPLICATION_FACTOR = 3;
 const MIN_INSYNC_REPLICAS = 2;
 const TOPIC = 'bench-cluster';
 const HOST = '127.0.0.1';
-const GiB = 1024 * 1024 * 1024;
-/** /proc/<pid>/stat counts CPU time in clock ticks: USER_HZ, 100 on every Linux build Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const kafkaJarsDir = process.env.SPOOL_KAFKA_JARS ?? join(repoRoot, '.cache', 'kafka-jars');
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
-function envInt(name: string, fallback: number): number {
-  const v = envNumber(name, fallback);
-  if (!Number.isSafeInteger(v)) throw new Error(`${name} must be an integer, got ${v}`);
-  return v;
-}
-
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 10),
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3),
@@ -156,29 +149,6 @@ async function startSpool(dir: string): Promise<Cluster> {
   return { system: 'spool', version: `spool ${pkg.version} (engine ${engine})`, bootstrap: { host: HOST, port: ports[0] }, brokers, others: [etcd], dir };
 }
 
-/** The Kafka version of the jars (from kafka_2.13-<version>.jar), or null when they are missing. */
-function kafkaJarsVersion(): string | null {
-  if (!existsSync(kafkaJarsDir)) return null;
-  for (const f of readdirSync(kafkaJarsDir)) {
-    const m = /^kafka_2\.13-(.+)\.jar$/.exec(f);
-    if (m !== null) return m[1];
-  }
-  return null;
-}
-
-function execBounded(command: string, args: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, output: `${stdout}${stderr}${err?.killed === true ? `\n(killed after ${timeoutMs} ms)` : ''}` });
-    });
-  });
-}
-
-async function javaRuns(): Promise<boolean> {
-  return (await execBounded('java', ['-version'], 30_000)).code === 0;
-}
-
 /**
  * Three combined broker+controller KRaft nodes, each formatted with the same cluster id and the
  * same static controller.quorum.voters, with its own log dir, listener and controller port. JVM
@@ -191,7 +161,6 @@ async function startKafka(dir: string, version: string): Promise<Cluster> {
   const voters = Array.from({ length: BROKERS }, (_, i) => `${i + 1}@${HOST}:${controllerPort(i)}`).join(',');
   // A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
   const clusterId = randomBytes(16).toString('base64url');
-  const classpath = `${kafkaJarsDir}/*`;
   const propsFiles = Array.from({ length: BROKERS }, (_, i) => {
     const nodeDir = join(dir, `kafka-${i + 1}`);
     mkdirSync(nodeDir, { recursive: true });
@@ -211,24 +180,14 @@ async function startKafka(dir: string, version: string): Promise<Cluster> {
     writeFileSync(file, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
     return file;
   });
-  const toolJvm = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath];
+  const toolJvm = kafkaToolJvm();
   const formats = await Promise.all(
     propsFiles.map((file) => execBounded('java', [...toolJvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', file], 120_000)),
   );
   formats.forEach((r, i) => {
     if (r.code !== 0) throw new Error(`kafka-storage format of node ${i + 1} exited with ${r.code}:\n${r.output.slice(-3000)}`);
   });
-  const jvm = [
-    ...settings.kafkaHeap,
-    '-server',
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-XX:InitiatingHeapOccupancyPercent=35',
-    '-XX:+ExplicitGCInvokesConcurrent',
-    '-Djava.awt.headless=true',
-    '-cp',
-    classpath,
-  ];
+  const jvm = kafkaBrokerJvm(settings.kafkaHeap);
   const brokers = propsFiles.map((file, i) =>
     track(
       new ManagedProcess(`kafka node ${i + 1}`, {
@@ -383,54 +342,6 @@ async function readyLeaders(cluster: Cluster, timeoutMs: number): Promise<Leader
 }
 
 // ---- the load ------------------------------------------------------------------------------------
-
-/** CPU seconds (user + system, all threads) of a live process, from /proc/<pid>/stat. */
-function cpuSecondsOf(p: ManagedProcess): number {
-  const pid = p.pid;
-  if (!p.running || pid === undefined) throw new Error(`${p.name} is not running (log ${p.spec.logFile})`);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** CPU ticks of each JIT compiler thread (by "pid/tid") of these processes; threads come and go. */
-function compilerThreadTicks(list: ManagedProcess[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const p of list) {
-    const pid = p.pid;
-    if (!p.running || pid === undefined) continue;
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        if (!/^C[12] CompilerThre/.test(comm)) continue;
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(`${pid}/${tid}`, Number(fields[11]) + Number(fields[12]));
-      } catch {
-        // the thread exited between the listing and the read
-      }
-    }
-  }
-  return out;
-}
-
-/** Compiler CPU seconds spent between two samples (a thread new in `after` counts whole). */
-function compilerSecondsBetween(before: Map<string, number>, after: Map<string, number>): number {
-  let ticks = 0;
-  for (const [tid, t] of after) ticks += t - (before.get(tid) ?? 0);
-  return ticks / CLOCK_TICKS_PER_SECOND;
-}
-
-function sumCpu(list: ManagedProcess[]): number {
-  return list.reduce((sum, p) => sum + cpuSecondsOf(p), 0);
-}
 
 function clientCpuSeconds(): number {
   const u = process.cpuUsage();
@@ -618,18 +529,6 @@ function fmt(v: number | null, digits: number, width: number): string {
   return (v === null ? '-' : v.toFixed(digits)).padStart(width);
 }
 
-function resultsFile(): string {
-  const dir = join(repoRoot, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const date = new Date().toISOString().slice(0, 10);
-  // Bounded: a run a day rarely needs more than a few suffixes.
-  for (let n = 1; n < 1000; n++) {
-    const file = join(dir, n === 1 ? `cluster-${date}.json` : `cluster-${date}-${n}.json`);
-    if (!existsSync(file)) return file;
-  }
-  throw new Error(`too many results for ${date} in ${dir}`);
-}
-
 async function main(): Promise<void> {
   const systems = (process.env.BENCH_SYSTEMS ?? 'spool,kafka').split(',').map((s) => s.trim());
   for (const s of systems) if (s !== 'spool' && s !== 'kafka') throw new Error(`BENCH_SYSTEMS: unknown system ${s}`);
@@ -690,7 +589,7 @@ async function main(): Promise<void> {
   }
   for (const n of notes) console.log(`note: ${n}`);
 
-  const file = resultsFile();
+  const file = resultsFile('cluster');
   const json = {
     bench: 'cluster',
     date: new Date().toISOString(),
