@@ -13,7 +13,7 @@ tool="${1:-}"
 [ -n "$tool" ] || { sed -n '2,8p' "$0" >&2; exit 2; }
 shift
 case "$tool" in
-  dump-log) main=kafka.tools.DumpLogSegments ;;
+  dump-log) main=org.apache.kafka.tools.DumpLogSegments ;;
   consumer-groups) main=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
   topics) main=org.apache.kafka.tools.TopicCommand ;;
   get-offsets) main=org.apache.kafka.tools.GetOffsetShell ;;

@@ -15,7 +15,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-KAFKA_VERSION=4.1.0
+KAFKA_VERSION=4.4.0
 step() { printf '[setup-interop] %s\n' "$*"; }
 
 as_root() {
@@ -101,12 +101,17 @@ if [ "$go_ok" -eq 1 ]; then
   touch test/interop/go/bin/franz test/interop/groups/franz/target/groupsfranz
 fi
 
-# 4. Java client program: rebuild when a source or the pom is newer than the compiled class.
+# 4. Java client program: rebuild when a source or the pom is newer than the compiled class, or
+#    when target/dependency does not hold kafka-clients $KAFKA_VERSION. copy-dependencies never
+#    removes jars, so the folder is emptied first: after a version bump it would otherwise hold two
+#    kafka-clients jars, and `-cp 'target/dependency/*'` would mix classes of both.
 java_class=test/interop/java/target/classes/spool/interop/JavaClient.class
+java_deps=test/interop/java/target/dependency
 if [ ! -f "$java_class" ] || [ -n "$(find test/interop/java/src test/interop/java/pom.xml -newer "$java_class" -type f 2>/dev/null)" ] \
-  || [ ! -d test/interop/java/target/dependency ]; then
-  step "mvn package test/interop/java"
-  mvn -B -q -f test/interop/java/pom.xml package dependency:copy-dependencies
+  || [ ! -f "$java_deps/kafka-clients-$KAFKA_VERSION.jar" ]; then
+  step "mvn package test/interop/java (kafka-clients $KAFKA_VERSION)"
+  rm -rf "$java_deps"
+  mvn -B -q -f test/interop/java/pom.xml package dependency:copy-dependencies -Dkafka.version="$KAFKA_VERSION"
 else
   step "Java client: up to date"
 fi
@@ -117,6 +122,7 @@ streams_class=test/interop/streams/target/classes/spool/interop/streams/StreamsE
 if [ ! -f "$streams_class" ] || [ -n "$(find test/interop/streams/src test/interop/streams/pom.xml -newer "$streams_class" -type f 2>/dev/null)" ] \
   || [ ! -d test/interop/streams/target/dependency ]; then
   step "mvn package test/interop/streams"
+  rm -rf test/interop/streams/target/dependency
   mvn -B -q -f test/interop/streams/pom.xml package dependency:copy-dependencies
 else
   step "Kafka Streams app: up to date"

@@ -1,4 +1,4 @@
-// test/interop room: Apache Kafka's Java client (kafka-clients 4.1) against Spool — producer with
+// test/interop room: Apache Kafka's Java client (kafka-clients 4.4) against Spool — producer with
 // keys, headers, null values, explicit partitions and every compression.type; assign/seek
 // consumer across a broker restart; offsetsForTimes; AdminClient create/describe/delete.
 import t from 'tap';

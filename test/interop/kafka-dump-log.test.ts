@@ -1,4 +1,4 @@
-// test/interop room: Apache Kafka's own kafka-dump-log (kafka.tools.DumpLogSegments, from the
+// test/interop room: Apache Kafka's own kafka-dump-log (org.apache.kafka.tools.DumpLogSegments, from the
 // Maven jars) reads segments written by both storage engines: every batch and record with the
 // right offsets and counts, every codec decoded, and the .index/.timeindex files consistent
 // with the .log (no "Mismatches", no out-of-order timestamps).

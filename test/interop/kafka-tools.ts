@@ -36,12 +36,12 @@ function checked(what: string, r: RunResult): string {
 }
 
 /**
- * kafka-dump-log: `kafka.tools.DumpLogSegments --deep-iteration --print-data-log --files ...`.
+ * kafka-dump-log: `org.apache.kafka.tools.DumpLogSegments --deep-iteration --print-data-log --files ...`.
  * Returns stdout plus the tool's stderr findings; throws if it exits non-zero. Callers look for
  * mismatch/corruption lines.
  */
 export async function dumpLogSegments(files: string[], extraArgs: string[] = []): Promise<string> {
-  const r = await runKafkaClass('kafka.tools.DumpLogSegments', [
+  const r = await runKafkaClass('org.apache.kafka.tools.DumpLogSegments', [
     '--deep-iteration',
     '--print-data-log',
     ...extraArgs,

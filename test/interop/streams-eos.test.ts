@@ -23,7 +23,7 @@
 // reported, as are the app's WARN/ERROR lines and failed purges.
 //
 // Target: Spool by default (in this process, its log — debug level, JSON — in the work dir).
-// SPOOL_STREAMS_TARGET=kafka runs the same test against Apache Kafka 4.1 itself (KRaft, from
+// SPOOL_STREAMS_TARGET=kafka runs the same test against Apache Kafka (4.4) itself (KRaft, from
 // .cache/kafka-jars, see kafka-tools.ts startRealKafka); SPOOL_STREAMS_KAFKA_TV=0|1|2 sets its
 // `transaction.version` feature first (4.1 formats new clusters at 2; Spool speaks version 1:
 // explicit AddPartitionsToTxn). Clients reach the broker through a recording proxy

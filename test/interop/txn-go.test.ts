@@ -5,7 +5,7 @@
 // in order at their offsets, ReadUncommitted all of them; kadm ListEndOffsets /
 // ListCommittedOffsets; and a GroupTransactSession (consume-transform-produce with the group's
 // offsets in the transaction; an aborted round rewinds to the committed offsets).
-// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka 4.1 itself
+// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka (the reference release, 4.4) itself
 // (see txn/harness.ts for that and the protocol trace it prints).
 import t from 'tap';
 import { existsSync, utimesSync } from 'node:fs';

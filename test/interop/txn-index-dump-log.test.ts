@@ -1,7 +1,7 @@
 // test/interop room: the aborted-transaction index (`.txnindex`) is written by the log layer above
 // the storage engines, so the same transactional traffic leaves byte-identical .txnindex files
 // (and segments) with either engine, through rolls, a truncation with a producer-state style
-// replay, and retention; and Apache Kafka's own kafka-dump-log (kafka.tools.DumpLogSegments,
+// replay, and retention; and Apache Kafka's own kafka-dump-log (org.apache.kafka.tools.DumpLogSegments,
 // from the Maven jars) prints every entry back, each at an ABORT marker of its segment's .log.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -11,7 +11,7 @@
 //     transaction is aborted;
 //   - consume-transform-produce with sendOffsetsToTransaction: the group's offsets move only when
 //     the transaction commits.
-// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka 4.1 itself
+// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka (the reference release, 4.4) itself
 // (see txn/harness.ts for that and the protocol trace it prints).
 import t from 'tap';
 import { existsSync } from 'node:fs';

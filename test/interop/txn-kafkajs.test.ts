@@ -4,7 +4,7 @@
 // readUncommitted: false reads exactly the committed records in order at their offsets (gaps at
 // markers and aborted records), readUncommitted: true all of them; and transaction.sendOffsets
 // (TxnOffsetCommit without a live member): the group's offsets move only with a commit.
-// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka 4.1 itself
+// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka (the reference release, 4.4) itself
 // (see txn/harness.ts for that and the protocol trace it prints).
 import t from 'tap';
 import kafkajs from 'kafkajs';

@@ -4,7 +4,7 @@
 // offset Kafka gives it; a read_committed consumer reads exactly the committed records in order at
 // their offsets (gaps at markers and aborted records), read_uncommitted all of them; and
 // consume-transform-produce with send_offsets_to_transaction.
-// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka 4.1 itself
+// Runs against Spool by default; SPOOL_TXN_TARGET=kafka runs it against Apache Kafka (the reference release, 4.4) itself
 // (see txn/harness.ts for that and the protocol trace it prints).
 import t from 'tap';
 import { join } from 'node:path';

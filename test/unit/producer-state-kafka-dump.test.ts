@@ -1,4 +1,4 @@
-// replication/ room tests: Apache Kafka's own kafka-dump-log (kafka.tools.DumpLogSegments, from
+// replication/ room tests: Apache Kafka's own kafka-dump-log (org.apache.kafka.tools.DumpLogSegments, from
 // the Maven jars setup-interop.sh fetches) reads the `.snapshot` files Spool writes, with every
 // field as written (int32 wrap of the first sequence included). A missing toolchain skips the
 // test on a developer machine and fails it under CI=true, as the interop tests do.

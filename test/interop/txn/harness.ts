@@ -4,7 +4,7 @@
 // protocol trace of what each client sent.
 //
 // Target: Spool by default (startSpool, like every interop test). SPOOL_TXN_TARGET=kafka starts
-// Apache Kafka 4.1 itself (KRaft, from .cache/kafka-jars, see kafka-tools.ts startRealKafka)
+// Apache Kafka 4.4 itself (KRaft, from .cache/kafka-jars, see kafka-tools.ts startRealKafka)
 // instead, to prove a test against the reference broker. With the kafka target,
 // SPOOL_TXN_KAFKA_TV=0|1|2 sets the cluster's `transaction.version` feature first (Kafka 4.1
 // formats new clusters at 2, KIP-890 "transactions V2").
