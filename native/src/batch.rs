@@ -1,6 +1,8 @@
 // native room: v2 record batch header parsing, validation, offset assignment, LogAppendTime.
-// Validation order and error codes follow docs/storage-format.md ("Append", step 1).
+// Validation order and error codes follow docs/storage-format.md ("Append", step 1); the records
+// inside each batch are checked by records.rs.
 use crate::error::*;
+use crate::records::{self, RecordRules};
 
 pub const HEADER_SIZE: usize = 61;
 pub const LOG_OVERHEAD: usize = 12;
@@ -117,8 +119,13 @@ pub struct BatchRef {
     pub header: BatchHeader,
 }
 
-/// Validates every batch of a produce buffer; on any failure nothing may be written.
-pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<BatchRef>> {
+/// Validates every batch of a produce buffer, header and records; on any failure nothing may be
+/// written.
+pub fn validate_batches(
+    buf: &[u8],
+    max_message_bytes: i64,
+    rules: &RecordRules,
+) -> SResult<Vec<BatchRef>> {
     if buf.is_empty() {
         return Err(StorageErr::new(INVALID_RECORD, "empty record batch buffer"));
     }
@@ -132,7 +139,8 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
                 format!(
                     "batch at byte {pos}: {remaining} bytes left, a v2 header needs {HEADER_SIZE}"
                 ),
-            ));
+            )
+            .at_batch(pos));
         }
         let b = &buf[pos..];
         let magic = b[MAGIC] as i8;
@@ -140,7 +148,8 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
             return Err(StorageErr::new(
                 CORRUPT_MESSAGE,
                 format!("batch at byte {pos}: magic {magic}, expected 2"),
-            ));
+            )
+            .at_batch(pos));
         }
         let batch_length = get_i32(b, BATCH_LENGTH) as i64;
         let size = batch_length + LOG_OVERHEAD as i64;
@@ -148,13 +157,15 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
             return Err(StorageErr::new(
                 CORRUPT_MESSAGE,
                 format!("batch at byte {pos}: batchLength {batch_length} does not fit ({remaining} bytes left)"),
-            ));
+            )
+            .at_batch(pos));
         }
         if size > max_message_bytes {
             return Err(StorageErr::new(
                 MESSAGE_TOO_LARGE,
                 format!("batch at byte {pos}: {size} bytes exceeds max.message.bytes {max_message_bytes}"),
-            ));
+            )
+            .at_batch(pos));
         }
         let size = size as usize;
         let stored = get_u32(b, CRC);
@@ -163,14 +174,16 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
             return Err(StorageErr::new(
                 CORRUPT_MESSAGE,
                 format!("batch at byte {pos}: CRC-32C {computed:#010x} != stored {stored:#010x}"),
-            ));
+            )
+            .at_batch(pos));
         }
         let header = BatchHeader::parse(b);
         if header.codec() > 4 {
             return Err(StorageErr::new(
                 UNSUPPORTED_COMPRESSION_TYPE,
                 format!("batch at byte {pos}: compression codec {}", header.codec()),
-            ));
+            )
+            .at_batch(pos));
         }
         if header.records_count <= 0
             || header.records_count as i64 != header.last_offset_delta as i64 + 1
@@ -181,8 +194,10 @@ pub fn validate_batches(buf: &[u8], max_message_bytes: i64) -> SResult<Vec<Batch
                     "batch at byte {pos}: recordsCount {} inconsistent with lastOffsetDelta {}",
                     header.records_count, header.last_offset_delta
                 ),
-            ));
+            )
+            .at_batch(pos));
         }
+        records::validate(&b[..size], &header, rules, pos)?;
         out.push(BatchRef {
             position: pos,
             header,
@@ -278,14 +293,16 @@ pub mod tests {
     }
 
     fn code(buf: &[u8]) -> i32 {
-        validate_batches(buf, 1_048_588).unwrap_err().code
+        validate_batches(buf, 1_048_588, &RecordRules::default())
+            .unwrap_err()
+            .code
     }
 
     #[test]
     fn accepts_concatenated_valid_batches() {
         let mut buf = make_batch(3, 1000, 0);
         buf.extend(make_batch(2, 2000, 0));
-        let v = validate_batches(&buf, 1_048_588).unwrap();
+        let v = validate_batches(&buf, 1_048_588, &RecordRules::default()).unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].header.records_count, 3);
         assert_eq!(v[1].position, make_batch(3, 1000, 0).len());
@@ -322,10 +339,12 @@ pub mod tests {
     fn oversized_batch_is_message_too_large() {
         let b = make_batch(5, 0, 0);
         assert_eq!(
-            validate_batches(&b, b.len() as i64 - 1).unwrap_err().code,
+            validate_batches(&b, b.len() as i64 - 1, &RecordRules::default())
+                .unwrap_err()
+                .code,
             MESSAGE_TOO_LARGE
         );
-        assert!(validate_batches(&b, b.len() as i64).is_ok());
+        assert!(validate_batches(&b, b.len() as i64, &RecordRules::default()).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::io;
 pub const OFFSET_OUT_OF_RANGE: i32 = 1;
 pub const CORRUPT_MESSAGE: i32 = 2;
 pub const MESSAGE_TOO_LARGE: i32 = 10;
+pub const INVALID_TIMESTAMP: i32 = 32;
 pub const KAFKA_STORAGE_ERROR: i32 = 56;
 pub const UNSUPPORTED_COMPRESSION_TYPE: i32 = 76;
 pub const INVALID_RECORD: i32 = 87;
@@ -13,6 +14,11 @@ pub const INVALID_RECORD: i32 = 87;
 pub struct StorageErr {
     pub code: i32,
     pub message: String,
+    /// Byte position of the offending batch in the append buffer, when one batch is at fault.
+    pub batch_position: Option<usize>,
+    /// Index of the offending record inside its batch (what Kafka's produce response reports as
+    /// a record error's batchIndex), when one record is at fault.
+    pub record_index: Option<i64>,
 }
 
 impl StorageErr {
@@ -20,7 +26,19 @@ impl StorageErr {
         StorageErr {
             code,
             message: message.into(),
+            batch_position: None,
+            record_index: None,
         }
+    }
+
+    pub fn at_batch(mut self, position: usize) -> Self {
+        self.batch_position = Some(position);
+        self
+    }
+
+    pub fn at_record(mut self, index: i64) -> Self {
+        self.record_index = Some(index);
+        self
     }
 }
 

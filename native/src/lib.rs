@@ -1,6 +1,7 @@
 // native room: the napi-rs bindings. Only type conversion lives here; the logic is in the plain
 // modules below, each with its own `cargo test`s. Errors reach JS as
-// "SPOOL_E<kafka code>: <message>" and src/storage/native.ts turns them into StorageError.
+// "SPOOL_E<kafka code>[context]: <message>" and src/storage/native.ts turns them into StorageError
+// (the bracketed context, batchPosition and recordIndex, only when the error has them).
 // Calls that parse client or on-disk bytes use catch_unwind: a bug there must surface as a JS
 // error, not abort the broker.
 pub mod batch;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod fileio;
 pub mod index;
 pub mod log;
+pub mod records;
 pub mod segment;
 #[cfg(test)]
 mod testutil;
@@ -22,9 +24,21 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 fn to_napi(e: StorageErr) -> napi::Error {
+    let mut context = Vec::new();
+    if let Some(p) = e.batch_position {
+        context.push(format!("batchPosition={p}"));
+    }
+    if let Some(i) = e.record_index {
+        context.push(format!("recordIndex={i}"));
+    }
+    let context = if context.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", context.join(","))
+    };
     napi::Error::new(
         Status::GenericFailure,
-        format!("SPOOL_E{}: {}", e.code, e.message),
+        format!("SPOOL_E{}{context}: {}", e.code, e.message),
     )
 }
 
@@ -45,6 +59,11 @@ pub struct NativeLogConfig {
     pub message_timestamp_type: String,
     /// file.delete.delay.ms; Kafka's 60000 when absent.
     pub file_delete_delay_ms: Option<i64>,
+    /// cleanup.policy contains compact; false when absent.
+    pub compacted: Option<bool>,
+    /// message.timestamp.before.max.ms / after.max.ms; unlimited when absent.
+    pub message_timestamp_before_max_ms: Option<i64>,
+    pub message_timestamp_after_max_ms: Option<i64>,
 }
 
 #[napi(object)]
@@ -290,6 +309,9 @@ pub fn open_log(
             max_message_bytes: config.max_message_bytes,
             log_append_time,
             file_delete_delay_ms: config.file_delete_delay_ms.unwrap_or(60_000),
+            compacted: config.compacted.unwrap_or(false),
+            timestamp_before_max_ms: config.message_timestamp_before_max_ms,
+            timestamp_after_max_ms: config.message_timestamp_after_max_ms,
         },
         log_start_offset,
     }))

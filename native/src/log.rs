@@ -2,6 +2,7 @@
 // retention deletes, recovery and flush (docs/storage-format.md).
 use crate::batch::{self, BatchHeader};
 use crate::error::*;
+use crate::records::{RecordRules, TimestampRange};
 use crate::segment::{Segment, SegmentConfig};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -18,9 +19,35 @@ pub struct LogConfig {
     /// file.delete.delay.ms: how long a deleted segment's handles stay open (and its files stay
     /// as `*.deleted`) for FileSlices handed out before the delete.
     pub file_delete_delay_ms: i64,
+    /// cleanup.policy contains compact: a record without a key is refused.
+    pub compacted: bool,
+    /// message.timestamp.before.max.ms / after.max.ms, checked per record on leader appends of a
+    /// CreateTime log; None is unlimited.
+    pub timestamp_before_max_ms: Option<i64>,
+    pub timestamp_after_max_ms: Option<i64>,
 }
 
 impl LogConfig {
+    /// What a leader append's records must satisfy at `now`.
+    fn leader_rules(&self, now: i64) -> RecordRules {
+        let timestamps = match (
+            self.log_append_time,
+            self.timestamp_before_max_ms,
+            self.timestamp_after_max_ms,
+        ) {
+            (false, before, after) if before.is_some() || after.is_some() => Some(TimestampRange {
+                now,
+                before_max_ms: before.unwrap_or(i64::MAX),
+                after_max_ms: after.unwrap_or(i64::MAX),
+            }),
+            _ => None,
+        };
+        RecordRules {
+            compacted: self.compacted,
+            timestamps,
+        }
+    }
+
     fn segment_config(&self) -> SegmentConfig {
         SegmentConfig {
             index_interval_bytes: self.index_interval_bytes.max(0) as u64,
@@ -180,7 +207,8 @@ impl Log {
         now: i64,
         leader_epoch: i32,
     ) -> SResult<AppendSummary> {
-        let refs = batch::validate_batches(buf, self.cfg.max_message_bytes)?;
+        let refs =
+            batch::validate_batches(buf, self.cfg.max_message_bytes, &self.cfg.leader_rules(now))?;
         let count: i64 = refs
             .iter()
             .map(|r| r.header.last_offset_delta as i64 + 1)
@@ -208,9 +236,11 @@ impl Log {
         self.write(buf, written, log_append_time.unwrap_or(-1))
     }
 
-    /// Follower append: batches keep their offsets, epochs and timestamps.
+    /// Follower append: batches keep their offsets, epochs and timestamps. Records are checked
+    /// for being well formed only: the leader applied the topic's rules when it took them.
     pub fn append_as_follower(&mut self, buf: &[u8], now: i64) -> SResult<AppendSummary> {
-        let refs = batch::validate_batches(buf, self.cfg.max_message_bytes)?;
+        let refs =
+            batch::validate_batches(buf, self.cfg.max_message_bytes, &RecordRules::default())?;
         let mut expected = self.log_end_offset;
         for r in &refs {
             let base = r.header.base_offset;
@@ -573,6 +603,9 @@ mod tests {
             max_message_bytes: 1_048_588,
             log_append_time: false,
             file_delete_delay_ms: 0,
+            compacted: false,
+            timestamp_before_max_ms: None,
+            timestamp_after_max_ms: None,
         }
     }
 
@@ -628,6 +661,69 @@ mod tests {
         assert_eq!(log.log_end_offset, 0);
         assert_eq!(log.segments()[0].size_in_bytes, 0);
         fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn invalid_records_write_nothing_on_leader_and_follower_appends() {
+        let d = tmp("invalid-records");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        log.append(&mut make_batch(2, 1000, 0), 0, 0).unwrap();
+        let size = log.segments()[0].size_in_bytes;
+        // One record, recordsCount 2^31-1: the log end offset must not jump by 2^31.
+        let mut bad = make_batch(1, 0, 0);
+        batch::put_i32(&mut bad, batch::RECORDS_COUNT, i32::MAX);
+        batch::put_i32(&mut bad, batch::LAST_OFFSET_DELTA, i32::MAX - 1);
+        crate::batch::tests::fix_crc(&mut bad);
+        let mut buf = make_batch(3, 1000, 0);
+        buf.extend_from_slice(&bad);
+        let e = log.append(&mut buf.clone(), 0, 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.record_index, e.batch_position),
+            (INVALID_RECORD, Some(1), Some(make_batch(3, 1000, 0).len()))
+        );
+        batch::put_i64(&mut buf, 0, 2);
+        let e = log.append_as_follower(&buf, 0).unwrap_err();
+        assert_eq!(e.code, INVALID_RECORD);
+        assert_eq!(log.log_end_offset, 2);
+        assert_eq!(log.segments()[0].size_in_bytes, size);
+        assert_eq!(
+            log.append(&mut make_batch(1, 0, 0), 0, 0)
+                .unwrap()
+                .last_offset,
+            2
+        );
+        log.close().unwrap();
+    }
+
+    #[test]
+    fn compacted_and_timestamp_rules_apply_to_leader_appends_only() {
+        let d = tmp("rules");
+        let mut c = cfg();
+        c.compacted = true;
+        c.timestamp_after_max_ms = Some(1000);
+        let mut log = Log::open(&d, c, None).unwrap();
+        // make_batch writes null keys.
+        let e = log.append(&mut make_batch(1, 0, 0), 0, 0).unwrap_err();
+        assert_eq!((e.code, e.record_index), (INVALID_RECORD, Some(0)));
+        let mut b = make_batch(1, 0, 0);
+        batch::put_i64(&mut b, 0, 0);
+        assert_eq!(log.append_as_follower(&b, 0).unwrap().log_end_offset, 1);
+        log.close().unwrap();
+        let d = tmp("rules-ts");
+        c.compacted = false;
+        let mut log = Log::open(&d, c, None).unwrap();
+        // Records at 5000 and 5001 with now = 3000: more than 1000 ms ahead.
+        let e = log
+            .append(&mut make_batch(2, 5000, 0), 3000, 0)
+            .unwrap_err();
+        assert_eq!((e.code, e.record_index), (INVALID_TIMESTAMP, Some(0)));
+        assert_eq!(
+            log.append(&mut make_batch(2, 5000, 0), 4001, 0)
+                .unwrap()
+                .log_end_offset,
+            2
+        );
+        log.close().unwrap();
     }
 
     #[test]

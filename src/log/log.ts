@@ -29,6 +29,8 @@ export function toLogConfig(config: TopicConfig): LogConfig {
     maxMessageBytes: config.maxMessageBytes,
     messageTimestampType: config.messageTimestampType,
     fileDeleteDelayMs: config.fileDeleteDelayMs,
+    // Compacted topics refuse records without a key (Kafka's LogValidator).
+    compacted: config.cleanupPolicy.includes('compact'),
   };
 }
 
@@ -41,7 +43,8 @@ function storageConfigChanged(a: TopicConfig, b: TopicConfig): boolean {
     a.segmentIndexBytes !== b.segmentIndexBytes ||
     a.maxMessageBytes !== b.maxMessageBytes ||
     a.messageTimestampType !== b.messageTimestampType ||
-    a.fileDeleteDelayMs !== b.fileDeleteDelayMs
+    a.fileDeleteDelayMs !== b.fileDeleteDelayMs ||
+    a.cleanupPolicy.includes('compact') !== b.cleanupPolicy.includes('compact')
   );
 }
 

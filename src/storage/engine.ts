@@ -10,13 +10,19 @@ export const StorageErrorCode = {
   OFFSET_OUT_OF_RANGE: 1,
   CORRUPT_MESSAGE: 2,
   MESSAGE_TOO_LARGE: 10,
+  INVALID_TIMESTAMP: 32,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   INVALID_RECORD: 87,
   KAFKA_STORAGE_ERROR: 56,
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
-/** A KafkaError raised by an engine (its code is one of StorageErrorCode). */
+/**
+ * A KafkaError raised by an engine (its code is one of StorageErrorCode). When an append is
+ * refused because of one batch, `context.batchPosition` is that batch's byte position in the
+ * appended buffer; when one record is at fault, `context.recordIndex` is its index inside the
+ * batch (what a Produce response's record error calls batchIndex), and the message names it too.
+ */
 export class StorageError extends KafkaError {
   constructor(code: StorageErrorCode, message: string, context?: ErrorContext) {
     super(code, message, context);
@@ -47,6 +53,31 @@ export interface LogConfig {
    * so FileSlices handed out before stay readable.
    */
   fileDeleteDelayMs: number;
+  /**
+   * cleanup.policy contains compact: a record without a key is refused with INVALID_RECORD
+   * ("Compacted topic cannot accept message without key"). Default false.
+   */
+  compacted?: boolean;
+  /**
+   * message.timestamp.before.max.ms / message.timestamp.after.max.ms: on a leader append to a
+   * CreateTime log, a record whose timestamp is further before / after `now` is refused with
+   * INVALID_TIMESTAMP. Default unlimited.
+   */
+  messageTimestampBeforeMaxMs?: number;
+  messageTimestampAfterMaxMs?: number;
+}
+
+/**
+ * Bound on what the records of one compressed batch may decompress to, in both engines: 64 times
+ * the batch's size, at least 16 MiB (small batches of repetitive records are legitimate), at most
+ * 512 MiB. A batch past it is refused with INVALID_RECORD, before more is decompressed.
+ */
+export const DECOMPRESSION_RATIO_LIMIT = 64;
+export const MIN_DECOMPRESSED_LIMIT = 16 * 1024 * 1024;
+export const MAX_DECOMPRESSED_LIMIT = 512 * 1024 * 1024;
+
+export function maxDecompressedBytes(batchSize: number): number {
+  return Math.min(MAX_DECOMPRESSED_LIMIT, Math.max(MIN_DECOMPRESSED_LIMIT, batchSize * DECOMPRESSION_RATIO_LIMIT));
 }
 
 export const defaultLogConfig: LogConfig = {
@@ -130,15 +161,18 @@ export interface PartitionLog {
   readonly recoveredBytesTruncated: number;
 
   /**
-   * Validates every batch in `batches` (concatenated v2 record batches, as in a Produce request),
-   * assigns offsets in place, and writes them. Throws StorageError and writes nothing when any
-   * batch is invalid. `batches` is modified in place (offsets, leader epoch, LogAppendTime).
+   * Validates every batch in `batches` (concatenated v2 record batches, as in a Produce request)
+   * and every record in them (docs/storage-format.md, "Append" step 1), assigns offsets in place,
+   * and writes them. Throws StorageError and writes nothing when any batch is invalid. `batches`
+   * is modified in place (offsets, leader epoch, LogAppendTime).
    */
   append(batches: Buffer, options?: AppendOptions): AppendResult;
 
   /**
    * Appends batches that already carry their offsets (replication followers, recovery tools).
-   * Validates like append but keeps baseOffset; the first batch must start at logEndOffset.
+   * Validates like append (records must be well formed; the compacted-key and timestamp rules,
+   * which the leader applied, are not checked again) but keeps baseOffset; the first batch must
+   * start at logEndOffset.
    */
   appendAsFollower(batches: Buffer): AppendResult;
 

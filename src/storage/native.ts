@@ -1,6 +1,6 @@
 // storage/ room: the native (Rust, napi-rs) engine behind the StorageEngine interface. The addon
 // does validation, offsets, indexes, codecs and sendfile; this file only adapts types, turns
-// "SPOOL_E<code>: message" addon errors into StorageError, and does group commit for flush.
+// "SPOOL_E<code>[context]: message" addon errors into StorageError, and does group commit for flush.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,7 @@ import {
   type StorageEngine,
   type TimestampAndOffset,
 } from './engine.js';
+import type { ErrorContext } from '../errors.js';
 import { defaultStorageLogger, type StorageLogger } from './logger.js';
 
 /** The addon's exports, as generated in native/index.d.ts (kept here: native/ is outside tsc). */
@@ -60,8 +61,10 @@ const BATCH_FIELDS = 9;
 const FLAG_TRANSACTIONAL = 1;
 const FLAG_CONTROL = 2;
 
-const ERROR_PATTERN = /^SPOOL_E(\d+): ([\s\S]*)$/;
+const ERROR_PATTERN = /^SPOOL_E(\d+)(\[[^\]]*\]|): ([\s\S]*)$/;
 const KNOWN_CODES = new Set<number>(Object.values(StorageErrorCode));
+/** Context keys the addon may put between brackets (native/src/lib.rs `to_napi`), all numbers. */
+const CONTEXT_KEYS = new Set(['batchPosition', 'recordIndex']);
 
 /** Rethrows an addon error as the StorageError it encodes; other errors pass unchanged. */
 function convertError(err: unknown): unknown {
@@ -70,7 +73,13 @@ function convertError(err: unknown): unknown {
   if (m === null) return err;
   const code = Number(m[1]);
   if (!KNOWN_CODES.has(code)) return err;
-  return new StorageError(code as StorageErrorCode, m[2]);
+  const context: ErrorContext = {};
+  // "[key=value,...]", or "" when the addon gave no context.
+  for (const pair of m[2] === '' ? [] : m[2].slice(1, -1).split(',')) {
+    const [key, value] = pair.split('=');
+    if (CONTEXT_KEYS.has(key)) context[key] = Number(value);
+  }
+  return new StorageError(code as StorageErrorCode, m[3], context);
 }
 
 function call<T>(fn: () => T): T {
@@ -213,6 +222,19 @@ class NativePartitionLog implements PartitionLog {
   }
 }
 
+/**
+ * The config as the addon takes it. napi turns a non-finite number into 0 for an int64, so an
+ * unlimited (Infinity) timestamp bound goes over as absent, which the addon reads as unlimited.
+ */
+function nativeConfig(config: LogConfig): LogConfig {
+  const finite = (n: number | undefined): number | undefined => (n !== undefined && Number.isFinite(n) ? n : undefined);
+  return {
+    ...config,
+    messageTimestampBeforeMaxMs: finite(config.messageTimestampBeforeMaxMs),
+    messageTimestampAfterMaxMs: finite(config.messageTimestampAfterMaxMs),
+  };
+}
+
 /** Where the napi-rs generated binding lives, relative to this module (src/ or dist/src/). */
 function bindingPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -234,7 +256,7 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
   const engine: StorageEngine = {
     name: 'native',
     async openLog(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<PartitionLog> {
-      const handle = await callAsync(() => binding.openLog(dir, config, options.logStartOffset ?? null));
+      const handle = await callAsync(() => binding.openLog(dir, nativeConfig(config), options.logStartOffset ?? null));
       const truncated = handle.recoveredBytesTruncated;
       if (truncated > 0) {
         logger.warn({ dir, truncatedBytes: truncated, offset: handle.logEndOffset }, 'recovered log: truncated a torn or corrupt tail');

@@ -21,7 +21,8 @@ async function fill(kafka: InstanceType<typeof Kafka>, topic: string, n: number)
   const producer = kafka.producer();
   await producer.connect();
   // One record per request: one batch each, so small segments roll often.
-  for (let i = 0; i < n; i++) await producer.send({ topic, messages: [{ partition: 0, value: `v${i}` }] });
+  // Keyed: compacted topics refuse records without a key.
+  for (let i = 0; i < n; i++) await producer.send({ topic, messages: [{ partition: 0, key: `k${i}`, value: `v${i}` }] });
   await producer.disconnect();
 }
 

@@ -1,7 +1,9 @@
-// native room: the record-batch compression codecs (attributes bits 0-2).
+// native room: the record-batch compression codecs (attributes bits 0-2): one-shot compress and
+// decompress, plus bounded streaming decoders (`Fill`) for record validation on append.
 pub mod gzip;
 pub mod lz4;
 pub mod snappy;
+mod xxh32;
 pub mod zstd;
 
 use crate::error::*;
@@ -22,6 +24,81 @@ fn unsupported(codec: u8) -> StorageErr {
 // A codec failure on data a client sent is a corrupt batch as far as Kafka is concerned.
 pub(crate) fn corrupt(codec: &str, e: impl std::fmt::Display) -> StorageErr {
     StorageErr::new(CORRUPT_MESSAGE, format!("{codec}: {e}"))
+}
+
+/// A streaming decoder over one batch's compressed records: each call decompresses the next
+/// bytes into `out` and returns how many; Ok(0) means the compressed data ended cleanly. Errors
+/// say what is wrong with the data. Decoders never size a buffer from a length the data
+/// declares beyond `limit`.
+pub trait Fill {
+    fn fill(&mut self, out: &mut [u8]) -> Result<usize, String>;
+}
+
+/// Decoder state kept between batches (one set per thread), so validating a batch allocates
+/// nothing once the buffers have grown to the batches seen.
+pub struct Decoders {
+    zstd: ::zstd::zstd_safe::DCtx<'static>,
+    gzip: gzip::Inflater,
+    lz4: Vec<u8>,
+    snappy: Vec<u8>,
+}
+
+impl Default for Decoders {
+    fn default() -> Self {
+        Decoders {
+            zstd: ::zstd::zstd_safe::DCtx::create(),
+            gzip: gzip::Inflater::default(),
+            lz4: Vec::new(),
+            snappy: Vec::new(),
+        }
+    }
+}
+
+/// One of the streaming decoders (an enum rather than a boxed trait object: no allocation).
+pub enum Stream<'a> {
+    Gzip(gzip::GzipStream<'a>),
+    Snappy(snappy::SnappyStream<'a>),
+    Lz4(lz4::Lz4Stream<'a>),
+    Zstd(zstd::ZstdStream<'a>),
+}
+
+impl Fill for Stream<'_> {
+    fn fill(&mut self, out: &mut [u8]) -> Result<usize, String> {
+        match self {
+            Stream::Gzip(s) => s.fill(out),
+            Stream::Snappy(s) => s.fill(out),
+            Stream::Lz4(s) => s.fill(out),
+            Stream::Zstd(s) => s.fill(out),
+        }
+    }
+}
+
+/// Buffers above this are given back after a batch, so one huge batch does not pin its memory.
+const KEEP_BUFFER_BYTES: usize = 8 << 20;
+
+impl Decoders {
+    /// The streaming decoder of `codec` over `data`, or None for codecs without one (none, 5-7).
+    pub fn stream<'a>(&'a mut self, codec: u8, data: &'a [u8], limit: u64) -> Option<Stream<'a>> {
+        match codec {
+            GZIP => Some(Stream::Gzip(gzip::GzipStream::new(data, &mut self.gzip))),
+            SNAPPY => Some(Stream::Snappy(snappy::SnappyStream::new(
+                data,
+                &mut self.snappy,
+                limit,
+            ))),
+            LZ4 => Some(Stream::Lz4(lz4::Lz4Stream::new(data, &mut self.lz4))),
+            ZSTD => Some(Stream::Zstd(zstd::ZstdStream::new(data, &mut self.zstd))),
+            _ => None,
+        }
+    }
+
+    pub fn release_large_buffers(&mut self) {
+        for b in [&mut self.lz4, &mut self.snappy] {
+            if b.capacity() > KEEP_BUFFER_BYTES {
+                *b = Vec::new();
+            }
+        }
+    }
 }
 
 pub fn compress(codec: u8, data: &[u8]) -> SResult<Vec<u8>> {

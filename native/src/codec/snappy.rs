@@ -1,12 +1,16 @@
 // native room: snappy codec (codec 2). Kafka's Java client writes snappy-java's "xerial"
 // framing; librdkafka and others may send raw snappy, so reading accepts both.
-use super::corrupt;
+use super::{corrupt, Fill};
 use crate::error::SResult;
 
 pub const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const XERIAL_HEADER_SIZE: usize = 16;
 // snappy-java's SnappyOutputStream default block size.
 const XERIAL_BLOCK_SIZE: usize = 32 * 1024;
+/// Most output one compressed byte can yield (a 3-byte copy-2 element writes 64 bytes): a block
+/// declaring more than this times its size is corrupt, refused before a buffer is sized for it
+/// (the TS engine's rule too).
+const MAX_EXPANSION: u64 = 22;
 
 pub fn compress(data: &[u8]) -> SResult<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() / 2 + XERIAL_HEADER_SIZE);
@@ -54,6 +58,121 @@ fn decompress_xerial(mut rest: &[u8]) -> SResult<Vec<u8>> {
         rest = &rest[4 + len as usize..];
     }
     Ok(out)
+}
+
+fn is_xerial_header(b: &[u8]) -> bool {
+    b.len() >= XERIAL_HEADER_SIZE && b[..8] == XERIAL_MAGIC
+}
+
+/// Streams a snappy payload one raw block at a time into a reused buffer: xerial framing (with
+/// further stream headers allowed between blocks, as snappy-java reads them) or one raw block.
+/// A block's declared length is checked against what is left of `limit` before any buffer is
+/// sized for it.
+pub struct SnappyStream<'a> {
+    input: &'a [u8],
+    pos: usize,
+    xerial: bool,
+    block: &'a mut Vec<u8>,
+    out_start: usize,
+    out_end: usize,
+    limit: u64,
+    produced: u64,
+}
+
+impl<'a> SnappyStream<'a> {
+    pub fn new(input: &'a [u8], block: &'a mut Vec<u8>, limit: u64) -> Self {
+        let xerial = is_xerial_header(input);
+        SnappyStream {
+            input,
+            pos: if xerial { XERIAL_HEADER_SIZE } else { 0 },
+            xerial,
+            block,
+            out_start: 0,
+            out_end: 0,
+            limit,
+            produced: 0,
+        }
+    }
+
+    /// The next raw block, or None at the end of the input.
+    fn next_block(&mut self) -> Result<Option<&'a [u8]>, String> {
+        let input = self.input;
+        if !self.xerial {
+            if self.pos > 0 {
+                return Ok(None);
+            }
+            self.pos = input.len();
+            return Ok(Some(input));
+        }
+        loop {
+            if self.pos == input.len() {
+                return Ok(None);
+            }
+            if is_xerial_header(&input[self.pos..]) {
+                self.pos += XERIAL_HEADER_SIZE;
+                continue;
+            }
+            let len = input
+                .get(self.pos..self.pos + 4)
+                .map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+                .ok_or_else(|| format!("snappy: truncated xerial block length at {}", self.pos))?;
+            let start = self.pos + 4;
+            if len < 0 || len as usize > input.len() - start {
+                return Err(format!(
+                    "snappy: xerial block of {len} bytes at {start} runs past input end"
+                ));
+            }
+            self.pos = start + len as usize;
+            return Ok(Some(&input[start..self.pos]));
+        }
+    }
+
+    fn decode(&mut self, raw: &[u8]) -> Result<usize, String> {
+        let declared = snap::raw::decompress_len(raw).map_err(|e| format!("snappy: {e}"))?;
+        let preamble = raw
+            .iter()
+            .position(|&b| b & 0x80 == 0)
+            .map_or(raw.len(), |i| i + 1);
+        if declared as u64 > (raw.len() - preamble) as u64 * MAX_EXPANSION {
+            return Err(format!(
+                "snappy: declared length {declared} impossible for {} compressed bytes",
+                raw.len() - preamble
+            ));
+        }
+        // Unreachable while the limit is at least 64 times the batch, kept as the bound itself.
+        if declared as u64 > self.limit - self.produced {
+            return Err(format!(
+                "snappy: block declares {declared} bytes, more than the {} left of the limit",
+                self.limit - self.produced
+            ));
+        }
+        if self.block.len() < declared {
+            self.block.resize(declared, 0);
+        }
+        let n = snap::raw::Decoder::new()
+            .decompress(raw, &mut self.block[..declared])
+            .map_err(|e| format!("snappy: {e}"))?;
+        self.produced += n as u64;
+        Ok(n)
+    }
+}
+
+impl Fill for SnappyStream<'_> {
+    fn fill(&mut self, out: &mut [u8]) -> Result<usize, String> {
+        while self.out_start == self.out_end {
+            match self.next_block()? {
+                None => return Ok(0),
+                Some(raw) => {
+                    self.out_start = 0;
+                    self.out_end = self.decode(raw)?;
+                }
+            }
+        }
+        let n = (self.out_end - self.out_start).min(out.len());
+        out[..n].copy_from_slice(&self.block[self.out_start..self.out_start + n]);
+        self.out_start += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-// storage/ room (ts engine): v2 record-batch validation (layout in src/records/), and the record walk
-// needed for timestamp lookups. Batches stay Buffers; only header fields are ever read.
+// storage/ room (ts engine): v2 record-batch validation (layout in src/records/; the records inside
+// each batch are checked by records.ts), and the record walk needed for timestamp lookups.
+// Batches stay Buffers.
 import { Codec, StorageError, StorageErrorCode } from '../engine.js';
 import { decompress } from './codec.js';
 import { crc32c } from './crc32c.js';
+import { validateRecords, type RecordRules } from './records.js';
 
 export {
   BASE_OFFSET,
@@ -30,10 +32,11 @@ export {
 import { ATTRIBUTES, ATTR_CODEC_MASK, ATTR_LOG_APPEND_TIME, BASE_OFFSET, BASE_TIMESTAMP, BATCH_LENGTH, CRC, HEADER_SIZE, LAST_OFFSET_DELTA, LOG_OVERHEAD, MAGIC, MAX_TIMESTAMP, RECORDS_COUNT, readInt64 } from '../../records/batch-layout.js';
 
 /**
- * Checks every batch of a produce buffer against docs/storage-format.md, in the documented order,
- * and returns the batch start positions. Throws StorageError on the first bad batch.
+ * Checks every batch of a produce buffer, and the records in it, against docs/storage-format.md,
+ * in the documented order, and returns the batch start positions. Throws StorageError on the
+ * first bad batch.
  */
-export function validateBatches(batches: Buffer, maxMessageBytes: number, where: string): number[] {
+export function validateBatches(batches: Buffer, maxMessageBytes: number, rules: RecordRules, where: string): number[] {
   if (batches.length === 0) {
     throw new StorageError(StorageErrorCode.INVALID_RECORD, `${where}: empty record set`);
   }
@@ -45,23 +48,28 @@ export function validateBatches(batches: Buffer, maxMessageBytes: number, where:
       throw new StorageError(
         StorageErrorCode.CORRUPT_MESSAGE,
         `${where}: ${remaining} trailing bytes at position ${pos}, less than a batch header (${HEADER_SIZE})`,
+        { batchPosition: pos },
       );
     }
     const magic = batches.readInt8(pos + MAGIC);
     if (magic !== 2) {
-      throw new StorageError(StorageErrorCode.CORRUPT_MESSAGE, `${where}: batch at position ${pos} has magic ${magic}, only 2 is supported`);
+      throw new StorageError(StorageErrorCode.CORRUPT_MESSAGE, `${where}: batch at position ${pos} has magic ${magic}, only 2 is supported`, {
+        batchPosition: pos,
+      });
     }
     const size = batches.readInt32BE(pos + BATCH_LENGTH) + LOG_OVERHEAD;
     if (size < HEADER_SIZE || size > remaining) {
       throw new StorageError(
         StorageErrorCode.CORRUPT_MESSAGE,
         `${where}: batch at position ${pos} declares ${size} bytes, ${remaining} available`,
+        { batchPosition: pos },
       );
     }
     if (size > maxMessageBytes) {
       throw new StorageError(
         StorageErrorCode.MESSAGE_TOO_LARGE,
         `${where}: batch at position ${pos} is ${size} bytes, larger than max.message.bytes ${maxMessageBytes}`,
+        { batchPosition: pos },
       );
     }
     const stored = batches.readUInt32BE(pos + CRC);
@@ -70,11 +78,14 @@ export function validateBatches(batches: Buffer, maxMessageBytes: number, where:
       throw new StorageError(
         StorageErrorCode.CORRUPT_MESSAGE,
         `${where}: batch at position ${pos} has CRC ${stored}, computed ${computed}`,
+        { batchPosition: pos },
       );
     }
     const codec = batches.readInt16BE(pos + ATTRIBUTES) & ATTR_CODEC_MASK;
     if (codec > Codec.zstd) {
-      throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `${where}: batch at position ${pos} uses codec ${codec}`);
+      throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `${where}: batch at position ${pos} uses codec ${codec}`, {
+        batchPosition: pos,
+      });
     }
     const count = batches.readInt32BE(pos + RECORDS_COUNT);
     const lastOffsetDelta = batches.readInt32BE(pos + LAST_OFFSET_DELTA);
@@ -82,8 +93,10 @@ export function validateBatches(batches: Buffer, maxMessageBytes: number, where:
       throw new StorageError(
         StorageErrorCode.INVALID_RECORD,
         `${where}: batch at position ${pos} has recordsCount ${count} and lastOffsetDelta ${lastOffsetDelta}`,
+        { batchPosition: pos },
       );
     }
+    validateRecords(batches, pos, size, rules, where);
     positions.push(pos);
     pos += size;
   }

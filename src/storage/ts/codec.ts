@@ -1,11 +1,17 @@
 // storage/ room (ts engine): the four Kafka compression codecs behind one switch.
 // gzip via node:zlib, zstd via zstd-napi (its Decompressor falls back to streaming for frames
 // without a content size, which some producers write), snappy and lz4 from ./codecs/.
+// decompressBounded is what record validation uses on append: it never sizes a buffer from a
+// length the data declares beyond its limit, and stops once the output passes it.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import { Codec, StorageError, StorageErrorCode } from '../engine.js';
+import { OutputLimitError } from './codecs/limit.js';
 import { lz4Compress, lz4Decompress } from './codecs/lz4.js';
 import { snappyCompress, snappyDecompress } from './codecs/snappy.js';
+
+export { OutputLimitError };
 
 export function compress(codec: Codec, data: Buffer): Buffer {
   switch (codec) {
@@ -41,6 +47,70 @@ export function decompress(codec: Codec, data: Buffer): Buffer {
   } catch (err) {
     // A codec library's own error says nothing Kafka-shaped; the broker needs CORRUPT_MESSAGE.
     throw new StorageError(StorageErrorCode.CORRUPT_MESSAGE, `cannot decompress codec ${codec}: ${(err as Error).message}`);
+  }
+  throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${String(codec)}`);
+}
+
+/** One zstd context for every bounded decompression (the engine runs on the JS thread only). */
+let zstdContext: zstdBinding.DCtx | null = null;
+/** First output buffer of a zstd decompression; it doubles as needed, up to the limit. */
+const ZSTD_FIRST_OUTPUT = 64 * 1024;
+
+/**
+ * Streams the frames of `data` through a reused context into a buffer that grows with the actual
+ * output. The same rules as the native engine's ZstdStream: the data ends at a frame boundary,
+ * bytes after a frame must be another frame.
+ */
+function zstdDecompressBounded(data: Buffer, limit: number): Buffer {
+  zstdContext ??= new zstdBinding.DCtx();
+  const dctx = zstdContext;
+  dctx.reset(zstdBinding.ResetDirective.sessionOnly);
+  let out = Buffer.allocUnsafe(Math.min(limit + 1, Math.max(ZSTD_FIRST_OUTPUT, data.length * 4)));
+  let produced = 0;
+  let pos = 0;
+  let pending = 0;
+  for (;;) {
+    if (pos === data.length && pending === 0) return out.subarray(0, produced);
+    if (produced === out.length) {
+      // One byte of room past the limit tells "exactly the limit" from "more than the limit".
+      if (out.length > limit) throw new OutputLimitError(limit);
+      const next = Buffer.allocUnsafe(Math.min(out.length * 2, limit + 1));
+      out.copy(next, 0, 0, produced);
+      out = next;
+    }
+    const [hint, wrote, read] = dctx.decompressStream(out.subarray(produced), data.subarray(pos));
+    produced += wrote;
+    pos += read;
+    pending = hint;
+    if (produced > limit) throw new OutputLimitError(limit);
+    if (wrote === 0 && read === 0) {
+      if (hint === 0 && pos === data.length) return out.subarray(0, produced);
+      throw new Error(pos === data.length ? 'zstd: data ends inside a frame' : `zstd: no progress at byte ${pos}`);
+    }
+  }
+}
+
+/**
+ * Decompresses `data`, refusing output past `limit` bytes with OutputLimitError. Other codec
+ * failures throw the codec's own Error (the caller decides what they mean).
+ */
+export function decompressBounded(codec: Codec, data: Buffer, limit: number): Buffer {
+  switch (codec) {
+    case Codec.none:
+      return data;
+    case Codec.gzip:
+      try {
+        return gunzipSync(data, { maxOutputLength: limit });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new OutputLimitError(limit);
+        throw err;
+      }
+    case Codec.snappy:
+      return snappyDecompress(data, limit);
+    case Codec.lz4:
+      return lz4Decompress(data, limit);
+    case Codec.zstd:
+      return zstdDecompressBounded(data, limit);
   }
   throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${String(codec)}`);
 }

@@ -39,6 +39,7 @@ import {
   writeInt64,
 } from './batch.js';
 import { crc32c } from './crc32c.js';
+import { WELL_FORMED_ONLY, type RecordRules } from './records.js';
 import { Segment, writeFully } from './segment.js';
 
 const LOG_FILE = /^(\d{20})\.log$/;
@@ -192,8 +193,11 @@ export class TsPartitionLog implements PartitionLog {
   private doAppend(batches: Buffer, options: AppendOptions, follower: boolean): AppendResult {
     this.ensureOpen();
     const where = `${this.dir} at offset ${this._logEndOffset}`;
-    const starts = validateBatches(batches, this.config.maxMessageBytes, where);
     const now = options.now ?? Date.now();
+    // A follower's records are checked for being well formed only: the leader applied the
+    // topic's rules when it took them.
+    const rules = follower ? WELL_FORMED_ONLY : this.leaderRules(now);
+    const starts = validateBatches(batches, this.config.maxMessageBytes, rules, where);
     const logAppendTime = !follower && this.config.messageTimestampType === 'LogAppendTime';
 
     // Offsets each batch will get, checked before anything is written.
@@ -280,6 +284,16 @@ export class TsPartitionLog implements PartitionLog {
       logAppendTime: logAppendTime ? now : -1,
       logEndOffset: this._logEndOffset,
     };
+  }
+
+  /** What a leader append's records must satisfy at `now`. */
+  private leaderRules(now: number): RecordRules {
+    const { compacted, messageTimestampType, messageTimestampBeforeMaxMs: before, messageTimestampAfterMaxMs: after } = this.config;
+    const timestamps =
+      messageTimestampType === 'CreateTime' && (before !== undefined || after !== undefined)
+        ? { now, beforeMaxMs: before ?? Infinity, afterMaxMs: after ?? Infinity }
+        : null;
+    return { compacted: compacted ?? false, timestamps };
   }
 
   private maybeRoll(bytes: number, lastOffset: number, now: number): void {

@@ -1,6 +1,7 @@
 // storage/ room: lz4 codec for v2 batches (attributes codec 3), pure TypeScript.
 // Kafka's lz4 is the LZ4 *frame* format. Only v2 batches exist here, so the broken header checksum
 // Kafka's magic v0/v1 wrote does not need to be tolerated.
+import { OutputLimitError } from './limit.js';
 
 const FRAME_MAGIC = 0x184d2204;
 /** Skippable frames (0x184D2A50..5F) carry user data that decoders must step over. */
@@ -319,8 +320,8 @@ class Output {
   }
 }
 
-/** Decodes one frame at pos; returns the position after it. */
-function decodeFrame(src: Buffer, pos: number, out: Output): number {
+/** Decodes one frame at pos; returns the position after it. Output past maxOutput is refused. */
+function decodeFrame(src: Buffer, pos: number, out: Output, maxOutput: number): number {
   if (pos + 7 > src.length) throw new Error(`lz4: truncated frame header at ${pos}`);
   const flg = src[pos + 4];
   const bd = src[pos + 5];
@@ -345,7 +346,7 @@ function decodeFrame(src: Buffer, pos: number, out: Output): number {
   let ip = descEnd + 1;
   if (contentSize > 0) {
     // Trust the declared size only as far as the remaining input could expand to it.
-    out.reserve(Math.min(contentSize, (src.length - ip) * MAX_EXPANSION));
+    out.reserve(Math.min(contentSize, (src.length - ip) * MAX_EXPANSION, maxOutput - out.length));
   }
   const independent = (flg & FLG_BLOCK_INDEPENDENCE) !== 0;
   const blockChecksums = (flg & FLG_BLOCK_CHECKSUM) !== 0;
@@ -375,6 +376,7 @@ function decodeFrame(src: Buffer, pos: number, out: Output): number {
       out.length = decompressBlock(src, ip, ip + size, out.buf, out.length, out.length + limit, windowStart);
     }
     ip += size + (blockChecksums ? 4 : 0);
+    if (out.length > maxOutput) throw new OutputLimitError(maxOutput);
   }
   const produced = out.length - frameStart;
   if (contentSize >= 0 && produced !== contentSize) {
@@ -388,16 +390,20 @@ function decodeFrame(src: Buffer, pos: number, out: Output): number {
   return ip;
 }
 
-/** Reads one or more concatenated LZ4 frames (skippable frames are stepped over). */
-export function lz4Decompress(buf: Buffer): Buffer {
+/**
+ * Reads one or more concatenated LZ4 frames (skippable frames are stepped over). With
+ * `maxOutput`, decoding stops with an error once the output passes that many bytes (at most one
+ * block more is ever allocated).
+ */
+export function lz4Decompress(buf: Buffer, maxOutput = Infinity): Buffer {
   if (buf.length < 4) throw new Error(`lz4: ${buf.length} bytes is too short for a frame`);
-  const out = new Output(buf.length * 2);
+  const out = new Output(Math.min(buf.length * 2, maxOutput));
   let pos = 0;
   while (pos < buf.length) {
     if (pos + 4 > buf.length) throw new Error(`lz4: trailing ${buf.length - pos} bytes after frame`);
     const magic = buf.readUInt32LE(pos);
     if (magic === FRAME_MAGIC) {
-      pos = decodeFrame(buf, pos, out);
+      pos = decodeFrame(buf, pos, out, maxOutput);
     } else if (((magic & SKIPPABLE_MAGIC_MASK) >>> 0) === SKIPPABLE_MAGIC) {
       if (pos + 8 > buf.length) throw new Error('lz4: truncated skippable frame');
       pos += 8 + buf.readUInt32LE(pos + 4);

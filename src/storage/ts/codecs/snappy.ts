@@ -300,9 +300,17 @@ export function snappyCompress(buf: Buffer): Buffer {
   return out.subarray(0, op);
 }
 
-/** Accepts xerial framing (what Kafka's Java client writes) or one plain raw snappy block. */
-export function snappyDecompress(buf: Buffer): Buffer {
-  if (!isXerialHeaderAt(buf, 0)) return snappyDecompressRaw(buf);
+/**
+ * Accepts xerial framing (what Kafka's Java client writes) or one plain raw snappy block. With
+ * `maxOutput`, a payload declaring more than that many bytes is refused before anything is
+ * allocated for it.
+ */
+export function snappyDecompress(buf: Buffer, maxOutput = Infinity): Buffer {
+  if (!isXerialHeaderAt(buf, 0)) {
+    const declared = declaredLength(buf, 0, buf.length).length;
+    if (declared > maxOutput) throw new Error(`snappy: block declares ${declared} bytes, more than the ${maxOutput} left of the limit`);
+    return snappyDecompressRaw(buf);
+  }
   // First pass: validate the block framing and add up the declared lengths, so the output is
   // allocated once and each block decodes straight into its place.
   let total = 0;
@@ -320,7 +328,11 @@ export function snappyDecompress(buf: Buffer): Buffer {
     if (blockLen < 0 || pos + blockLen > buf.length) {
       throw new Error(`snappy: xerial block of ${blockLen} bytes at ${pos} runs past input end`);
     }
-    total += declaredLength(buf, pos, pos + blockLen).length;
+    const declared = declaredLength(buf, pos, pos + blockLen).length;
+    if (declared > maxOutput - total) {
+      throw new Error(`snappy: block declares ${declared} bytes, more than the ${maxOutput - total} left of the limit`);
+    }
+    total += declared;
     pos += blockLen;
   }
   const out = Buffer.allocUnsafe(total);
