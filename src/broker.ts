@@ -10,7 +10,7 @@ import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings,
 import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/txn/index.js';
 import { TxnMarkerSender } from './api/txn-markers.js';
 import { LogManager } from './log/index.js';
-import { SocketServer } from './network/index.js';
+import { SocketServer, parseConnectionOverrides } from './network/index.js';
 import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
 import type { StorageEngine } from './storage/engine.js';
 import { loadEngine } from './storage/loader.js';
@@ -154,6 +154,10 @@ export class Broker {
         maxInflightBytes: config.getNumber('spool.connection.max.inflight.bytes'),
         maxInflightRequests: config.getNumber('queued.max.requests'),
         idleTimeoutMs: config.getNumber('connections.max.idle.ms'),
+        maxConnections: config.getNumber('max.connections'),
+        maxConnectionsPerIp: config.getNumber('max.connections.per.ip'),
+        maxConnectionsPerIpOverrides: parseConnectionOverrides(config.getString('max.connections.per.ip.overrides')),
+        queuedMaxRequestBytes: config.getNumber('queued.max.request.bytes'),
         // Plaintext only today, so sendfile applies whenever the engine offers it.
         sendFile: this.engine.sendFile?.bind(this.engine),
       },

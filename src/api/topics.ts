@@ -1,6 +1,6 @@
 // api/ room: CreateTopics, DeleteTopics (by name and by id) and CreatePartitions, written through
 // the metadata store (the controller), which validates them and publishes the change.
-import { INTERNAL_TOPICS } from '../cluster/index.js';
+import { INTERNAL_TOPICS, MAX_PARTITIONS_PER_REQUEST, excessivePartitions, requestedPartitionCount } from '../cluster/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { ApiKey, ZERO_UUID } from '../protocol/index.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js';
@@ -28,6 +28,18 @@ export async function handleCreateTopics(req: CreateTopicsRequest, ctx: RequestC
   const services = ctx.services;
   const seen = new Map<string, number>();
   for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
+  // Kafka's controller counts the partitions of the whole request (duplicates set aside) before
+  // anything else and refuses every topic of it above the bound: nothing is created.
+  const unique = req.topics.filter((t) => seen.get(t.name) === 1);
+  if (requestedPartitionCount(unique, services.config.getNumber('num.partitions')) > MAX_PARTITIONS_PER_REQUEST) {
+    const refused = excessivePartitions();
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name, topicId: ZERO_UUID, errorCode: refused.code, errorMessage: refused.message, numPartitions: -1, replicationFactor: -1, configs: null,
+      })),
+    };
+  }
   const results: CreatableTopicResult[] = [];
   for (const t of req.topics) {
     const fail = (errorCode: number, errorMessage: string): void => {
@@ -106,6 +118,17 @@ export async function handleDeleteTopics(req: DeleteTopicsRequest, ctx: RequestC
 
 export async function handleCreatePartitions(req: CreatePartitionsRequest, ctx: RequestContext): Promise<CreatePartitionsResponse> {
   const services = ctx.services;
+  // The partitions the request adds in all (to topics that exist, growing): above Kafka's bound
+  // every topic is refused before any is touched, as CreateTopics is.
+  let added = 0;
+  for (const t of req.topics) {
+    const current = services.metadata.topic(t.name)?.partitions.length;
+    if (current !== undefined && t.count > current) added += t.count - current;
+  }
+  if (added > MAX_PARTITIONS_PER_REQUEST) {
+    const refused = excessivePartitions();
+    return { throttleTimeMs: 0, results: req.topics.map((t) => ({ name: t.name, errorCode: refused.code, errorMessage: refused.message })) };
+  }
   const results: CreatePartitionsResponse['results'] = [];
   for (const t of req.topics) {
     try {

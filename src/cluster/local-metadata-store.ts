@@ -51,6 +51,8 @@ export class LocalMetadataStore implements MetadataStore {
   private mutation: Promise<unknown> = Promise.resolve();
   private producerIdBlockEnd = 0;
   private closed = false;
+  /** The topics file lags the image (a rollback's write failed); see persistTopicsOrRetry. */
+  private topicsFileStale = false;
 
   constructor(
     private readonly dataDir: string,
@@ -78,7 +80,13 @@ export class LocalMetadataStore implements MetadataStore {
   close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
-    return this.mutation.then(() => undefined);
+    return this.mutation.then(() => {
+      try {
+        if (this.topicsFileStale) this.persistTopics();
+      } catch {
+        // still no fds: nothing more to do before the process ends
+      }
+    });
   }
 
   private readTopicsFile(): TopicImage[] {
@@ -101,6 +109,26 @@ export class LocalMetadataStore implements MetadataStore {
   private persistTopics(): void {
     const file: TopicsFileV2 = { version: 2, topics: [...this.topicsByName.values()] };
     writeFileAtomic(join(this.dataDir, TOPICS_FILE), JSON.stringify(file, null, 2) + '\n');
+    this.topicsFileStale = false;
+  }
+
+  /**
+   * For a rollback, whose write may fail as the creation did (no fds left): the image is right,
+   * and the file is written again every second (and at close) until it matches, so a restart
+   * never brings back what was undone.
+   */
+  private persistTopicsOrRetry(): void {
+    try {
+      this.persistTopics();
+    } catch {
+      this.topicsFileStale = true;
+      setTimeout(() => {
+        void this.serialize(() => {
+          if (this.topicsFileStale && !this.closed) this.persistTopicsOrRetry();
+          return Promise.resolve();
+        });
+      }, 1000).unref();
+    }
   }
 
   private index(topic: TopicImage): void {
@@ -185,7 +213,18 @@ export class LocalMetadataStore implements MetadataStore {
       if (options.validateOnly) return topic;
       this.index(topic);
       this.persistTopics();
-      await this.publish({ type: 'topic-created', topic });
+      try {
+        await this.publish({ type: 'topic-created', topic });
+      } catch (err) {
+        // A listener failed midway (the logs could not all be opened: fds, disk): the creation
+        // is undone — out of the image, what the listeners made deleted, out of the file. The
+        // caller gets `err`.
+        this.topicsByName.delete(topic.name);
+        this.topicsById.delete(topic.topicId);
+        await this.publish({ type: 'topic-deleted', topic }).catch(() => undefined);
+        this.persistTopicsOrRetry();
+        throw err;
+      }
       return topic;
     });
   }

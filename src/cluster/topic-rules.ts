@@ -20,6 +20,37 @@ export function topicConfigOverrides(configs: Record<string, string | null>): Re
 }
 
 /**
+ * Kafka's controller refuses a CreateTopics whose topics would add more than this many partitions
+ * in all (ReplicationControlManager.MAX_PARTITIONS_PER_BATCH, KAFKA-17870: the records of one
+ * request go into one atomic metadata batch of at most 10000 records). Fixed in Kafka 4.x, not a
+ * setting. Spool applies the same bound to CreatePartitions (the partitions one request adds).
+ */
+export const MAX_PARTITIONS_PER_REQUEST = 10000;
+
+/** Kafka's answer (PolicyViolationException) to a request above MAX_PARTITIONS_PER_REQUEST. */
+export function excessivePartitions(): KafkaError {
+  return new KafkaError(ErrorCode.POLICY_VIOLATION, 'Excessively large number of partitions per request.');
+}
+
+/**
+ * The partitions a CreateTopics asks for in all, counted as Kafka's validateTotalNumberOfPartitions
+ * does: the assignments of a topic that has them, else numPartitions (-1: `defaultPartitions`,
+ * other non-positive counts add nothing; they are refused per topic later).
+ */
+export function requestedPartitionCount(
+  topics: Iterable<{ numPartitions: number; assignments: readonly unknown[] }>,
+  defaultPartitions: number,
+): number {
+  let total = 0;
+  for (const t of topics) {
+    if (t.assignments.length > 0) total += t.assignments.length;
+    else if (t.numPartitions === -1) total += defaultPartitions;
+    else if (t.numPartitions > 0) total += t.numPartitions;
+  }
+  return total;
+}
+
+/**
  * Name rules, existence, Kafka's '.'/'_' collision rule and the partition count of a new topic.
  * `existing` is the caller's view of the topic names; a store must still make creation atomic.
  */
@@ -37,6 +68,8 @@ export function checkNewTopic(spec: NewTopic, existing: Iterable<string>): void 
   if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
     throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be larger than 0, got ${spec.partitions}.`);
   }
+  // Every path that creates a topic (CreateTopics, auto-creation, embedding) stays within the bound.
+  if (spec.partitions > MAX_PARTITIONS_PER_REQUEST) throw excessivePartitions();
 }
 
 export function topicAlreadyExists(name: string): KafkaError {
@@ -81,7 +114,7 @@ export function checkTopicDeletionEnabled(config: BrokerConfig): void {
   }
 }
 
-/** CreatePartitions only grows a topic. */
+/** CreatePartitions only grows a topic, by at most MAX_PARTITIONS_PER_REQUEST partitions. */
 export function checkNewPartitionCount(current: number, totalCount: number): void {
   if (!Number.isInteger(totalCount) || totalCount <= current) {
     throw new KafkaError(
@@ -91,6 +124,7 @@ export function checkNewPartitionCount(current: number, totalCount: number): voi
         : `Topic currently has ${current} partitions, which is higher than the requested ${totalCount}.`,
     );
   }
+  if (totalCount - current > MAX_PARTITIONS_PER_REQUEST) throw excessivePartitions();
 }
 
 /**

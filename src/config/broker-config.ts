@@ -162,6 +162,9 @@ export class BrokerConfig {
     if (min > max) {
       throw new ConfigError('group.min.session.timeout.ms', String(min), `must not exceed group.max.session.timeout.ms (${max})`);
     }
+    if (this.getNumber('max.connections.per.ip') === 0 && this.getString('max.connections.per.ip.overrides').trim() === '') {
+      throw new ConfigError('max.connections.per.ip', '0', 'can be set to zero only if max.connections.per.ip.overrides is set');
+    }
     this.listener();
   }
 

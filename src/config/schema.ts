@@ -80,6 +80,19 @@ function listenerList(v: ConfigValue): string | null {
   return null;
 }
 
+/** Kafka's max.connections.per.ip.overrides: "host:count,host:count" (the count after the last ':'). */
+function connectionOverrides(v: ConfigValue): string | null {
+  if (v === null || v === '') return null;
+  if (typeof v !== 'string') return 'must be a comma-separated list of host:count';
+  for (const raw of v.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^(.+):(\d{1,10})$/.exec(entry);
+    if (!m || m[1].trim() === '' || Number(m[2]) > INT_MAX) return `"${entry}" is not host:count (count 0-${INT_MAX})`;
+  }
+  return null;
+}
+
 function broker(
   name: string,
   type: ConfigTypeName,
@@ -108,6 +121,10 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('socket.request.max.bytes', 'INT', 104857600, 'Largest request frame accepted; larger frames close the connection.', atLeast(1)),
   broker('connections.max.idle.ms', 'LONG', 600000, 'Idle connections are closed after this many ms.', atLeast(1)),
   broker('queued.max.requests', 'INT', 500, 'Requests a connection may have in flight before the broker stops reading it.', atLeast(1)),
+  broker('queued.max.request.bytes', 'LONG', 104857600, 'Request bytes the broker holds at once, over all connections: frames being received (counted as their bytes arrive, never by the size they announce) and requests being processed. When they are used up every connection stops reading until processing frees memory; the read that used them up may finish its frame, so a request larger than what is left still gets through, one at a time. -1 (or any value <= 0) is unbounded, Kafka\'s default; Spool\'s default is 100 MiB (socket.request.max.bytes), so many connections sending large requests at once cannot take the process\'s memory.'),
+  broker('max.connections', 'INT', 10000, 'Connections the broker keeps open at once; a new connection beyond it is closed at once (existing ones are not touched), logged at most every 10 s. Kafka\'s default is 2147483647 and it holds new connections in the listen backlog instead; Node cannot stop accepting without closing the listener, and every connection costs a file descriptor that partition logs need too, so Spool bounds it at 10000 by default.', atLeast(0)),
+  broker('max.connections.per.ip', 'INT', INT_MAX, 'Connections one client address may have open at once; a new one beyond it is closed at once. Can be 0 when max.connections.per.ip.overrides names the addresses allowed.', atLeast(0)),
+  broker('max.connections.per.ip.overrides', 'STRING', '', 'Per address or host name limits overriding max.connections.per.ip, e.g. "hostName:100,127.0.0.1:200". Host names are resolved when the broker starts.', connectionOverrides),
   broker('fetch.max.bytes', 'INT', 57671680, 'Largest total size of a Fetch response.', atLeast(1024)),
   broker('log.segment.bytes', 'INT', 1073741824, 'Maximum size of a segment file.', atLeast(14), false),
   broker('log.roll.ms', 'LONG', null, 'Roll a new segment after this many ms; falls back to log.roll.hours.', atLeast(1), false),

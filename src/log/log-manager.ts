@@ -121,11 +121,7 @@ export class LogManager {
     const fresh = !existsSync(dir);
     const pl = await this.engine.openLog(dir, toLogConfig(topicConfig), logStartOffset !== undefined ? { logStartOffset } : {}).catch((err: unknown) => {
       // An open that failed (no fds left, no space) leaves no directory of its own behind.
-      try {
-        if (fresh) rmSync(dir, { recursive: true, force: true });
-      } catch (rmErr) {
-        this.logger.warn({ err: rmErr, topic, partition, dir }, 'removing the directory of a log that failed to open failed');
-      }
+      if (fresh) this.discardFailedDir(dir, topic, partition);
       throw err;
     });
     // The engine logs a recovered (truncated) tail itself, with the offset where it cut.
@@ -139,6 +135,33 @@ export class LogManager {
     if (topicId !== undefined && readPartitionMetadata(dir) !== topicId) writePartitionMetadata(dir, topicId);
     this.logs.set(key(topic, partition), log);
     return log;
+  }
+
+  /**
+   * Renamed "-delete" at once (a rename needs no fd, and the name is free again), then removed;
+   * when the removal fails too (no fds left) it is tried again a little later, and a start
+   * removes whatever "-delete" directory is left.
+   */
+  private discardFailedDir(dir: string, topic: string, partition: number): void {
+    const target = join(this.dataDir, renamedDirName(topic, partition, 'delete'));
+    try {
+      renameSync(dir, target);
+    } catch (err) {
+      this.logger.warn({ err, topic, partition, dir }, 'could not set aside the directory of a log that failed to open');
+      return;
+    }
+    const remove = (attempt: number): void => {
+      try {
+        rmSync(target, { recursive: true, force: true });
+      } catch (err) {
+        if (attempt >= 10 || this.closed) {
+          this.logger.warn({ err, topic, partition, dir: target }, 'could not remove the directory of a log that failed to open; the next start removes it');
+          return;
+        }
+        setTimeout(() => remove(attempt + 1), 1000).unref();
+      }
+    };
+    remove(0);
   }
 
   /**

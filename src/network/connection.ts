@@ -1,11 +1,13 @@
 // network/ room: one client connection — framing, pipelined requests processed concurrently,
-// responses written strictly in request order, bounded in-flight bytes, idle timeout, and the
-// sendfile path for fetch data.
+// responses written strictly in request order, bounded in-flight bytes, idle timeout, the
+// broker-wide request memory budget (queued.max.request.bytes), and the sendfile path for fetch
+// data.
 import { read as fsRead } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { FileSlice } from '../storage/engine.js';
 import { FrameDecoder, FrameTooLargeError } from './framing.js';
+import type { PoolMember, RequestMemoryPool } from './memory-pool.js';
 
 /** An encoded response without its 4-byte size prefix; slices are file data. */
 export interface EncodedResponse {
@@ -63,15 +65,21 @@ function readSlice(slice: FileSlice): Promise<Buffer> {
   });
 }
 
-export class Connection implements ConnectionInfo {
+export class Connection implements ConnectionInfo, PoolMember {
   readonly clientHost: string;
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
   private inflightBytes = 0;
   private writing = false;
   private readEnded = false;
+  /** Not reading: too many requests or bytes of this connection in flight. */
   private paused = false;
+  /** Not reading: the broker's request memory is used up (see RequestMemoryPool). */
+  private memoryMuted = false;
+  /** What the partial frame's buffer is charged to the pool at. */
+  private charged = 0;
   private closed = false;
+  private leftPool = false;
   private draining: (() => void) | null = null;
 
   constructor(
@@ -81,6 +89,7 @@ export class Connection implements ConnectionInfo {
     private readonly options: ConnectionOptions,
     private readonly logger: Logger,
     private readonly onClose: (conn: Connection) => void,
+    private readonly pool: RequestMemoryPool | null = null,
   ) {
     this.clientHost = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder(options.maxFrameBytes);
@@ -90,6 +99,7 @@ export class Connection implements ConnectionInfo {
     socket.on('end', () => {
       // Half-closed by the client: answer what is in flight, then close our side.
       this.readEnded = true;
+      this.pool?.readerChanged(this);
       this.maybeFinish();
     });
     socket.on('timeout', () => {
@@ -105,19 +115,56 @@ export class Connection implements ConnectionInfo {
     });
     socket.on('close', () => {
       this.closed = true;
+      this.leavePool();
       this.draining?.();
       this.onClose(this);
     });
+    pool?.join(this);
   }
 
   get inflight(): number {
     return this.queue.length;
   }
 
+  /** PoolMember: a frame is partly received. */
+  get midFrame(): boolean {
+    return this.decoder.midFrame;
+  }
+
+  /** PoolMember: not reading for a reason of its own. */
+  get readBlocked(): boolean {
+    return this.paused || this.readEnded || this.closed;
+  }
+
+  /** PoolMember: the pool stops and resumes reading for lack of memory. */
+  setMemoryMuted(muted: boolean): void {
+    this.memoryMuted = muted;
+    this.updateReading();
+  }
+
+  /** Reads while nothing holds it back: in-flight bounds, memory, end of input, close. */
+  private updateReading(): void {
+    const read = !this.closed && !this.readEnded && !this.paused && !this.memoryMuted;
+    if (read && this.socket.isPaused()) this.socket.resume();
+    else if (!read && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  private leavePool(): void {
+    if (this.leftPool) return;
+    this.leftPool = true;
+    this.pool?.leave(this, this.charged);
+    this.charged = 0;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    const frames: Buffer[] = [];
+    let frameBytes = 0;
     try {
-      this.decoder.push(chunk, (frame) => this.enqueue(frame));
+      this.decoder.push(chunk, (frame) => {
+        frames.push(frame);
+        frameBytes += frame.length;
+      });
     } catch (err) {
       if (err instanceof FrameTooLargeError) {
         this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, size: err.size, limit: err.limit }, err.message);
@@ -126,22 +173,34 @@ export class Connection implements ConnectionInfo {
       }
       throw err;
     }
+    // Charged before processing starts: the memory is in use now, and the pool may mute readers.
+    const buffered = this.decoder.bufferedBytes;
+    this.pool?.charge(this, buffered - this.charged, frameBytes);
+    this.charged = buffered;
+    for (const frame of frames) this.enqueue(frame);
   }
 
   private enqueue(frame: Buffer): void {
-    if (this.closed) return;
+    if (this.closed) {
+      this.pool?.release(frame.length);
+      return;
+    }
     const outcome = this.process(frame, this).catch(
       (err: unknown): RequestOutcome => ({
         kind: 'close',
         reason: `request processing failed: ${err instanceof Error ? err.message : String(err)}`,
       }),
     );
+    // The frame's memory is the broker's until its request was processed (answered or not).
+    const pool = this.pool;
+    if (pool) void outcome.then(() => pool.release(frame.length));
     this.queue.push({ size: frame.length, outcome });
     this.inflightBytes += frame.length;
     if (!this.paused && (this.inflightBytes >= this.options.maxInflightBytes || this.queue.length >= this.options.maxInflightRequests)) {
       // Backpressure: stop reading until responses go out.
       this.paused = true;
-      this.socket.pause();
+      this.updateReading();
+      this.pool?.readerChanged(this);
     }
     void this.pump();
   }
@@ -167,7 +226,8 @@ export class Connection implements ConnectionInfo {
         this.inflightBytes -= head.size;
         if (this.paused && this.inflightBytes < this.options.maxInflightBytes && this.queue.length < this.options.maxInflightRequests) {
           this.paused = false;
-          if (!this.readEnded) this.socket.resume();
+          this.updateReading();
+          this.pool?.readerChanged(this);
         }
       }
     } catch (err) {
@@ -252,6 +312,7 @@ export class Connection implements ConnectionInfo {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    this.leavePool();
     this.socket.destroy();
   }
 }

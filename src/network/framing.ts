@@ -1,5 +1,7 @@
-// network/ room: Kafka's 4-byte size-prefixed framing, reassembled from socket chunks with at most
-// one copy per frame (none when a frame arrives inside a single chunk).
+// network/ room: Kafka's 4-byte size-prefixed framing, reassembled from socket chunks. A frame's
+// memory follows the bytes that arrived, never the size it announced: a frame inside one chunk is
+// a view of it (no copy); a frame spread over chunks fills a buffer that starts at 64 KiB and
+// doubles as bytes come, so a client that announces 100 MiB and sends nothing costs nothing.
 import { assert } from '../errors.js';
 
 export class FrameTooLargeError extends Error {
@@ -16,35 +18,51 @@ export class FrameTooLargeError extends Error {
   }
 }
 
+/** First buffer of a frame spread over chunks (or the frame's size when smaller). */
+export const FRAME_INITIAL_BUFFER_BYTES = 64 * 1024;
+
 export class FrameDecoder {
   private readonly sizeBuf = Buffer.alloc(4);
   private sizeFilled = 0;
-  private frame: Buffer | null = null;
-  private frameFilled = 0;
+  /** Size of the frame being received; -1 while none is. */
+  private expected = -1;
+  /** Its bytes so far, in `buf` (allocated on the first byte, grown as bytes arrive). */
+  private buf: Buffer | null = null;
+  private filled = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
   /** Bytes of a partially received frame (size prefix included): nothing pending when 0. */
   get pendingBytes(): number {
-    return this.sizeFilled + this.frameFilled;
+    return this.sizeFilled + this.filled;
+  }
+
+  /** Memory held for the partially received frame (its buffer's capacity). */
+  get bufferedBytes(): number {
+    return this.buf?.length ?? 0;
+  }
+
+  /** A frame (or its size prefix) has begun and not finished: it can only finish by reading on. */
+  get midFrame(): boolean {
+    return this.sizeFilled > 0 || this.expected >= 0;
   }
 
   /** Feeds one chunk; calls `onFrame` for every complete frame. Throws FrameTooLargeError. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     let pos = 0;
     while (pos < chunk.length) {
-      if (this.frame === null) {
+      if (this.expected < 0) {
         // Fast path: whole size prefix and frame inside this chunk → a view, no copy.
         if (this.sizeFilled === 0 && chunk.length - pos >= 4) {
           const size = chunk.readInt32BE(pos);
           this.checkSize(size);
-          if (chunk.length - pos - 4 >= size) {
-            onFrame(chunk.subarray(pos + 4, pos + 4 + size));
-            pos += 4 + size;
-            continue;
-          }
-          this.startFrame(size);
           pos += 4;
+          if (chunk.length - pos >= size) {
+            onFrame(chunk.subarray(pos, pos + size));
+            pos += size;
+          } else {
+            this.expected = size;
+          }
           continue;
         }
         const n = Math.min(4 - this.sizeFilled, chunk.length - pos);
@@ -55,15 +73,17 @@ export class FrameDecoder {
         const size = this.sizeBuf.readInt32BE(0);
         this.checkSize(size);
         this.sizeFilled = 0;
-        this.startFrame(size);
+        this.expected = size;
         if (size === 0) this.finishFrame(onFrame);
         continue;
       }
-      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - pos);
-      chunk.copy(this.frame, this.frameFilled, pos, pos + n);
-      this.frameFilled += n;
+      const n = Math.min(this.expected - this.filled, chunk.length - pos);
+      this.reserve(n);
+      assert(this.buf !== null, 'frame buffer reserved');
+      chunk.copy(this.buf, this.filled, pos, pos + n);
+      this.filled += n;
       pos += n;
-      if (this.frameFilled === this.frame.length) this.finishFrame(onFrame);
+      if (this.filled === this.expected) this.finishFrame(onFrame);
     }
   }
 
@@ -71,16 +91,22 @@ export class FrameDecoder {
     if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
   }
 
-  private startFrame(size: number): void {
-    this.frame = Buffer.allocUnsafe(size);
-    this.frameFilled = 0;
+  /** Room for `n` more bytes: at least 64 KiB, doubling, never beyond the frame's size. */
+  private reserve(n: number): void {
+    const capacity = this.buf?.length ?? 0;
+    if (this.filled + n <= capacity) return;
+    const next = Math.min(this.expected, Math.max(capacity * 2, this.filled + n, FRAME_INITIAL_BUFFER_BYTES));
+    const grown = Buffer.allocUnsafe(next);
+    if (this.buf !== null) this.buf.copy(grown, 0, 0, this.filled);
+    this.buf = grown;
   }
 
   private finishFrame(onFrame: (frame: Buffer) => void): void {
-    const frame = this.frame;
-    assert(frame !== null, 'finishFrame called with no frame started');
-    this.frame = null;
-    this.frameFilled = 0;
+    const frame = this.buf ?? Buffer.alloc(0);
+    assert(frame.length === this.expected, 'a finished frame fills its buffer', { size: this.expected, buffer: frame.length });
+    this.buf = null;
+    this.filled = 0;
+    this.expected = -1;
     onFrame(frame);
   }
 }

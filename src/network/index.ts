@@ -3,3 +3,4 @@ export * from './framing.js';
 export * from './connection.js';
 export * from './server.js';
 export * from './client.js';
+export * from './memory-pool.js';
