@@ -1,8 +1,10 @@
 // api/ room: transaction APIs — AddPartitionsToTxn (v0-3 from clients, v4+ batched from brokers,
 // verifyOnly), AddOffsetsToTxn, EndTxn, TxnOffsetCommit and WriteTxnMarkers. They translate
 // requests into TransactionCoordinator / GroupCoordinator calls; InitProducerId with a
-// transactional id is in cluster.ts. Transaction protocol version 1: the `transaction.version`
-// feature is not advertised, so clients add partitions explicitly and keep their epoch.
+// transactional id is in cluster.ts. Both transaction protocol versions, decided per request as
+// Kafka does: EndTxn v5 bumps the epoch (transactions V2), TxnOffsetCommit v5 adds the group's
+// __consumer_offsets partition implicitly, AddPartitionsToTxn v5 adds (verifyOnly=false) for a
+// leader that got a V2 batch; older versions keep the explicit adds and the epoch of V1.
 import type { TxnTopicPartitions } from '../coordinator/txn/index.js';
 import { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/index.js';
@@ -13,7 +15,7 @@ import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from '../protoco
 import type { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from '../protocol/messages/write-txn-markers.js';
 import { autoCreateTopic } from './metadata.js';
 import type { ApiServices } from './services.js';
-import { writeMarkerLocally } from './txn-markers.js';
+import { addPartitionsImplicitly, implicitAddErrorForProducer, writeMarkerLocally } from './txn-markers.js';
 import { defineApi, type RequestContext } from './types.js';
 
 const CONSUMER_OFFSETS = '__consumer_offsets';
@@ -32,6 +34,7 @@ async function addPartitions(
   producerEpoch: number,
   topics: Array<{ name: string; partitions: number[] }>,
   verifyOnly: boolean,
+  implicitAdd = false,
 ): Promise<TopicResult[]> {
   const unknown = new Set<string>();
   for (const t of topics) {
@@ -48,7 +51,7 @@ async function addPartitions(
     const codes = services.txnCoordinator.verifyPartitionsInTxn(transactionalId, producerId, producerEpoch, partitions);
     return each((topic, p) => codes.get(`${topic}:${p}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR);
   }
-  const code = await services.txnCoordinator.addPartitionsToTxn(transactionalId, producerId, producerEpoch, partitions);
+  const code = await services.txnCoordinator.addPartitionsToTxn(transactionalId, producerId, producerEpoch, partitions, implicitAdd ? 2 : null);
   return each(() => code);
 }
 
@@ -61,7 +64,8 @@ export async function handleAddPartitionsToTxn(req: AddPartitionsToTxnRequest, c
   const resultsByTransaction = await Promise.all(
     req.transactions.map(async (txn) => ({
       transactionalId: txn.transactionalId,
-      topicResults: await addPartitions(services, txn.transactionalId, txn.producerId, txn.producerEpoch, txn.topics, txn.verifyOnly),
+      // v5 from a leader (transactions V2): the partitions of a V2 batch join the transaction.
+      topicResults: await addPartitions(services, txn.transactionalId, txn.producerId, txn.producerEpoch, txn.topics, txn.verifyOnly, ctx.apiVersion >= 5),
     })),
   );
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction, resultsByTopicV3AndBelow: [] };
@@ -82,11 +86,19 @@ export async function handleAddOffsetsToTxn(req: AddOffsetsToTxnRequest, ctx: Re
 }
 
 export async function handleEndTxn(req: EndTxnRequest, ctx: RequestContext): Promise<EndTxnResponse> {
-  const errorCode = await ctx.services.txnCoordinator.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
-  return { throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 };
+  // v5 (KIP-890 part 2): transactions V2, the answer carries the producer id and epoch to continue with.
+  const answer = await ctx.services.txnCoordinator.endTransaction(req.transactionalId, req.producerId, req.producerEpoch, req.committed, ctx.apiVersion >= 5 ? 2 : 1);
+  return { throttleTimeMs: 0, ...answer };
 }
 
 export async function handleTxnOffsetCommit(req: TxnOffsetCommitRequest, ctx: RequestContext): Promise<TxnOffsetCommitResponse> {
+  if (ctx.apiVersion >= 5) {
+    // Transactions V2: no AddOffsetsToTxn; the group's __consumer_offsets partition joins here.
+    const added = await addConsumerOffsetsImplicitly(req, ctx);
+    if (added !== ErrorCode.NONE) {
+      return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: added })) })) };
+    }
+  }
   const topics = await ctx.services.groupCoordinator.commitTransactionalOffsets(
     {
       groupId: req.groupId,
@@ -107,6 +119,23 @@ export async function handleTxnOffsetCommit(req: TxnOffsetCommitRequest, ctx: Re
     { producerId: req.producerId, producerEpoch: req.producerEpoch },
   );
   return { throttleTimeMs: 0, topics };
+}
+
+/** TxnOffsetCommit v5's implicit add, with Kafka's errors for it (retriable ones: COORDINATOR_NOT_AVAILABLE). */
+async function addConsumerOffsetsImplicitly(req: TxnOffsetCommitRequest, ctx: RequestContext): Promise<number> {
+  const services = ctx.services;
+  if (services.metadata.topic(CONSUMER_OFFSETS) === undefined) {
+    try {
+      await autoCreateTopic(services, CONSUMER_OFFSETS);
+    } catch {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+  const partition = services.groupCoordinator.partitionFor(req.groupId);
+  const code = implicitAddErrorForProducer(
+    await addPartitionsImplicitly(services, req.transactionalId, req.producerId, req.producerEpoch, [{ topic: CONSUMER_OFFSETS, partitions: [partition] }]),
+  );
+  return code === ErrorCode.NOT_ENOUGH_REPLICAS ? ErrorCode.COORDINATOR_NOT_AVAILABLE : code;
 }
 
 export async function handleWriteTxnMarkers(req: WriteTxnMarkersRequest, ctx: RequestContext): Promise<WriteTxnMarkersResponse> {

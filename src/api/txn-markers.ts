@@ -3,8 +3,10 @@
 // its pending transactional offsets settle in order) and waits for the ISR, as Kafka's
 // WriteTxnMarkers does with acks=all. TxnMarkerSender is the transaction coordinator's
 // TxnMarkerWriter: local partitions directly, others with WriteTxnMarkers to their leader,
-// retrying each partition until written, gone, or no longer needed.
-import type { MarkerRequest, TxnMarkerWriter } from '../coordinator/txn/index.js';
+// retrying each partition until written, gone, or no longer needed. addPartitionsImplicitly is the
+// leader's side of transactions V2: a partition joins its transaction at the transaction
+// coordinator (local, or AddPartitionsToTxn v5 with verifyOnly=false to the coordinator's broker).
+import { TRANSACTION_STATE_TOPIC, type MarkerRequest, type TxnMarkerWriter, type TxnTopicPartitions } from '../coordinator/txn/index.js';
 import { ErrorCode, errorCodeOf, errorName } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
@@ -12,6 +14,8 @@ import type { ApiServices } from './services.js';
 
 const CONSUMER_OFFSETS = '__consumer_offsets';
 const WRITE_TXN_MARKERS_VERSION = 1;
+/** AddPartitionsToTxn v5: the broker-to-broker version of transactions V2 (verifyOnly false adds). */
+const ADD_PARTITIONS_TO_TXN_VERSION = 5;
 
 export interface MarkerSpec {
   producerId: number;
@@ -135,5 +139,84 @@ export class TxnMarkerSender implements TxnMarkerWriter {
   close(): void {
     this.closed = true;
     for (const nodeId of [...this.connections.keys()]) this.drop(nodeId);
+  }
+}
+
+/**
+ * Transactions V2 (KIP-890 part 2): adds `partitions` to the producer's transaction at its
+ * transaction coordinator before a leader appends the producer's first transactional batch there
+ * (Kafka's AddPartitionsToTxnManager with verifyOnly=false). The coordinator's answer, one code:
+ * NONE, or the first error of a partition (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+ * NETWORK_EXCEPTION when the coordinator cannot be reached: the caller maps them as Kafka does).
+ */
+export async function addPartitionsImplicitly(
+  services: ApiServices,
+  transactionalId: string,
+  producerId: number,
+  producerEpoch: number,
+  partitions: TxnTopicPartitions[],
+): Promise<number> {
+  const coordinatorPartition = services.txnCoordinator.partitionFor(transactionalId);
+  const state = services.metadata.partition(TRANSACTION_STATE_TOPIC, coordinatorPartition);
+  if (state === undefined || state.leader < 0) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  if (state.leader === services.nodeId) {
+    return services.txnCoordinator.addPartitionsToTxn(transactionalId, producerId, producerEpoch, partitions, 2);
+  }
+  const broker = services.metadata.brokers().find((b) => b.nodeId === state.leader);
+  if (broker === undefined) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  const timeoutMs = services.config.getNumber('replica.socket.timeout.ms');
+  let connection: BrokerConnection | null = null;
+  try {
+    // One connection per call: this runs once per partition and transaction, not per batch.
+    connection = await BrokerConnection.open({
+      host: broker.host,
+      port: broker.port,
+      clientId: `spool-txn-partition-adder-${services.nodeId}`,
+      maxResponseBytes: 1024 * 1024,
+      connectTimeoutMs: timeoutMs,
+    });
+    const response = await connection.request(
+      ApiKey.AddPartitionsToTxn,
+      ADD_PARTITIONS_TO_TXN_VERSION,
+      {
+        v3AndBelowTransactionalId: '',
+        v3AndBelowProducerId: -1,
+        v3AndBelowProducerEpoch: -1,
+        v3AndBelowTopics: [],
+        transactions: [{ transactionalId, producerId, producerEpoch, verifyOnly: false, topics: partitions.map((t) => ({ name: t.topic, partitions: t.partitions })) }],
+      },
+      timeoutMs,
+    );
+    if (response.errorCode !== ErrorCode.NONE) return response.errorCode;
+    for (const txn of response.resultsByTransaction) {
+      for (const t of txn.topicResults) for (const p of t.resultsByPartition) if (p.partitionErrorCode !== ErrorCode.NONE) return p.partitionErrorCode;
+    }
+    return ErrorCode.NONE;
+  } catch (err) {
+    services.logger.debug({ transactionalId, coordinator: state.leader, err: String(err) }, 'AddPartitionsToTxn to the transaction coordinator failed');
+    return ErrorCode.NETWORK_EXCEPTION;
+  } finally {
+    connection?.close();
+  }
+}
+
+/**
+ * What a producer sees of an implicit add that failed (Kafka's ReplicaManager after
+ * AddPartitionsToTxnManager): retriable coordinator trouble becomes NOT_ENOUGH_REPLICAS (the
+ * client retries the batch without a metadata refresh), PRODUCER_FENCED INVALID_PRODUCER_EPOCH.
+ */
+export function implicitAddErrorForProducer(code: number): number {
+  switch (code) {
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+    case ErrorCode.NETWORK_EXCEPTION:
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+    case ErrorCode.NOT_COORDINATOR:
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
+    case ErrorCode.PRODUCER_FENCED:
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    default:
+      return code;
   }
 }

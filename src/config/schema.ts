@@ -175,6 +175,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('transaction.state.log.segment.bytes', 'INT', 104857600, 'Segment size of __transaction_state.', atLeast(1)),
   broker('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'INT', 10000, 'How often transactions open longer than their timeout are aborted (their producer is fenced).', atLeast(1)),
   broker('transaction.remove.expired.transaction.cleanup.interval.ms', 'INT', 3600000, 'How often transactional ids past transactional.id.expiration.ms are removed.', atLeast(1)),
+  broker('spool.transaction.version', 'SHORT', 2, 'Finalized level of the transaction.version feature ApiVersions advertises (0: none, 1: KIP-890 part 1, 2: transactions V2 of KIP-890 part 2, as Kafka 4 clusters default to: clients that see it add partitions implicitly and bump the epoch at each transaction end). Each request is served by the version it speaks, so clients of version 1 keep working either way.', between(0, 2)),
   broker('producer.id.expiration.ms', 'INT', 86400000, 'Idle producer ids expire after this many ms.', atLeast(1)),
   broker('producer.id.expiration.check.interval.ms', 'INT', 600000, 'How often (at most) a partition looks for producer ids idle longer than producer.id.expiration.ms.', atLeast(1)),
   broker('broker.rack', 'STRING', null, 'Rack of this broker. Replica assignment spreads the replicas of a partition over racks when every registered broker has one.'),

@@ -25,8 +25,8 @@
 // Target: Spool by default (in this process, its log — debug level, JSON — in the work dir).
 // SPOOL_STREAMS_TARGET=kafka runs the same test against Apache Kafka (4.4) itself (KRaft, from
 // .cache/kafka-jars, see kafka-tools.ts startRealKafka); SPOOL_STREAMS_KAFKA_TV=0|1|2 sets its
-// `transaction.version` feature first (4.1 formats new clusters at 2; Spool speaks version 1:
-// explicit AddPartitionsToTxn). Clients reach the broker through a recording proxy
+// `transaction.version` feature first (4.1 formats new clusters at 2); SPOOL_TXN_SPOOL_TV=0|1|2
+// sets what Spool advertises (spool.transaction.version). Clients reach the broker through a recording proxy
 // (test/helpers/kafka-trace.ts) and the test prints which APIs and versions the app used and the
 // errors it got; SPOOL_STREAMS_TRACE=0 connects them directly (the kill then falls back to timing).
 // The work dir (broker log, each app run's log, state dir) is kept when a check fails or when
@@ -134,6 +134,8 @@ async function startTarget(t: TapLike, dir: string): Promise<Target | null> {
   const destination = pino.destination({ dest: logFile, sync: true });
   const logger = pino({ name: 'spool', level: process.env.SPOOL_LOG_LEVEL ?? 'debug' }, destination);
   const config: Record<string, string | number | boolean> = { 'group.initial.rebalance.delay.ms': 0, 'transaction.state.log.num.partitions': 4 };
+  // SPOOL_TXN_SPOOL_TV=0|1|2 (as in txn/harness.ts): spool.transaction.version, the transaction.version Spool advertises.
+  if ((process.env.SPOOL_TXN_SPOOL_TV ?? '') !== '') config['spool.transaction.version'] = Number(process.env.SPOOL_TXN_SPOOL_TV);
   if (trace !== null) config['advertised.listeners'] = `PLAINTEXT://127.0.0.1:${trace.port}`;
   const spool = await startBroker({ dataDir: join(dir, 'spool-data'), port: 0, host: '127.0.0.1', logger, config });
   trace?.setUpstream(spool.host, spool.port);

@@ -6,7 +6,15 @@ import { ErrorCode as E, errorCodeOf } from '../../errors.js';
 import type { Clock, CoordinatorLeadershipListener, CoordinatorLogger, CoordinatorPartitionLog } from '../runtime/ports.js';
 import { CoordinatorRuntime, type CoordinatorWriteOperation } from '../runtime/runtime.js';
 import { TRANSACTION_STATE_TOPIC, TXN_STATE_NAMES, TxnState, partitionForTxnId, type TxnTopicPartitions } from './records.js';
-import { NEEDS_PRODUCER_ID, TransactionShard, type InitProducerIdAnswer, type TxnCoordinatorConfig, type TxnMarkerWriter } from './shard.js';
+import {
+  NEEDS_PRODUCER_ID,
+  TransactionShard,
+  type ClientTransactionVersion,
+  type EndTxnAnswer,
+  type InitProducerIdAnswer,
+  type TxnCoordinatorConfig,
+  type TxnMarkerWriter,
+} from './shard.js';
 
 export interface TransactionCoordinatorDeps {
   log: CoordinatorPartitionLog;
@@ -110,8 +118,20 @@ export class TransactionCoordinator implements CoordinatorLeadershipListener {
     return fail(E.CONCURRENT_TRANSACTIONS);
   }
 
-  addPartitionsToTxn(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnTopicPartitions[]): Promise<number> {
-    return this.write(transactionalId, 'AddPartitionsToTxn', (shard) => shard.addPartitionsOp(transactionalId, producerId, producerEpoch, partitions), (code) => code);
+  /** `clientTransactionVersion` 2 for the implicit adds of transactions V2; null for explicit ones. */
+  addPartitionsToTxn(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: TxnTopicPartitions[],
+    clientTransactionVersion: ClientTransactionVersion | null = null,
+  ): Promise<number> {
+    return this.write(
+      transactionalId,
+      'AddPartitionsToTxn',
+      (shard) => shard.addPartitionsOp(transactionalId, producerId, producerEpoch, partitions, clientTransactionVersion),
+      (code) => code,
+    );
   }
 
   /** AddPartitionsToTxn v4+ verifyOnly: the error per `topic:partition`. */
@@ -126,8 +146,34 @@ export class TransactionCoordinator implements CoordinatorLeadershipListener {
     return this.runtime.scheduleReadOperation(partition, (shard) => shard.verifyPartitions(transactionalId, producerId, producerEpoch, partitions));
   }
 
-  endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
-    return this.write(transactionalId, 'EndTxn', (shard) => shard.endTxnOp(transactionalId, producerId, producerEpoch, commit), (code) => code);
+  /** EndTxn with transaction protocol version 1 (EndTxn v0-4): the error code. */
+  async endTxn(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): Promise<number> {
+    return (await this.endTransaction(transactionalId, producerId, producerEpoch, commit, 1)).errorCode;
+  }
+
+  /**
+   * EndTxn; `clientTransactionVersion` 2 for EndTxn v5 (transactions V2: the epoch is bumped and
+   * the answer carries the producer id and epoch the next transaction uses).
+   */
+  async endTransaction(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    clientTransactionVersion: ClientTransactionVersion,
+  ): Promise<EndTxnAnswer> {
+    const fail = (errorCode: number): EndTxnAnswer => ({ errorCode, producerId: -1, producerEpoch: -1 });
+    let fresh: number | null = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const answer = await this.write(transactionalId, 'EndTxn', (shard) => shard.endTxnOp(transactionalId, producerId, producerEpoch, commit, clientTransactionVersion, fresh), fail);
+      if (answer.errorCode !== NEEDS_PRODUCER_ID) return answer;
+      try {
+        fresh = await this.deps.generateProducerId();
+      } catch {
+        return fail(E.COORDINATOR_NOT_AVAILABLE);
+      }
+    }
+    return fail(E.CONCURRENT_TRANSACTIONS);
   }
 
   /**

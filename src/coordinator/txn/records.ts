@@ -3,7 +3,9 @@
 // int16 0 (non-flexible): ProducerId int64, ProducerEpoch int16, TransactionTimeoutMs int32,
 // TransactionStatus int8, TransactionPartitions nullable [Topic string, PartitionIds [int32]],
 // TransactionLastUpdateTimestampMs int64, TransactionStartTimestampMs int64. Version 1 (flexible,
-// with tagged PreviousProducerId/NextProducerId/ClientTransactionVersion) is read too.
+// with tagged PreviousProducerId(0)/NextProducerId(1)/ClientTransactionVersion(2)) is read, and
+// written when those tags matter: a transaction of a transactions-V2 client, or a producer id
+// rotation pending (as Kafka writes v1 once transaction.version ≥ 1 is finalized).
 import { Reader, Writer } from '../../protocol/index.js';
 import { javaStringHashCode } from '../group/records.js';
 
@@ -44,6 +46,10 @@ export interface TxnLogValue {
   producerEpoch: number;
   /** Tagged in v1; -1 when unknown. */
   previousProducerId: number;
+  /** Tagged in v1: the producer id a transactions-V2 end moves to when the epoch is exhausted; -1 when none. */
+  nextProducerId?: number;
+  /** Tagged in v1: the transaction version of the client's last transaction (0/1: V1 rules, 2: V2); 0 when absent. */
+  clientTransactionVersion?: number;
   transactionTimeoutMs: number;
   state: TxnState;
   partitions: TxnTopicPartitions[];
@@ -71,24 +77,41 @@ export function decodeTxnKey(buf: Buffer): string {
 }
 
 export function encodeTxnValue(v: TxnLogValue): Buffer {
+  const nextProducerId = v.nextProducerId ?? -1;
+  const clientTransactionVersion = v.clientTransactionVersion ?? 0;
+  const flexible = clientTransactionVersion >= 2 || nextProducerId >= 0;
   const w = new Writer(64);
-  w.int16(VALUE_VERSION);
+  w.int16(flexible ? 1 : VALUE_VERSION);
   w.int64(v.producerId);
   w.int16(v.producerEpoch);
   w.int32(v.transactionTimeoutMs);
   w.int8(v.state);
   if (v.state === TxnState.Empty) {
-    w.int32(-1);
+    w.length(-1, flexible, true);
   } else {
-    w.int32(v.partitions.length);
+    w.length(v.partitions.length, flexible, true);
     for (const t of v.partitions) {
-      w.string(t.topic, false);
-      w.int32(t.partitions.length);
+      w.string(t.topic, flexible);
+      w.length(t.partitions.length, flexible, true);
       for (const p of t.partitions) w.int32(p);
+      if (flexible) w.uvarint(0);
     }
   }
   w.int64(v.lastUpdateTimestampMs);
   w.int64(v.startTimestampMs);
+  if (flexible) {
+    // Tagged fields in tag order, each only when it differs from its default.
+    const tags: Array<[number, (x: Writer) => void, number]> = [];
+    if (v.previousProducerId !== -1) tags.push([0, (x) => x.int64(v.previousProducerId), 8]);
+    if (nextProducerId !== -1) tags.push([1, (x) => x.int64(nextProducerId), 8]);
+    if (clientTransactionVersion !== 0) tags.push([2, (x) => x.int16(clientTransactionVersion), 2]);
+    w.uvarint(tags.length);
+    for (const [tag, write, size] of tags) {
+      w.uvarint(tag);
+      w.uvarint(size);
+      write(w);
+    }
+  }
   return w.toBuffer();
 }
 
@@ -125,12 +148,18 @@ export function decodeTxnValue(buf: Buffer): TxnLogValue {
   const lastUpdateTimestampMs = r.int64();
   const startTimestampMs = r.int64();
   let previousProducerId = -1;
+  let nextProducerId = -1;
+  let clientTransactionVersion = 0;
   if (flexible) {
     skipTaggedFields(r, (tag) => {
       if (tag === 0) previousProducerId = r.int64();
+      else if (tag === 1) nextProducerId = r.int64();
+      else if (tag === 2) clientTransactionVersion = r.int16();
     });
   }
-  return { producerId, producerEpoch, previousProducerId, transactionTimeoutMs, state, partitions, lastUpdateTimestampMs, startTimestampMs };
+  const value: TxnLogValue = { producerId, producerEpoch, previousProducerId, transactionTimeoutMs, state, partitions, lastUpdateTimestampMs, startTimestampMs };
+  // The v1 tags are only there in v1.
+  return flexible ? { ...value, nextProducerId, clientTransactionVersion } : value;
 }
 
 /** Kafka's partitionFor(transactionalId): Utils.abs(hashCode) % transaction.state.log.num.partitions. */

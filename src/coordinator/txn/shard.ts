@@ -1,5 +1,8 @@
 // coordinator/txn room: one __transaction_state partition's transactions (Kafka's
-// TransactionStateManager + TransactionCoordinator state machine, transaction protocol version 1).
+// TransactionStateManager + TransactionCoordinator state machine, transaction protocol versions 1
+// and 2). Version 2 (KIP-890 part 2) is decided per request by the client's versions (EndTxn v5,
+// Produce v12+, TxnOffsetCommit v5): every transaction end bumps the producer epoch (the markers
+// carry the bumped epoch, EndTxn answers it), and an exhausted epoch moves to NextProducerId.
 // State changes only by replaying the partition's records; each operation decides the record it
 // writes. A PrepareCommit/PrepareAbort record, once replayed on a loaded shard, starts the marker
 // round: markers go to every partition of the transaction, then CompleteCommit/CompleteAbort is
@@ -13,6 +16,14 @@ import { TxnState, decodeTxnKey, decodeTxnValue, encodeTxnKey, encodeTxnValue, t
 /** Producer epochs are int16; Kafka moves to a new producer id before the epoch would overflow. */
 const MAX_PRODUCER_EPOCH = 32767;
 
+/** Kafka's TransactionMetadata.isEpochExhausted: a V2 end could not bump it once more and stay below MAX. */
+function isEpochExhausted(epoch: number): boolean {
+  return epoch >= MAX_PRODUCER_EPOCH - 1;
+}
+
+/** The transaction version a request speaks: 2 for EndTxn v5, Produce v12+, TxnOffsetCommit v5, AddPartitionsToTxn v5 adds. */
+export type ClientTransactionVersion = 0 | 1 | 2;
+
 /** Internal answer of an InitProducerId operation that needs a fresh producer id first. */
 export const NEEDS_PRODUCER_ID = -1000;
 
@@ -21,6 +32,10 @@ export interface TxnMetadata {
   producerId: number;
   /** The producer id before the last one (KIP-360), -1 when none. */
   previousProducerId: number;
+  /** Transactions V2: the producer id the Complete state moves to (epoch exhausted), -1 when none. */
+  nextProducerId: number;
+  /** The transaction version of the client's last transaction (Kafka's ClientTransactionVersion). */
+  clientTransactionVersion: number;
   producerEpoch: number;
   timeoutMs: number;
   state: TxnState;
@@ -81,8 +96,20 @@ export interface InitProducerIdAnswer {
   producerEpoch: number;
 }
 
+/** EndTxn's answer: with transactions V2 the producer id and epoch the next transaction uses. */
+export type EndTxnAnswer = InitProducerIdAnswer;
+
 function partitionsOf(md: TxnMetadata): TxnTopicPartitions[] {
   return [...md.partitions].map(([topic, set]) => ({ topic, partitions: [...set].sort((a, b) => a - b) }));
+}
+
+/**
+ * The epoch a fencing abort (a new producer instance, a timeout) writes. Kafka bumps once to fence
+ * and, for a transactions-V2 transaction, once more in the abort itself, so that an EndTxn retry
+ * of the fenced producer (epoch + 1 would look like a V2 retry) is still fenced.
+ */
+function fencedEpoch(md: TxnMetadata): number {
+  return Math.min(md.producerEpoch + (md.clientTransactionVersion >= 2 ? 2 : 1), MAX_PRODUCER_EPOCH);
 }
 
 function isPrepare(state: TxnState): boolean {
@@ -130,6 +157,8 @@ export class TransactionShard implements CoordinatorShard {
       transactionalId: id,
       producerId: v.producerId,
       previousProducerId: v.previousProducerId,
+      nextProducerId: v.nextProducerId ?? -1,
+      clientTransactionVersion: v.clientTransactionVersion ?? 0,
       producerEpoch: v.producerEpoch,
       timeoutMs: v.transactionTimeoutMs,
       state: v.state,
@@ -178,6 +207,8 @@ export class TransactionShard implements CoordinatorShard {
         producerId: md.producerId,
         producerEpoch: md.producerEpoch,
         previousProducerId: md.previousProducerId,
+        nextProducerId: md.nextProducerId,
+        clientTransactionVersion: md.clientTransactionVersion,
         transactionTimeoutMs: md.timeoutMs,
         state: md.state,
         partitions: partitionsOf(md),
@@ -214,6 +245,8 @@ export class TransactionShard implements CoordinatorShard {
         transactionalId,
         producerId: freshProducerId,
         previousProducerId: -1,
+        nextProducerId: -1,
+        clientTransactionVersion: 0,
         producerEpoch: 0,
         timeoutMs,
         state: TxnState.Empty,
@@ -227,7 +260,7 @@ export class TransactionShard implements CoordinatorShard {
     if (md.state === TxnState.Ongoing) {
       // A new instance of the producer: fence the old one (epoch + 1) and abort its transaction;
       // the client retries and gets the next epoch once the abort completed.
-      const fenced = this.next(md, { producerEpoch: Math.min(md.producerEpoch + 1, MAX_PRODUCER_EPOCH), state: TxnState.PrepareAbort });
+      const fenced = this.next(md, { producerEpoch: fencedEpoch(md), state: TxnState.PrepareAbort });
       this.deps.logger.info({ transactionalId, producerId: md.producerId, epoch: fenced.producerEpoch }, 'fencing the previous producer: aborting its open transaction');
       return { records: [this.record(fenced)], response: { errorCode: E.CONCURRENT_TRANSACTIONS, producerId: -1, producerEpoch: -1 } };
     }
@@ -250,7 +283,8 @@ export class TransactionShard implements CoordinatorShard {
       producerId = freshProducerId;
       producerEpoch = 0;
     }
-    const bumped = this.next(md, { producerId, previousProducerId, producerEpoch, timeoutMs, state: TxnState.Empty, partitions: new Map(), startTimestampMs: -1 });
+    // The client transaction version is kept (Kafka's prepareIncrementProducerEpoch): its next EndTxn decides it again.
+    const bumped = this.next(md, { producerId, previousProducerId, nextProducerId: -1, producerEpoch, timeoutMs, state: TxnState.Empty, partitions: new Map(), startTimestampMs: -1 });
     return { records: [this.record(bumped)], response: { errorCode: E.NONE, producerId, producerEpoch } };
   }
 
@@ -262,8 +296,18 @@ export class TransactionShard implements CoordinatorShard {
     return E.NONE;
   }
 
-  /** AddPartitionsToTxn / AddOffsetsToTxn: the partitions join the (possibly new) transaction. */
-  addPartitionsOp(transactionalId: string, producerId: number, producerEpoch: number, partitions: TxnTopicPartitions[]): CoordinatorResult<number> {
+  /**
+   * AddPartitionsToTxn / AddOffsetsToTxn: the partitions join the (possibly new) transaction.
+   * `clientTransactionVersion` 2 for the implicit adds of transactions V2 (Produce v12+,
+   * TxnOffsetCommit v5, AddPartitionsToTxn v5 from a leader): recorded with the transaction.
+   */
+  addPartitionsOp(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    partitions: TxnTopicPartitions[],
+    clientTransactionVersion: ClientTransactionVersion | null = null,
+  ): CoordinatorResult<number> {
     const md = this.txns.get(transactionalId);
     const code = this.checkProducer(md, producerId, producerEpoch);
     if (code !== E.NONE || md === undefined) return { records: [], response: code };
@@ -271,8 +315,10 @@ export class TransactionShard implements CoordinatorShard {
     if (md.state === TxnState.Dead) return { records: [], response: E.INVALID_TXN_STATE };
     const ongoing = md.state === TxnState.Ongoing;
     const missing = partitions.some((t) => t.partitions.some((p) => md.partitions.get(t.topic)?.has(p) !== true));
-    if (ongoing && !missing) return { records: [], response: E.NONE };
+    const tvChanges = clientTransactionVersion !== null && clientTransactionVersion !== md.clientTransactionVersion;
+    if (ongoing && !missing && !tvChanges) return { records: [], response: E.NONE };
     const next = this.next(md, ongoing ? {} : { partitions: new Map(), startTimestampMs: this.deps.clock.now() });
+    if (clientTransactionVersion !== null) next.clientTransactionVersion = clientTransactionVersion;
     next.state = TxnState.Ongoing;
     for (const t of partitions) {
       let set = next.partitions.get(t.topic);
@@ -299,21 +345,64 @@ export class TransactionShard implements CoordinatorShard {
     return out;
   }
 
-  /** EndTxn (protocol version 1): Ongoing → PrepareCommit/PrepareAbort; retries of a finished one succeed. */
-  endTxnOp(transactionalId: string, producerId: number, producerEpoch: number, commit: boolean): CoordinatorResult<number> {
+  /**
+   * EndTxn (Kafka's endTransaction from a client). Ongoing → PrepareCommit/PrepareAbort; a retry of
+   * a finished one succeeds. With `clientTransactionVersion` 2 (EndTxn v5) the prepared state
+   * carries epoch + 1 (the markers' epoch, answered to the client); an exhausted epoch takes
+   * `freshProducerId` as NextProducerId (answered with epoch 0; without one: NEEDS_PRODUCER_ID).
+   * Whether a request is a retry follows the transaction version stored with the transaction: V2
+   * retries come with the epoch before the bump.
+   */
+  endTxnOp(
+    transactionalId: string,
+    producerId: number,
+    producerEpoch: number,
+    commit: boolean,
+    clientTransactionVersion: ClientTransactionVersion = 1,
+    freshProducerId: number | null = null,
+  ): CoordinatorResult<EndTxnAnswer> {
+    const answer = (errorCode: number, cur?: TxnMetadata): CoordinatorResult<EndTxnAnswer> => ({
+      records: [],
+      response: { errorCode, producerId: cur?.producerId ?? -1, producerEpoch: cur?.producerEpoch ?? -1 },
+    });
     const md = this.txns.get(transactionalId);
-    const code = this.checkProducer(md, producerId, producerEpoch);
-    if (code !== E.NONE || md === undefined) return { records: [], response: code };
-    const answer = (response: number): CoordinatorResult<number> => ({ records: [], response });
+    if (md === undefined) return answer(E.INVALID_PRODUCER_ID_MAPPING);
+    const storedV2 = md.clientTransactionVersion >= 2;
+    // Kafka's retryOnOverflow / retryOnEpochBump: a V2 EndTxn whose answer was lost.
+    const retryOnOverflow = storedV2 && md.previousProducerId === producerId && producerEpoch === MAX_PRODUCER_EPOCH - 1 && md.producerEpoch === 0;
+    const retryOnEpochBump = storedV2 && md.producerId === producerId && md.producerEpoch === producerEpoch + 1;
+    let validEpoch: boolean;
+    if (!storedV2) validEpoch = producerEpoch === md.producerEpoch;
+    else if (md.state === TxnState.PrepareCommit || md.state === TxnState.PrepareAbort) validEpoch = retryOnEpochBump;
+    else if (md.state === TxnState.CompleteCommit || md.state === TxnState.CompleteAbort) validEpoch = retryOnEpochBump || retryOnOverflow;
+    else validEpoch = producerEpoch === md.producerEpoch;
+    if (md.producerId !== producerId && !retryOnOverflow) return answer(E.INVALID_PRODUCER_ID_MAPPING);
+    if (!validEpoch) return answer(E.PRODUCER_FENCED);
     switch (md.state) {
       case TxnState.Ongoing: {
-        const prepared = this.next(md, { state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort });
-        return { records: [this.record(prepared)], response: E.NONE };
+        const v2 = clientTransactionVersion >= 2;
+        let nextProducerId = -1;
+        if (v2 && isEpochExhausted(md.producerEpoch)) {
+          if (freshProducerId === null) return answer(NEEDS_PRODUCER_ID);
+          nextProducerId = freshProducerId;
+        }
+        const prepared = this.next(md, {
+          state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort,
+          producerEpoch: v2 ? md.producerEpoch + 1 : md.producerEpoch,
+          nextProducerId,
+          clientTransactionVersion,
+        });
+        // V2: the client continues with the bumped epoch, or with the next producer id at epoch 0.
+        const response: EndTxnAnswer =
+          nextProducerId >= 0
+            ? { errorCode: E.NONE, producerId: nextProducerId, producerEpoch: 0 }
+            : { errorCode: E.NONE, producerId: prepared.producerId, producerEpoch: prepared.producerEpoch };
+        return { records: [this.record(prepared)], response };
       }
       case TxnState.CompleteCommit:
-        return answer(commit ? E.NONE : E.INVALID_TXN_STATE);
+        return answer(commit ? E.NONE : E.INVALID_TXN_STATE, md);
       case TxnState.CompleteAbort:
-        return answer(commit ? E.INVALID_TXN_STATE : E.NONE);
+        return answer(commit ? E.INVALID_TXN_STATE : E.NONE, md);
       case TxnState.PrepareCommit:
         return answer(commit ? E.CONCURRENT_TRANSACTIONS : E.INVALID_TXN_STATE);
       case TxnState.PrepareAbort:
@@ -351,6 +440,13 @@ export class TransactionShard implements CoordinatorShard {
           const cur = shard.txns.get(transactionalId);
           if (!same(cur)) return { records: [], response: E.NONE };
           const done = shard.next(cur, { state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort, partitions: new Map() });
+          if (cur.nextProducerId >= 0) {
+            // Transactions V2 with an exhausted epoch: the markers are written, move to the next id (Kafka's prepareComplete).
+            done.previousProducerId = cur.producerId;
+            done.producerId = cur.nextProducerId;
+            done.producerEpoch = 0;
+            done.nextProducerId = -1;
+          }
           return { records: [shard.record(done)], response: E.NONE };
         });
       })
@@ -376,7 +472,7 @@ export class TransactionShard implements CoordinatorShard {
           const cur = shard.txns.get(id);
           if (cur?.state !== TxnState.Ongoing || cur.producerEpoch !== epoch) return { records: [], response: E.NONE };
           shard.deps.logger.info({ transactionalId: id, producerId: cur.producerId, timeoutMs: cur.timeoutMs }, 'aborting a transaction past its timeout');
-          const aborting = shard.next(cur, { producerEpoch: Math.min(epoch + 1, MAX_PRODUCER_EPOCH), state: TxnState.PrepareAbort });
+          const aborting = shard.next(cur, { producerEpoch: fencedEpoch(cur), state: TxnState.PrepareAbort });
           return { records: [shard.record(aborting)], response: E.NONE };
         })
         .catch((err: unknown) => this.deps.logger.warn({ transactionalId: id, err: String(err) }, 'aborting a timed out transaction failed; will retry'));

@@ -7,7 +7,8 @@
 // Apache Kafka 4.4 itself (KRaft, from .cache/kafka-jars, see kafka-tools.ts startRealKafka)
 // instead, to prove a test against the reference broker. With the kafka target,
 // SPOOL_TXN_KAFKA_TV=0|1|2 sets the cluster's `transaction.version` feature first (Kafka 4.1
-// formats new clusters at 2, KIP-890 "transactions V2").
+// formats new clusters at 2, KIP-890 "transactions V2"). With the spool target,
+// SPOOL_TXN_SPOOL_TV=0|1|2 sets spool.transaction.version (the feature level Spool advertises).
 // Trace: clients reach the broker through a recording proxy (test/helpers/kafka-trace.ts; the
 // broker advertises the proxy's port) and each test prints which APIs and versions each client
 // used, with the errors it got. SPOOL_TXN_TRACE=0 connects the clients directly instead;
@@ -92,6 +93,9 @@ async function startBehind(t: TapLike, trace: TraceProxy | null, dir: string): P
     };
   }
   const config: Record<string, string | number | boolean> = { 'group.initial.rebalance.delay.ms': 0 };
+  // SPOOL_TXN_SPOOL_TV=0|1|2: spool.transaction.version, the transaction.version Spool advertises.
+  const tv = process.env.SPOOL_TXN_SPOOL_TV;
+  if (tv !== undefined && tv !== '') config['spool.transaction.version'] = Number(tv);
   if (trace !== null) config['advertised.listeners'] = `PLAINTEXT://127.0.0.1:${trace.port}`;
   const spool = await startSpool(dir, { config });
   trace?.setUpstream(spool.broker.host, spool.broker.port);
