@@ -15,6 +15,8 @@ import {
   waitForEtcd,
   type Engine,
 } from '../../src/cli/cluster.js';
+import { BrokerConnection } from '../../src/network/index.js';
+import { ApiKey } from '../../src/protocol/index.js';
 import { ManagedProcess, freePorts, liveProcesses, waitForPort as waitForPortImpl, type ExitInfo, type WaitOptions } from '../../src/cli/process.js';
 
 export { freePort, freePorts, canConnect, sleep, waitUntil } from '../../src/cli/process.js';
@@ -252,6 +254,10 @@ export async function startClusterProcesses(opts: ClusterOptions): Promise<Clust
   try {
     for (const p of processes) p.start();
     await Promise.all(handles.map((h, i) => waitForPortImpl(h.port, { host, process: processes[i], timeoutMs })));
+    // Clients ask the controller for admin requests: wait until every broker knows one and all
+    // brokers are registered (right after start a broker may answer Metadata with controller -1,
+    // which KafkaJS's admin does not retry).
+    await Promise.all(handles.map((h) => waitForController(h.host, h.port, handles.length, timeoutMs)));
   } catch (e) {
     await kill();
     throw e;
@@ -273,6 +279,27 @@ export async function startClusterProcesses(opts: ClusterOptions): Promise<Clust
     },
     kill,
   };
+}
+
+/** Polls Metadata on one broker until it names a controller and lists `brokers` brokers. */
+async function waitForController(host: string, port: number, brokers: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // Bounded by the deadline.
+  for (;;) {
+    try {
+      const c = await BrokerConnection.open({ host, port, clientId: 'cluster-helper', maxResponseBytes: 1 << 20, connectTimeoutMs: 2000 });
+      try {
+        const md = await c.request(ApiKey.Metadata, 9, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, 2000);
+        if (md.controllerId >= 0 && md.brokers.length >= brokers) return;
+      } finally {
+        c.close();
+      }
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline) throw new Error(`broker ${host}:${port} knows no controller after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function brokerHandle(proc: ManagedProcess, nodeId: number, host: string, port: number, logDir: string, timeoutMs: number): BrokerHandle {
