@@ -206,11 +206,97 @@ export interface PartitionLog {
   /** Starts a new segment at logEndOffset, unless the active one is empty. */
   roll(): void;
 
+  /** One compaction round (see CleanOptions). Rejects if another round of this log is running. */
+  clean(options: CleanOptions): Promise<CleanResult>;
+
   /** fsyncs everything written so far. Concurrent callers share one fsync (group commit). */
   flush(): Promise<void>;
 
   /** Also closes and removes every deleted segment still waiting out its delay. */
   close(): Promise<void>;
+}
+
+/** An aborted transaction, as the log's `.txnindex` files record it (offsets inclusive). */
+export interface CleanAbortedTxn {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+/**
+ * One compaction round of a log (Kafka's Cleaner.doClean), decided by the log layer (log/cleaner.ts)
+ * and done by the engine. Semantics are Kafka 4.x's (storage module, org.apache.kafka.storage
+ * .internals.log.Cleaner, MemoryRecords.filterTo, DefaultRecordBatch):
+ *
+ * 1. Offset map: scan the dirty range [firstDirtyOffset, endOffset) segment by segment and map
+ *    each record key to its largest offset (control batches and aborted transactional records
+ *    excluded, as Kafka). At most `maxMapEntries` distinct keys: when the next whole segment would
+ *    not fit, the map stops at that segment's base offset (Kafka's "offset map full"); the first
+ *    dirty segment is always mapped whole. `cleanedUpTo` is where the map ended.
+ * 2. Clean every segment whose offsets are all < cleanedUpTo (from the log start, clean segments
+ *    included), in groups of consecutive segments whose total size stays <= segmentBytes and
+ *    whose offset span fits a 32-bit relative offset (Kafka's groupSegmentsBySize). Each group is
+ *    written to one new segment with the first segment's base offset. A record is kept when it
+ *    has a key, its offset >= the map's offset for that key (or the key is not in the map), it
+ *    is not part of an aborted transaction, and, for a tombstone (null value), the batch has no
+ *    delete horizon yet or `now` < that horizon. A batch whose records all stay and that needs no
+ *    new delete horizon is copied byte for byte; otherwise it is rebuilt as Kafka's filterTo does
+ *    (same base offset, original last offset kept, producer id/epoch/base sequence, transactional
+ *    and control flags, partition leader epoch, codec and timestamp type kept; first timestamp,
+ *    max timestamp and CRC recomputed; a batch holding tombstones or a control record gets
+ *    deleteHorizonMs = now + deleteRetentionMs, attribute bit 0x40, as KIP-534). Control batches
+ *    (transaction markers) are dropped only after their delete horizon and when Kafka would
+ *    (commit markers once no data of the transaction remains unseen, abort markers once the
+ *    transaction's data is gone). A batch left with no records is dropped, except when it is the
+ *    last batch of a producer (`producerLastOffsets[producerId] === batch lastOffset`): then its
+ *    header is kept as an empty batch, as Kafka keeps it for the producer state.
+ * 3. Crash safety as Kafka: the new segment is written as `<base>.log.cleaned` (+ its offset and
+ *    time indexes), fsynced, renamed to `.swap`, the old segments are replaced (renamed
+ *    `.deleted`, closed and removed after fileDeleteDelayMs like other deleted segments), and
+ *    the `.swap` files are renamed to their final names. openLog deletes `*.cleaned` files and
+ *    completes a swap it finds (removing the segments the `.swap` segment replaces), so a kill -9
+ *    at any point loses nothing and leaves no duplicate offsets.
+ * 4. Appends, reads and flushes go on while a round runs (the native engine works on a worker
+ *    thread; the TS engine yields to the event loop between batches). If a segment of the round
+ *    was deleted or truncated meanwhile (retention, DeleteRecords, follower truncation), the
+ *    round is abandoned: its `.cleaned` files are deleted and the result says `abandoned`.
+ *
+ * For uncompressed batches both engines write byte-identical segments; for compressed batches
+ * the records are identical (the codecs' compressed bytes may differ between implementations).
+ */
+export interface CleanOptions {
+  /** The cleaner checkpoint: offsets below it are clean. At least logStartOffset. */
+  firstDirtyOffset: number;
+  /** First uncleanable offset: <= the active segment's base offset (and the LSO, and the
+   *  min.compaction.lag bound); a segment containing it is not cleaned. */
+  endOffset: number;
+  /** Wall clock (ms) for delete horizons. */
+  now: number;
+  /** delete.retention.ms. */
+  deleteRetentionMs: number;
+  /** Distinct keys the offset map may hold (log.cleaner.dedupe.buffer.size / threads / 24 * 0.9). */
+  maxMapEntries: number;
+  /** Maximum bytes of one cleaned segment (segment.bytes). */
+  segmentBytes: number;
+  /** log.cleaner.io.max.bytes.per.second (read + written); Infinity = unthrottled. */
+  ioMaxBytesPerSecond: number;
+  /** Aborted transactions overlapping [logStartOffset, endOffset), ascending by firstOffset. */
+  abortedTxns: CleanAbortedTxn[];
+  /** Producer id -> last offset of that producer's last batch in the log (its producer state). */
+  producerLastOffsets: Array<[number, number]>;
+}
+
+export interface CleanResult {
+  /** The next cleaner checkpoint: where the offset map ended (<= endOffset). */
+  cleanedUpTo: number;
+  /** The round found a segment changed under it and wrote nothing. */
+  abandoned: boolean;
+  bytesRead: number;
+  bytesWritten: number;
+  recordsRead: number;
+  recordsRetained: number;
+  /** Each new segment and the base offsets of the segments it replaced (in order). */
+  groups: Array<{ baseOffset: number; replaced: number[]; sizeInBytes: number }>;
 }
 
 export interface OpenOptions {

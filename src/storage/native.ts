@@ -10,6 +10,8 @@ import {
   StorageErrorCode,
   type AppendOptions,
   type AppendResult,
+  type CleanOptions,
+  type CleanResult,
   type BatchSummary,
   type Codec,
   type FileSlice,
@@ -187,6 +189,10 @@ class NativePartitionLog implements PartitionLog {
 
   roll(): void {
     call(() => this.handle.roll());
+  }
+
+  clean(options: CleanOptions): Promise<CleanResult> {
+    return Promise.reject(new Error(`log cleaning is not implemented in this engine yet (${options.firstDirtyOffset})`));
   }
 
   flush(): Promise<void> {

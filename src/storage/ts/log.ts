@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import {
   AppendOptions,
   AppendResult,
+  CleanOptions,
+  CleanResult,
   BatchSummary,
   FileSlice,
   LogConfig,
@@ -319,6 +321,10 @@ export class TsPartitionLog implements PartitionLog {
   roll(): void {
     this.ensureOpen();
     if (this.active.size > 0) this.rollNow();
+  }
+
+  clean(options: CleanOptions): Promise<CleanResult> {
+    return Promise.reject(new Error(`log cleaning is not implemented in this engine yet (${options.firstDirtyOffset})`));
   }
 
   read(offset: number, maxBytes: number, maxOffset = Number.MAX_SAFE_INTEGER): FileSlice {
