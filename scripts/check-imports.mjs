@@ -22,9 +22,10 @@ const allowed = {
   replication: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'protocol', 'network'],
   coordinator: ['errors', 'records', 'storage', 'protocol'],
   api: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network'],
-  broker: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api'],
+  admin: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api'],
+  broker: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api', 'admin'],
   index: ['broker', 'config', 'errors'],
-  cli: ['index', 'broker', 'config', 'errors'],
+  cli: ['index', 'broker', 'config', 'errors', 'protocol', 'network', 'storage'],
 };
 
 function listTs(dir) {

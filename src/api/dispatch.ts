@@ -29,17 +29,20 @@ export type PreHandlerHook = (ctx: RequestContext, body: unknown) => void | Prom
 export type OnResponseHook = (ctx: RequestContext, outcome: RequestOutcome['kind'], durationMs: number) => void;
 /** Runs when a hook or handler threw, before the connection closes. */
 export type OnErrorHook = (ctx: RequestContext, err: unknown) => void;
+/** Runs with the decoded request and the handler's response (per-topic metrics); never changes them. */
+export type OnHandledHook = (ctx: RequestContext, request: unknown, response: unknown) => void;
 
 interface Hooks {
   onRequest: OnRequestHook[];
   preHandler: PreHandlerHook[];
   onResponse: OnResponseHook[];
   onError: OnErrorHook[];
+  onHandled: OnHandledHook[];
 }
 
 export class Dispatcher {
   private readonly registrations = new Map<number, ApiRegistration>();
-  private readonly hooks: Hooks = { onRequest: [], preHandler: [], onResponse: [], onError: [] };
+  private readonly hooks: Hooks = { onRequest: [], preHandler: [], onResponse: [], onError: [], onHandled: [] };
 
   constructor(
     private readonly services: ApiServices,
@@ -56,7 +59,8 @@ export class Dispatcher {
   addHook(name: 'preHandler', hook: PreHandlerHook): this;
   addHook(name: 'onResponse', hook: OnResponseHook): this;
   addHook(name: 'onError', hook: OnErrorHook): this;
-  addHook(name: keyof Hooks, hook: OnRequestHook | PreHandlerHook | OnResponseHook | OnErrorHook): this {
+  addHook(name: 'onHandled', hook: OnHandledHook): this;
+  addHook(name: keyof Hooks, hook: OnRequestHook | PreHandlerHook | OnResponseHook | OnErrorHook | OnHandledHook): this {
     (this.hooks[name] as Array<typeof hook>).push(hook);
     return this;
   }
@@ -164,6 +168,13 @@ export class Dispatcher {
       response = await registration.handler(body, ctx);
     } catch (err) {
       return this.failed(ctx, err, 'handler failed');
+    }
+    for (const hook of this.hooks.onHandled) {
+      try {
+        hook(ctx, body, response);
+      } catch (err) {
+        this.logger.error({ err, api: apiName(apiKey) }, 'onHandled hook failed');
+      }
     }
     const mode = registration.responseMode?.(body, response) ?? 'send';
     if (mode === 'none') return { kind: 'noResponse' };
