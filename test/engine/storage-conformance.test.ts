@@ -610,12 +610,24 @@ t.test('storage engine conformance', async (t) => {
             [0, 9, T0 + 1, false],
             [2, 10, T0 + 5, false],
           ]);
-          const gap = buildBatch({ records: records(1, 'h'), baseTimestamp: T0, baseOffset: 7 });
-          expectError(t, () => log.appendAsFollower(gap), StorageErrorCode.INVALID_RECORD, 'first batch not at the log end offset');
+          // Below the log end offset is refused (Kafka's UnexpectedAppendOffset); above it is a
+          // compacted leader's gap and accepted, as are gaps between batches (docs/storage-format.md).
+          const behind = buildBatch({ records: records(1, 'h'), baseTimestamp: T0, baseOffset: 2 });
+          expectError(t, () => log.appendAsFollower(behind), StorageErrorCode.INVALID_RECORD, 'first batch below the log end offset');
           const contiguous = buildBatch({ records: records(1, 'i'), baseTimestamp: T0, baseOffset: 3 });
-          const gapped = buildBatch({ records: records(1, 'j'), baseTimestamp: T0, baseOffset: 9 });
-          expectError(t, () => log.appendAsFollower(Buffer.concat([contiguous, gapped])), StorageErrorCode.CORRUPT_MESSAGE, 'a gap between batches');
+          const overlapping = buildBatch({ records: records(1, 'j'), baseTimestamp: T0, baseOffset: 3 });
+          expectError(t, () => log.appendAsFollower(Buffer.concat([contiguous, overlapping])), StorageErrorCode.CORRUPT_MESSAGE, 'batches whose offsets do not rise');
           t.equal(log.logEndOffset, 3, 'nothing written');
+          const gapped = buildBatch({ records: records(1, 'k'), baseTimestamp: T0, baseOffset: 9 });
+          log.appendAsFollower(Buffer.concat([contiguous, gapped]));
+          t.equal(log.logEndOffset, 10, 'a gap between batches (compacted away on the leader) is kept');
+          const far = buildBatch({ records: records(1, 'l'), baseTimestamp: T0, baseOffset: 20 });
+          log.appendAsFollower(far);
+          t.equal(log.logEndOffset, 21, 'a first batch past the log end offset is accepted');
+          t.same(
+            decodeBatches(readSlice(log.read(3, 1 << 20))).map((b) => b.baseOffset),
+            [3, 9, 20],
+          );
         });
       });
 

@@ -89,14 +89,18 @@ export function validateBatches(batches: Buffer, maxMessageBytes: number, rules:
     }
     const count = batches.readInt32BE(pos + RECORDS_COUNT);
     const lastOffsetDelta = batches.readInt32BE(pos + LAST_OFFSET_DELTA);
-    if (count <= 0 || count !== lastOffsetDelta + 1) {
+    // A follower takes what a cleaned leader log holds: fewer records than offsets, even none.
+    const countOk = rules.sparseOffsets === true ? count >= 0 && lastOffsetDelta >= 0 && count <= lastOffsetDelta + 1 : count > 0 && count === lastOffsetDelta + 1;
+    if (!countOk) {
       throw new StorageError(
         StorageErrorCode.INVALID_RECORD,
         `${where}: batch at position ${pos} has recordsCount ${count} and lastOffsetDelta ${lastOffsetDelta}`,
         { batchPosition: pos },
       );
     }
-    validateRecords(batches, pos, size, rules, where);
+    // An empty batch (Kafka's writeEmptyHeader, kept by the cleaner for producer state) has no
+    // records to walk, whatever codec it names.
+    if (count > 0 || size > HEADER_SIZE) validateRecords(batches, pos, size, rules, where);
     positions.push(pos);
     pos += size;
   }
@@ -147,14 +151,10 @@ export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean)
   const attributes = batch.readInt16BE(ATTRIBUTES);
   const maxTimestamp = readInt64(batch, MAX_TIMESTAMP);
   const count = batch.readInt32BE(RECORDS_COUNT);
-  if (attributes & ATTR_LOG_APPEND_TIME) {
-    // Every record of a LogAppendTime batch carries the batch's maxTimestamp.
-    for (let i = 0; i < count; i++) {
-      const r = { offset: baseOffset + i, timestamp: maxTimestamp };
-      if (visit(r)) return r;
-    }
-    return null;
-  }
+  if (count <= 0) return null;
+  // Every record of a LogAppendTime batch carries the batch's maxTimestamp. Offsets come from the
+  // records' deltas: a cleaned batch has gaps.
+  const logAppendTime = (attributes & ATTR_LOG_APPEND_TIME) !== 0;
   const baseTimestamp = readInt64(batch, BASE_TIMESTAMP);
   const codec = (attributes & ATTR_CODEC_MASK) as Codec;
   const body = codec === Codec.none ? batch.subarray(HEADER_SIZE) : decompress(codec, batch.subarray(HEADER_SIZE));
@@ -165,7 +165,7 @@ export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean)
     reader.pos += 1; // record attributes
     const timestampDelta = reader.varlong();
     const offsetDelta = reader.varlong();
-    const r = { offset: baseOffset + offsetDelta, timestamp: baseTimestamp + timestampDelta };
+    const r = { offset: baseOffset + offsetDelta, timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta };
     if (visit(r)) return r;
     reader.pos = end;
   }

@@ -41,7 +41,8 @@ import {
   writeInt64,
 } from './batch.js';
 import { crc32c } from './crc32c.js';
-import { WELL_FORMED_ONLY, type RecordRules } from './records.js';
+import { FOLLOWER_RULES, type RecordRules } from './records.js';
+import { cleanLog, completeSwaps, type CleanHost } from './cleaner.js';
 import { Segment, writeFully } from './segment.js';
 
 const LOG_FILE = /^(\d{20})\.log$/;
@@ -72,6 +73,8 @@ export class TsPartitionLog implements PartitionLog {
    * FileSlices in flight until `until` (performance.now() ms, file.delete.delay.ms later).
    */
   private doomed: Array<{ until: number; segment: Segment }> = [];
+  /** A clean() round is running (at most one per log). */
+  private cleaning = false;
 
   private constructor(
     readonly dir: string,
@@ -106,7 +109,9 @@ export class TsPartitionLog implements PartitionLog {
     logger: StorageLogger,
   ): Promise<TsPartitionLog> {
     await fs.promises.mkdir(dir, { recursive: true });
-    const names = await fs.promises.readdir(dir);
+    let names = await fs.promises.readdir(dir);
+    // A clean round killed between its `.swap` rename and the final names: finish it first.
+    if (await completeSwaps(dir, names)) names = await fs.promises.readdir(dir);
     const bases: number[] = [];
     const logBases = new Set<string>();
     for (const name of names) {
@@ -198,24 +203,28 @@ export class TsPartitionLog implements PartitionLog {
     const now = options.now ?? Date.now();
     // A follower's records are checked for being well formed only: the leader applied the
     // topic's rules when it took them.
-    const rules = follower ? WELL_FORMED_ONLY : this.leaderRules(now);
+    const rules = follower ? FOLLOWER_RULES : this.leaderRules(now);
     const starts = validateBatches(batches, this.config.maxMessageBytes, rules, where);
     const logAppendTime = !follower && this.config.messageTimestampType === 'LogAppendTime';
 
-    // Offsets each batch will get, checked before anything is written.
-    let nextOffset = this._logEndOffset;
+    // Offsets each batch will get, checked before anything is written. A follower keeps the
+    // leader's: a compacted leader log has gaps, so (as Kafka) only a first offset below the log
+    // end offset, or batches out of order, are refused.
+    let lastOffset = this._logEndOffset - 1;
     for (const pos of starts) {
-      const count = batches.readInt32BE(pos + RECORDS_COUNT);
+      const lastOffsetDelta = batches.readInt32BE(pos + LAST_OFFSET_DELTA);
       if (follower) {
         const base = readInt64(batches, pos + BASE_OFFSET);
-        if (base !== nextOffset) {
+        if (base <= lastOffset) {
           const code = pos === 0 ? StorageErrorCode.INVALID_RECORD : StorageErrorCode.CORRUPT_MESSAGE;
-          throw new StorageError(code, `${where}: follower batch at position ${pos} has baseOffset ${base}, expected ${nextOffset}`);
+          const what = pos === 0 ? `below the log end offset ${this._logEndOffset}` : `not after the previous batch's last offset ${lastOffset}`;
+          throw new StorageError(code, `${where}: follower batch at position ${pos} has baseOffset ${base}, ${what}`);
         }
+        lastOffset = base + lastOffsetDelta;
+      } else {
+        lastOffset += lastOffsetDelta + 1;
       }
-      nextOffset += count;
     }
-    const lastOffset = nextOffset - 1;
 
     this.maybeRoll(batches.length, lastOffset, now);
     const seg = this.active;
@@ -237,11 +246,13 @@ export class TsPartitionLog implements PartitionLog {
       }
       const attributes = batches.readInt16BE(pos + ATTRIBUTES);
       const count = batches.readInt32BE(pos + RECORDS_COUNT);
+      if (follower) offset = readInt64(batches, pos + BASE_OFFSET);
+      const batchLast = offset + batches.readInt32BE(pos + LAST_OFFSET_DELTA);
       const batchMax = readInt64(batches, pos + MAX_TIMESTAMP);
       if (batchMax > maxTimestamp) maxTimestamp = batchMax;
       summaries.push({
         baseOffset: offset,
-        lastOffset: offset + batches.readInt32BE(pos + LAST_OFFSET_DELTA),
+        lastOffset: batchLast,
         maxTimestamp: batchMax,
         producerId: readInt64(batches, pos + PRODUCER_ID),
         producerEpoch: batches.readInt16BE(pos + PRODUCER_EPOCH),
@@ -251,7 +262,7 @@ export class TsPartitionLog implements PartitionLog {
         isControl: (attributes & ATTR_CONTROL) !== 0,
         sizeInBytes: size,
       });
-      offset += count;
+      offset = batchLast + 1;
     }
 
     const position = seg.size;
@@ -324,7 +335,36 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   clean(options: CleanOptions): Promise<CleanResult> {
-    return Promise.reject(new Error(`log cleaning is not implemented in this engine yet (${options.firstDirtyOffset})`));
+    try {
+      this.ensureOpen();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (this.cleaning) {
+      return Promise.reject(new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${this.dir}: a clean round of this log is already running`));
+    }
+    this.cleaning = true;
+    const host: CleanHost = {
+      dir: this.dir,
+      config: this.config,
+      segments: () => this.segs,
+      isClosed: () => this.closed,
+      replaceSegments: (old, fresh, renamed) => {
+        this.replaceSegments(old, fresh, renamed);
+      },
+    };
+    return cleanLog(host, options).finally(() => {
+      this.cleaning = false;
+    });
+  }
+
+  /** The cleaner's swap: old segments go the deleted-segment path, `fresh` takes their place. */
+  private replaceSegments(old: Segment[], fresh: Segment, renamed: () => void): void {
+    const at = this.segs.indexOf(old[0]);
+    for (const s of old) this.dropSegment(s);
+    renamed();
+    this.segs.splice(at, old.length, fresh);
+    this.dirDirty = true;
   }
 
   read(offset: number, maxBytes: number, maxOffset = Number.MAX_SAFE_INTEGER): FileSlice {

@@ -3,7 +3,17 @@
 // (docs/storage-format.md, "Append" step 1). Compressed records are decompressed with a bound
 // first (decompressBounded), then walked; nothing is allocated per record.
 import { Codec, StorageError, StorageErrorCode, maxDecompressedBytes } from '../engine.js';
-import { ATTRIBUTES, ATTR_CODEC_MASK, ATTR_LOG_APPEND_TIME, BASE_TIMESTAMP, HEADER_SIZE, MAX_TIMESTAMP, RECORDS_COUNT, readInt64 } from '../../records/batch-layout.js';
+import {
+  ATTRIBUTES,
+  ATTR_CODEC_MASK,
+  ATTR_LOG_APPEND_TIME,
+  BASE_TIMESTAMP,
+  HEADER_SIZE,
+  LAST_OFFSET_DELTA,
+  MAX_TIMESTAMP,
+  RECORDS_COUNT,
+  readInt64,
+} from '../../records/batch-layout.js';
 import { OutputLimitError, decompressBounded } from './codec.js';
 
 /** The smallest record: length, attributes, timestamp delta, offset delta, key and value lengths, header count. */
@@ -23,9 +33,17 @@ export interface RecordRules {
   /** cleanup.policy contains compact: every record needs a key. */
   compacted: boolean;
   timestamps: TimestampRange | null;
+  /**
+   * A follower append of possibly compacted data: record offset deltas need only increase and
+   * stay <= lastOffsetDelta (docs/storage-format.md, "Follower append of compacted data").
+   */
+  sparseOffsets?: boolean;
 }
 
 export const WELL_FORMED_ONLY: RecordRules = { compacted: false, timestamps: null };
+
+/** What a follower append checks: well formed, offsets as a cleaned leader log may hold them. */
+export const FOLLOWER_RULES: RecordRules = { compacted: false, timestamps: null, sparseOffsets: true };
 
 /** A record of the batch is at fault (caught in validateRecords, which throws the StorageError). */
 class RecordRefusal extends Error {
@@ -99,6 +117,9 @@ class RecordReader {
 }
 
 const reader = new RecordReader();
+/** The batch being walked: its lastOffsetDelta and the previous record's offset delta (sparse offsets). */
+let lastOffsetDelta = 0;
+let previousOffsetDelta = -1;
 
 /**
  * Checks every record of the batch at `pos` of `batches` (already checked: header, size, CRC,
@@ -117,6 +138,8 @@ export function validateRecords(batches: Buffer, pos: number, size: number, rule
     try {
       records = decompressBounded(codec, batches.subarray(start, end), limit);
     } catch (err) {
+      // A codec this engine cannot load (zstd without zstd-napi): UNSUPPORTED_COMPRESSION_TYPE.
+      if (err instanceof StorageError) throw err;
       const reason =
         err instanceof OutputLimitError
           ? `the records decompress to more than ${limit} bytes`
@@ -132,6 +155,8 @@ export function validateRecords(batches: Buffer, pos: number, size: number, rule
     const logAppendTime = (batches.readInt16BE(pos + ATTRIBUTES) & ATTR_LOG_APPEND_TIME) !== 0;
     const baseTimestamp = readInt64(batches, pos + BASE_TIMESTAMP);
     const maxTimestamp = readInt64(batches, pos + MAX_TIMESTAMP);
+    lastOffsetDelta = batches.readInt32BE(pos + LAST_OFFSET_DELTA);
+    previousOffsetDelta = -1;
     for (; index < count; index++) {
       walkRecord(index, count, rules, logAppendTime, baseTimestamp, maxTimestamp);
     }
@@ -179,7 +204,15 @@ function walkRecord(index: number, count: number, rules: RecordRules, logAppendT
   const timestampDelta = reader.varlong();
   if (Number.isNaN(timestampDelta)) throw new RecordRefusal(index, 'timestamp delta varlong longer than 10 bytes');
   const offsetDelta = varint(index, 'offset delta');
-  if (offsetDelta !== index) {
+  if (rules.sparseOffsets === true) {
+    if (offsetDelta <= previousOffsetDelta || offsetDelta > lastOffsetDelta) {
+      throw new RecordRefusal(
+        index,
+        `inner record offset delta ${offsetDelta} after ${previousOffsetDelta} (must increase and stay <= lastOffsetDelta ${lastOffsetDelta})`,
+      );
+    }
+    previousOffsetDelta = offsetDelta;
+  } else if (offsetDelta !== index) {
     throw new RecordRefusal(index, `inner record offset delta ${offsetDelta}, expected ${index} (offsets must be 0..${count - 1} in order)`);
   }
   const keyLength = varint(index, 'key length');

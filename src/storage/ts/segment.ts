@@ -164,6 +164,8 @@ export class Segment {
   /** maxTimestamp of the first batch (segment.ms); null while empty. */
   rollingBasedTimestamp: number | null = null;
   deleted = false;
+  /** Bumped by every truncateTo: a clean round abandons when a source segment changed under it. */
+  truncations = 0;
 
   private readonly idxRel: number[] = [];
   private readonly idxPos: number[] = [];
@@ -203,6 +205,21 @@ export class Segment {
     const seg = new Segment(dir, baseOffset, config, fs.openSync(`${name}.log`, 'w+'));
     seg.activate();
     return seg;
+  }
+
+  /**
+   * A segment being written by the cleaner: `logFd` is open on `<base>.log.cleaned`, and its paths
+   * are the final names the swap renames the files to. Inactive (no index fds): the caller feeds
+   * trackBatch and writes cleanedIndexBytes() to the `.cleaned` index files.
+   */
+  static forCleaned(dir: string, baseOffset: number, config: LogConfig, logFd: number): Segment {
+    return new Segment(dir, baseOffset, config, logFd);
+  }
+
+  /** Step 6 of the append rule for a finished cleaned segment, then both index files' bytes. */
+  cleanedIndexBytes(): { index: Buffer; timeIndex: Buffer } {
+    this.timeIndexMaybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+    return { index: this.offsetIndexBytes(), timeIndex: this.timeIndexBytes() };
   }
 
   /**
@@ -528,6 +545,7 @@ export class Segment {
    * them. Kafka resets the index interval counter here, so the next entry comes a full interval later.
    */
   truncateTo(offset: number): void {
+    this.truncations++;
     const h = this.findBatch(offset);
     if (h !== null) {
       fs.ftruncateSync(this.logFd, h.position);
