@@ -5,6 +5,7 @@
 // Calls that parse client or on-disk bytes use catch_unwind: a bug there must surface as a JS
 // error, not abort the broker.
 pub mod batch;
+pub mod cleaner;
 pub mod codec;
 pub mod error;
 pub mod fileio;
@@ -20,8 +21,10 @@ use error::StorageErr;
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn to_napi(e: StorageErr) -> napi::Error {
     let mut context = Vec::new();
@@ -81,6 +84,50 @@ pub struct NativeSegmentInfo {
     pub last_modified_ms: i64,
 }
 
+#[napi(object)]
+pub struct NativeAbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+}
+
+/// engine.ts CleanOptions; ioMaxBytesPerSecond may be Infinity.
+#[napi(object)]
+pub struct NativeCleanOptions {
+    pub first_dirty_offset: i64,
+    pub end_offset: i64,
+    pub now: i64,
+    pub delete_retention_ms: i64,
+    pub max_map_entries: i64,
+    pub segment_bytes: i64,
+    pub io_max_bytes_per_second: f64,
+    pub aborted_txns: Vec<NativeAbortedTxn>,
+    /// [producerId, lastOffset] pairs.
+    pub producer_last_offsets: Vec<Vec<i64>>,
+}
+
+#[napi(object)]
+pub struct NativeCleanGroup {
+    pub base_offset: i64,
+    pub replaced: Vec<i64>,
+    pub size_in_bytes: i64,
+}
+
+#[napi(object)]
+pub struct NativeCleanResult {
+    pub cleaned_up_to: i64,
+    pub abandoned: bool,
+    pub bytes_read: i64,
+    pub bytes_written: i64,
+    pub records_read: i64,
+    pub records_retained: i64,
+    pub groups: Vec<NativeCleanGroup>,
+}
+
+/// What a cleaning round's pool thread hands back to cleanFinish: the signatures of the segments
+/// it read, the round's firstDirtyOffset (an abandoned round's cleanedUpTo) and its outcome.
+type CleanOutcome = (Vec<(i64, u64, u64)>, i64, error::SResult<cleaner::Prepared>);
+
 /// Fields per batch in the packed append result (see src/storage/native.ts).
 pub const APPEND_HEADER_FIELDS: usize = 5;
 pub const APPEND_BATCH_FIELDS: usize = 9;
@@ -118,6 +165,12 @@ fn pack(s: log::AppendSummary) -> Float64Array {
 pub struct NativeLog {
     dir: PathBuf,
     inner: RefCell<Option<log::Log>>,
+    /// A cleaning round is between cleanStart and cleanFinish.
+    cleaning: Cell<bool>,
+    /// Where the running round's pool thread leaves its outcome.
+    clean_slot: Arc<Mutex<Option<CleanOutcome>>>,
+    /// Set by cancelClean / close: the running round stops at its next batch read.
+    clean_cancel: Arc<AtomicBool>,
 }
 
 impl NativeLog {
@@ -217,9 +270,138 @@ impl NativeLog {
         Ok(AsyncTask::new(FlushTask { job: Some(job) }))
     }
 
+    /// Starts a cleaning round: snapshots the inactive segments (dup'd fds) here, does the byte
+    /// work on the libuv pool; the promise resolves when the `.cleaned` segments are written and
+    /// fsynced, and cleanFinish then swaps them in. Refused while a round of this log runs.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn clean_start(&self, options: NativeCleanOptions) -> Result<AsyncTask<CleanTask>> {
+        if self.cleaning.get() {
+            return Err(to_napi(StorageErr::new(
+                error::KAFKA_STORAGE_ERROR,
+                format!(
+                    "{}: a cleaning round of this log is already running",
+                    self.dir.display()
+                ),
+            )));
+        }
+        let mut producer_last_offsets = std::collections::HashMap::new();
+        for pair in &options.producer_last_offsets {
+            if let [pid, last] = pair[..] {
+                producer_last_offsets.insert(pid, last);
+            } else {
+                return Err(napi::Error::new(
+                    Status::InvalidArg,
+                    "producerLastOffsets entries must be [producerId, lastOffset]",
+                ));
+            }
+        }
+        let opts = cleaner::CleanOptions {
+            first_dirty_offset: options.first_dirty_offset,
+            end_offset: options.end_offset,
+            now: options.now,
+            delete_retention_ms: options.delete_retention_ms,
+            max_map_entries: options.max_map_entries,
+            segment_bytes: options.segment_bytes,
+            io_max_bytes_per_second: options.io_max_bytes_per_second,
+            aborted_txns: options
+                .aborted_txns
+                .iter()
+                .map(|t| cleaner::AbortedTxn {
+                    producer_id: t.producer_id,
+                    first_offset: t.first_offset,
+                    last_offset: t.last_offset,
+                })
+                .collect(),
+            producer_last_offsets,
+        };
+        self.clean_cancel.store(false, Ordering::Relaxed);
+        let job = self.with(|l| l.clean_job(opts, self.clean_cancel.clone()))?;
+        self.cleaning.set(true);
+        *self.clean_slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(AsyncTask::new(CleanTask {
+            job: Some(job),
+            slot: self.clean_slot.clone(),
+        }))
+    }
+
+    /// Ends the round cleanStart began: swaps the cleaned segments in (or abandons the round
+    /// when a segment it read was deleted or truncated meanwhile).
+    #[napi(catch_unwind)]
+    pub fn clean_finish(&self) -> Result<NativeCleanResult> {
+        self.cleaning.set(false);
+        let outcome = self
+            .clean_slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((signatures, first_dirty, outcome)) = outcome else {
+            return Err(to_napi(StorageErr::new(
+                error::KAFKA_STORAGE_ERROR,
+                "cleanFinish without a finished cleaning round",
+            )));
+        };
+        let abandoned = log::CleanSummary {
+            cleaned_up_to: first_dirty,
+            abandoned: true,
+            stats: Default::default(),
+            groups: Vec::new(),
+        };
+        let mut guard = self.inner.borrow_mut();
+        let mut summary = match (guard.as_mut(), outcome) {
+            // Closed meanwhile: the round is abandoned (open removes any `.cleaned` left).
+            (None, outcome) => {
+                if let Ok(p) = outcome {
+                    p.discard();
+                }
+                abandoned
+            }
+            (Some(log), Ok(prepared)) => {
+                log.close_expired_deletes();
+                log.clean_commit(prepared).map_err(to_napi)?
+            }
+            // Cancelled by close, or the pool thread tripped over a segment deleted or
+            // truncated under it.
+            (Some(log), Err(_))
+                if self.clean_cancel.load(Ordering::Relaxed)
+                    || !log.segments_unchanged(&signatures) =>
+            {
+                abandoned
+            }
+            (Some(_), Err(e)) => return Err(to_napi(e)),
+        };
+        if summary.abandoned {
+            // Nothing was written: the cleaner checkpoint stays where it was.
+            summary.cleaned_up_to = first_dirty;
+        }
+        Ok(NativeCleanResult {
+            cleaned_up_to: summary.cleaned_up_to,
+            abandoned: summary.abandoned,
+            bytes_read: summary.stats.bytes_read as i64,
+            bytes_written: summary.stats.bytes_written as i64,
+            records_read: summary.stats.records_read as i64,
+            records_retained: summary.stats.records_retained as i64,
+            groups: summary
+                .groups
+                .into_iter()
+                .map(|(base_offset, replaced, size)| NativeCleanGroup {
+                    base_offset,
+                    replaced,
+                    size_in_bytes: size as i64,
+                })
+                .collect(),
+        })
+    }
+
+    /// Makes a running cleaning round stop at its next read (close() calls it first).
+    #[napi]
+    pub fn cancel_clean(&self) {
+        self.clean_cancel.store(true, Ordering::Relaxed);
+    }
+
     /// Seals indexes and fsyncs on the libuv pool; every later call fails.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self) -> AsyncTask<CloseTask> {
+        self.clean_cancel.store(true, Ordering::Relaxed);
         AsyncTask::new(CloseTask {
             log: self.inner.borrow_mut().take(),
         })
@@ -238,6 +420,36 @@ impl Task for FlushTask {
             Some(job) => job.run().map_err(to_napi),
             None => Ok(()),
         }
+    }
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct CleanTask {
+    job: Option<cleaner::CleanJob>,
+    slot: Arc<Mutex<Option<CleanOutcome>>>,
+}
+
+impl Task for CleanTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        if let Some(job) = self.job.take() {
+            let signatures = job.signatures();
+            let first_dirty = job.opts.first_dirty_offset;
+            // A panic in the byte work must not abort the broker: it becomes the round's error.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
+                .unwrap_or_else(|_| {
+                    Err(StorageErr::new(
+                        error::KAFKA_STORAGE_ERROR,
+                        "cleaning round panicked",
+                    ))
+                });
+            *self.slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((signatures, first_dirty, outcome));
+        }
+        Ok(())
     }
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())
@@ -278,6 +490,9 @@ impl Task for OpenTask {
         Ok(NativeLog {
             dir: self.dir.clone(),
             inner: RefCell::new(Some(output)),
+            cleaning: Cell::new(false),
+            clean_slot: Arc::new(Mutex::new(None)),
+            clean_cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 }

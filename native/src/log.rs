@@ -1,11 +1,14 @@
 // native room: one partition's log — segments, roll, read, offset-for-timestamp, truncation,
 // retention deletes, recovery and flush (docs/storage-format.md).
 use crate::batch::{self, BatchHeader};
+use crate::cleaner::{CleanJob, CleanOptions, CleanStats, Prepared, SourceSegment};
 use crate::error::*;
 use crate::records::{RecordRules, TimestampRange};
-use crate::segment::{Segment, SegmentConfig};
+use crate::segment::{Segment, SegmentConfig, CLEANED_SUFFIX, SWAP_SUFFIX};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +48,7 @@ impl LogConfig {
         RecordRules {
             compacted: self.compacted,
             timestamps,
+            follower: false,
         }
     }
 
@@ -121,6 +125,99 @@ pub struct Log {
     doomed: Vec<DoomedSegment>,
 }
 
+/// Offset after the last batch of a .log file (its base offset when empty or unreadable).
+fn next_offset_of(path: &Path, base: i64) -> SResult<i64> {
+    let f = File::open(path)?;
+    let size = f.metadata()?.len();
+    let mut next = base;
+    let mut position = 0u64;
+    let mut header = [0u8; batch::HEADER_SIZE];
+    while position + batch::HEADER_SIZE as u64 <= size {
+        if crate::fileio::read_at(&f, &mut header, position)? < batch::HEADER_SIZE {
+            break;
+        }
+        let h = BatchHeader::parse(&header);
+        if h.size() < batch::HEADER_SIZE || position + h.size() as u64 > size {
+            break;
+        }
+        next = h.last_offset() + 1;
+        position += h.size() as u64;
+    }
+    Ok(next)
+}
+
+/// Open-time recovery of an interrupted cleaning swap (Kafka's LogLoader): `*.cleaned` files
+/// are dropped (by the caller); each `<base>.log.swap` was fsynced before it was renamed, so the
+/// swap is completed: segments with base offsets in [smallest swap base, largest swap next
+/// offset) go, and the `.swap` files take their final names. A swap segment whose index files
+/// did not both reach `.swap` gets its indexes rebuilt by open.
+fn complete_swaps(dir: &Path) -> SResult<()> {
+    let mut swap_logs = Vec::new();
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(base) = name
+            .strip_suffix(SWAP_SUFFIX)
+            .and_then(|n| parse_base_offset(n, ".log"))
+        {
+            swap_logs.push(base);
+        }
+        names.push(name);
+    }
+    if swap_logs.is_empty() {
+        return Ok(());
+    }
+    let mut covered = Vec::with_capacity(swap_logs.len());
+    for &base in &swap_logs {
+        let path = dir.join(crate::segment::file_name(
+            base,
+            &format!(".log{SWAP_SUFFIX}"),
+        ));
+        covered.push((base, next_offset_of(&path, base)?.max(base + 1)));
+    }
+    let is_covered = |b: i64| covered.iter().any(|&(lo, hi)| b >= lo && b < hi);
+    for name in &names {
+        let base = parse_base_offset(name, ".log")
+            .or_else(|| parse_base_offset(name, ".index"))
+            .or_else(|| parse_base_offset(name, ".timeindex"));
+        if base.is_some_and(is_covered) {
+            match fs::remove_file(dir.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+    }
+    for name in &names {
+        let Some(stem) = name.strip_suffix(SWAP_SUFFIX) else {
+            continue;
+        };
+        let base = parse_base_offset(stem, ".log")
+            .or_else(|| parse_base_offset(stem, ".index"))
+            .or_else(|| parse_base_offset(stem, ".timeindex"));
+        if base.is_some_and(|b| swap_logs.contains(&b)) {
+            fs::rename(dir.join(name), dir.join(stem))?;
+        }
+    }
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> SResult<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// What one committed cleaning round did.
+pub struct CleanSummary {
+    pub cleaned_up_to: i64,
+    pub abandoned: bool,
+    pub stats: CleanStats,
+    /// (new base offset, replaced base offsets, new size).
+    pub groups: Vec<(i64, Vec<i64>, u64)>,
+}
+
 fn parse_base_offset(name: &str, suffix: &str) -> Option<i64> {
     let stem = name.strip_suffix(suffix)?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
@@ -136,10 +233,14 @@ impl Log {
         let seg_cfg = cfg.segment_config();
         let mut bases = Vec::new();
         let mut index_files = Vec::new();
+        complete_swaps(dir)?;
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".cleaned") || name.ends_with(".swap") || name.ends_with(".deleted") {
+            if name.ends_with(CLEANED_SUFFIX)
+                || name.ends_with(SWAP_SUFFIX)
+                || name.ends_with(".deleted")
+            {
                 fs::remove_file(entry.path())?;
             } else if let Some(base) = parse_base_offset(&name, ".log") {
                 bases.push(base);
@@ -214,7 +315,7 @@ impl Log {
             .map(|r| r.header.last_offset_delta as i64 + 1)
             .sum();
         let last_offset = self.log_end_offset + count - 1;
-        self.maybe_roll(buf.len() as u64, now, last_offset)?;
+        self.maybe_roll(buf.len() as u64, now, last_offset, self.log_end_offset)?;
         let log_append_time = if self.cfg.log_append_time {
             Some(now)
         } else {
@@ -239,14 +340,18 @@ impl Log {
     /// Follower append: batches keep their offsets, epochs and timestamps. Records are checked
     /// for being well formed only: the leader applied the topic's rules when it took them.
     pub fn append_as_follower(&mut self, buf: &[u8], now: i64) -> SResult<AppendSummary> {
-        let refs =
-            batch::validate_batches(buf, self.cfg.max_message_bytes, &RecordRules::default())?;
+        let rules = RecordRules {
+            follower: true,
+            ..RecordRules::default()
+        };
+        let refs = batch::validate_batches(buf, self.cfg.max_message_bytes, &rules)?;
+        // Kafka refuses only a first offset below the log end: a compacted leader's log has
+        // gaps, so the first batch may start past it and batches may leave gaps between them,
+        // but offsets must keep rising.
         let mut expected = self.log_end_offset;
         for r in &refs {
             let base = r.header.base_offset;
-            if base != expected {
-                // The request must start at the log end; a mismatch later in the same request
-                // means the batches themselves are not contiguous.
+            if base < expected {
                 let code = if r.position == 0 {
                     INVALID_RECORD
                 } else {
@@ -255,14 +360,15 @@ impl Log {
                 return Err(StorageErr::new(
                     code,
                     format!(
-                        "{}: follower batch at offset {base}, expected {expected}",
+                        "{}: follower batch at offset {base}, expected at least {expected}",
                         self.dir.display()
                     ),
                 ));
             }
             expected = r.header.last_offset() + 1;
         }
-        self.maybe_roll(buf.len() as u64, now, expected - 1)?;
+        let first = refs[0].header.base_offset;
+        self.maybe_roll(buf.len() as u64, now, expected - 1, first)?;
         let written = refs.iter().map(|r| (r.position, r.header)).collect();
         self.write(buf, written, -1)
     }
@@ -275,8 +381,11 @@ impl Log {
     ) -> SResult<AppendSummary> {
         let log_end_offset = self.log_end_offset;
         let active_next = self.active().next_offset();
+        // A follower roll may start the new (empty) segment past the log end, at the first
+        // batch of a compacted leader's data.
+        let active_empty = self.active().size == 0;
         assert!(
-            active_next == log_end_offset,
+            active_next == log_end_offset || (active_empty && active_next > log_end_offset),
             "{}: log end offset {log_end_offset} differs from the active segment's next offset \
              {active_next}",
             self.dir.display()
@@ -314,10 +423,32 @@ impl Log {
         })
     }
 
-    fn maybe_roll(&mut self, incoming: u64, now: i64, last_offset: i64) -> SResult<()> {
+    /// Rolls when the append would not fit; the new segment starts at `first_offset` (the log
+    /// end offset, or a follower's first batch, which a compacted leader may place past it).
+    fn maybe_roll(
+        &mut self,
+        incoming: u64,
+        now: i64,
+        last_offset: i64,
+        first_offset: i64,
+    ) -> SResult<()> {
         let cfg = self.cfg;
         let seg = self.active();
         if seg.size == 0 {
+            // A follower's batch far past the log end (a compacted leader's gap) may not fit a
+            // 32-bit offset relative to the empty active segment: that segment is replaced by
+            // one at the batch's offset (Kafka rolls, deleting the empty segment).
+            if last_offset - seg.base_offset > i32::MAX as i64 && first_offset > seg.base_offset {
+                let empty = self
+                    .segments
+                    .pop()
+                    .expect("a log always has an active segment");
+                self.schedule_delete(empty)?;
+                let (fresh, _, _) =
+                    Segment::open(&self.dir, first_offset, cfg.segment_config(), true)?;
+                self.segments.push(fresh);
+                self.dir_dirty = true;
+            }
             return Ok(());
         }
         let too_big = seg.size + incoming > cfg.segment_bytes.max(0) as u64;
@@ -328,7 +459,7 @@ impl Log {
         let index_full = seg.offset_index.is_full() || seg.time_index.is_full();
         let offset_overflow = last_offset - seg.base_offset > i32::MAX as i64;
         if too_big || too_old || index_full || offset_overflow {
-            self.roll_at(self.log_end_offset)?;
+            self.roll_at(first_offset.max(self.log_end_offset))?;
         }
         Ok(())
     }
@@ -519,6 +650,116 @@ impl Log {
         }
         self.close_expired_deletes();
         Ok(deleted)
+    }
+
+    /// Snapshot for a cleaning round: the inactive segments ending at or below endOffset, each
+    /// with a duplicated fd the pool thread reads through (the log itself is not touched until
+    /// clean_commit).
+    pub fn clean_job(&mut self, opts: CleanOptions, cancel: Arc<AtomicBool>) -> SResult<CleanJob> {
+        let n = self.segments.len();
+        let mut sources = Vec::with_capacity(n.saturating_sub(1));
+        // Only segments ending at or below endOffset can be mapped or cleaned.
+        for i in 0..n.saturating_sub(1) {
+            if self.segments[i + 1].base_offset > opts.end_offset {
+                break;
+            }
+            let s = &self.segments[i];
+            sources.push(SourceSegment {
+                base_offset: s.base_offset,
+                uid: s.uid,
+                size: s.size,
+                next_base: self.segments[i + 1].base_offset,
+                file: s.log_file().try_clone()?,
+                modified: s.modified_time(),
+            });
+        }
+        Ok(CleanJob {
+            dir: self.dir.clone(),
+            seg_cfg: self.cfg.segment_config(),
+            sources,
+            opts,
+            cancel,
+        })
+    }
+
+    /// Whether every segment of `signatures` is still an inactive segment of the log, as the
+    /// round saw it (not deleted, truncated, or re-created at the same base offset).
+    pub fn segments_unchanged(&self, signatures: &[(i64, u64, u64)]) -> bool {
+        let inactive = &self.segments[..self.segments.len() - 1];
+        signatures.iter().all(|&(base, uid, size)| {
+            inactive
+                .iter()
+                .any(|s| s.uid == uid && s.base_offset == base && s.size == size)
+        })
+    }
+
+    /// Swaps the cleaned segments in, group by group (Kafka's replaceSegments): `.cleaned` →
+    /// `.swap` (indexes, then .log), directory fsync, the old segments leave through the
+    /// deleted-segment path, directory fsync, `.swap` → final names. A group whose source
+    /// segments changed meanwhile (deleted, truncated, re-created) abandons the round from there
+    /// on: its files and those of the later groups are removed; earlier groups stay swapped.
+    pub fn clean_commit(&mut self, prepared: Prepared) -> SResult<CleanSummary> {
+        let Prepared {
+            cleaned_up_to,
+            groups,
+            stats,
+        } = prepared;
+        let mut summary = CleanSummary {
+            cleaned_up_to,
+            abandoned: false,
+            stats,
+            groups: Vec::with_capacity(groups.len()),
+        };
+        let mut groups = groups.into_iter();
+        while let Some(mut g) = groups.next() {
+            if !self.segments_unchanged(&g.replaced) {
+                summary.abandoned = true;
+                let _ = g.segment.delete_files();
+                for rest in groups.by_ref() {
+                    let _ = rest.segment.delete_files();
+                }
+                break;
+            }
+            if let Err(e) = g.segment.change_suffix(CLEANED_SUFFIX, SWAP_SUFFIX) {
+                // Nothing of this group is replaced yet: a `.log.swap` never appeared (it is
+                // renamed last), so a later open will not complete it.
+                let _ = g.segment.delete_files();
+                for rest in groups {
+                    let _ = rest.segment.delete_files();
+                }
+                return Err(e);
+            }
+            sync_dir(&self.dir)?;
+            let first = self
+                .segments
+                .iter()
+                .position(|s| s.uid == g.replaced[0].1)
+                .expect("checked by segments_unchanged");
+            let count = g.replaced.len();
+            debug_assert!(g
+                .replaced
+                .iter()
+                .enumerate()
+                .all(|(i, r)| self.segments[first + i].uid == r.1));
+            let size = g.segment.size;
+            let old: Vec<Segment> = self
+                .segments
+                .splice(first..first + count, std::iter::once(g.segment))
+                .collect();
+            for seg in old {
+                self.schedule_delete(seg)?;
+            }
+            sync_dir(&self.dir)?;
+            self.segments[first].change_suffix(SWAP_SUFFIX, "")?;
+            self.dir_dirty = true;
+            summary.groups.push((
+                self.segments[first].base_offset,
+                g.replaced.iter().map(|r| r.0).collect(),
+                size,
+            ));
+        }
+        self.close_expired_deletes();
+        Ok(summary)
     }
 
     /// Retention or truncation dropped `seg`: rename its files to `*.deleted` now, close and
@@ -922,29 +1163,64 @@ mod tests {
     }
 
     #[test]
-    fn follower_append_keeps_offsets_and_rejects_gaps() {
+    fn follower_batches_past_a_32_bit_gap_start_a_new_segment() {
+        let d = tmp("follower-far");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let far = 5_000_000_000i64;
+        let mut b = make_batch(2, 0, 0);
+        batch::put_i64(&mut b, 0, far);
+        // Into the empty active segment (base 0): it is replaced by one at the batch's offset.
+        assert_eq!(
+            log.append_as_follower(&b, 0).unwrap().log_end_offset,
+            far + 2
+        );
+        assert_eq!(log.segments().len(), 1);
+        assert_eq!(log.segments()[0].base_offset, far);
+        // From a non-empty segment: a roll at the batch's offset.
+        let mut c = make_batch(1, 0, 0);
+        batch::put_i64(&mut c, 0, 2 * far);
+        log.append_as_follower(&c, 0).unwrap();
+        let bases: Vec<i64> = log.segments().iter().map(|s| s.base_offset).collect();
+        assert_eq!(bases, vec![far, 2 * far]);
+        assert_eq!(
+            log.read(far + 5, 1 << 20, i64::MAX).unwrap().2,
+            c.len() as u64
+        );
+        log.close().unwrap();
+        let log = Log::open(&d, cfg(), None).unwrap();
+        assert_eq!(log.log_end_offset, 2 * far + 1);
+        log.close().unwrap();
+    }
+
+    #[test]
+    fn follower_append_keeps_offsets_takes_gaps_and_rejects_going_back() {
         let d = tmp("follower");
         let mut log = Log::open(&d, cfg(), None).unwrap();
         let mut b = make_batch(2, 0, 0);
         batch::put_i64(&mut b, 0, 0);
         log.append_as_follower(&b, 0).unwrap();
+        // A compacted leader's log: the next batch may start past the log end.
         let mut gap = make_batch(1, 0, 0);
         batch::put_i64(&mut gap, 0, 5);
+        assert_eq!(log.append_as_follower(&gap, 0).unwrap().log_end_offset, 6);
+        // Below the log end: refused.
+        let mut low = make_batch(1, 0, 0);
+        batch::put_i64(&mut low, 0, 4);
         assert_eq!(
-            log.append_as_follower(&gap, 0).unwrap_err().code,
+            log.append_as_follower(&low, 0).unwrap_err().code,
             INVALID_RECORD
         );
+        // Offsets going back inside one request: refused, nothing written.
         let mut two = make_batch(1, 0, 0);
-        batch::put_i64(&mut two, 0, 2);
+        batch::put_i64(&mut two, 0, 9);
         let mut second = make_batch(1, 0, 0);
-        batch::put_i64(&mut second, 0, 4);
+        batch::put_i64(&mut second, 0, 9);
         two.extend(second);
         assert_eq!(
             log.append_as_follower(&two, 0).unwrap_err().code,
             CORRUPT_MESSAGE
         );
-        batch::put_i64(&mut gap, 0, 2);
-        assert_eq!(log.append_as_follower(&gap, 0).unwrap().log_end_offset, 3);
+        assert_eq!(log.log_end_offset, 6);
         fs::remove_dir_all(d).unwrap();
     }
 }

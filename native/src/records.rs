@@ -42,6 +42,9 @@ pub struct RecordRules {
     /// cleanup.policy contains compact: every record needs a key.
     pub compacted: bool,
     pub timestamps: Option<TimestampRange>,
+    /// A follower append of a leader's (possibly compacted) log: offset deltas must rise and
+    /// stay <= lastOffsetDelta instead of being 0..count-1, and a batch may hold no record.
+    pub follower: bool,
 }
 
 /// Why the records of a batch were refused; `record` is the index inside the batch.
@@ -293,6 +296,7 @@ fn varlong<S: Source>(s: &mut S) -> Result<Option<i64>, Short> {
 fn parse<S: Source>(s: &mut S, h: &BatchHeader, rules: &RecordRules) -> Result<(), Refusal> {
     let count = h.records_count;
     let log_append_time = h.is_log_append_time();
+    let mut previous_delta = -1i64;
     for index in 0..count as i64 {
         let sh = |e| short(index, count, e);
         macro_rules! varint {
@@ -333,7 +337,18 @@ fn parse<S: Source>(s: &mut S, h: &BatchHeader, rules: &RecordRules) -> Result<(
             .map_err(sh)?
             .ok_or_else(|| invalid(index, "timestamp delta varlong longer than 10 bytes"))?;
         let offset_delta = varint!("offset delta");
-        if offset_delta as i64 != index {
+        if rules.follower {
+            if (offset_delta as i64) <= previous_delta || offset_delta > h.last_offset_delta {
+                return Err(invalid(
+                    index,
+                    format!(
+                        "inner record offset delta {offset_delta} after {previous_delta} (offsets must rise, at most lastOffsetDelta {})",
+                        h.last_offset_delta
+                    ),
+                ));
+            }
+            previous_delta = offset_delta as i64;
+        } else if offset_delta as i64 != index {
             return Err(invalid(
                 index,
                 format!("inner record offset delta {offset_delta}, expected {index} (offsets must be 0..{} in order)", count - 1),
@@ -543,7 +558,7 @@ mod tests {
         let b = batch_with(&r, 1, codec::NONE, TRANSACTIONAL_BIT | CONTROL_BIT);
         let rules = RecordRules {
             compacted: true,
-            timestamps: None,
+            ..RecordRules::default()
         };
         assert!(check(&b, &rules).is_ok());
     }
@@ -774,7 +789,7 @@ mod tests {
         .concat();
         let rules = RecordRules {
             compacted: true,
-            timestamps: None,
+            ..RecordRules::default()
         };
         for codec in ALL {
             let e = check(&batch_with(&r, 2, codec, 0), &rules).unwrap_err();
@@ -797,6 +812,7 @@ mod tests {
                 before_max_ms: before,
                 after_max_ms: after,
             }),
+            follower: false,
         };
         assert!(check(&b, &rules(1_000_010, 10, 10)).is_ok());
         let e = check(&b, &rules(1_000_005, 10, 10)).unwrap_err();

@@ -15,6 +15,15 @@ pub fn file_name(base_offset: i64, suffix: &str) -> String {
 /// Appended to a deleted segment's file names until its delete delay has passed.
 pub const DELETED_SUFFIX: &str = ".deleted";
 
+/// Suffixes of a cleaned segment's files while it is written and while it replaces the old ones
+/// (Kafka's `.cleaned` and `.swap`).
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+pub const SWAP_SUFFIX: &str = ".swap";
+
+/// Identifies a segment's contents: new per opened segment object and per truncation, so a
+/// cleaning round can check that the segments it read are still the log's, unchanged.
+static NEXT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Bytes read at a time while walking batch headers.
 const SCAN_CHUNK: usize = 16 * 1024;
 
@@ -26,6 +35,8 @@ pub struct SegmentConfig {
 
 pub struct Segment {
     pub base_offset: i64,
+    /// Unique per opened segment object (see NEXT_UID).
+    pub uid: u64,
     log: File,
     js_fd: JsFd,
     log_path: PathBuf,
@@ -52,11 +63,11 @@ pub struct Located {
 }
 
 impl Segment {
-    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+    fn paths(dir: &Path, base_offset: i64, suffix: &str) -> (PathBuf, PathBuf, PathBuf) {
         (
-            dir.join(file_name(base_offset, ".log")),
-            dir.join(file_name(base_offset, ".index")),
-            dir.join(file_name(base_offset, ".timeindex")),
+            dir.join(file_name(base_offset, &format!(".log{suffix}"))),
+            dir.join(file_name(base_offset, &format!(".index{suffix}"))),
+            dir.join(file_name(base_offset, &format!(".timeindex{suffix}"))),
         )
     }
 
@@ -67,7 +78,18 @@ impl Segment {
         cfg: SegmentConfig,
         fresh: bool,
     ) -> SResult<(Segment, bool, bool)> {
-        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset);
+        Self::open_with_suffix(dir, base_offset, cfg, fresh, "")
+    }
+
+    /// Like open, for files named `<base>.log<suffix>` etc. (a cleaned or swap segment).
+    pub fn open_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        cfg: SegmentConfig,
+        fresh: bool,
+        suffix: &str,
+    ) -> SResult<(Segment, bool, bool)> {
+        let (log_path, index_path, time_index_path) = Self::paths(dir, base_offset, suffix);
         let index_existed = index_path.exists() && time_index_path.exists();
         let log = OpenOptions::new()
             .read(true)
@@ -81,6 +103,7 @@ impl Segment {
         let js_fd = JsFd::new(&log)?;
         let mut seg = Segment {
             base_offset,
+            uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             log,
             js_fd,
             log_path,
@@ -530,6 +553,9 @@ impl Segment {
 
     /// Removes batches at or after `target`; returns bytes truncated. The segment is active after.
     pub fn truncate_to(&mut self, target: i64) -> SResult<u64> {
+        // A new identity: a cleaning round that read this segment must not swap it out, even
+        // if appends bring it back to the same size.
+        self.uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let loc = self.translate_offset(target)?;
         self.offset_index.truncate_to(target)?;
         self.time_index.truncate_to(target)?;
@@ -562,6 +588,34 @@ impl Segment {
         self.max_timestamp_so_far = ts;
         self.offset_of_max_timestamp_so_far = off;
         Ok(())
+    }
+
+    /// Renames the three files from `<name><from>` to `<name><to>`, fds kept: the indexes
+    /// first, the .log last, so a `.log.swap` found at open always has its indexes beside it.
+    pub fn change_suffix(&mut self, from: &str, to: &str) -> SResult<()> {
+        for p in [
+            &mut self.index_path,
+            &mut self.time_index_path,
+            &mut self.log_path,
+        ] {
+            let name = p.to_string_lossy().into_owned();
+            let stem = name.strip_suffix(from).unwrap_or(&name);
+            let target = PathBuf::from(format!("{stem}{to}"));
+            fs::rename(&*p, &target)?;
+            *p = target;
+        }
+        Ok(())
+    }
+
+    /// Sets the .log file's mtime (a cleaned segment takes its last source segment's, as Kafka).
+    pub fn set_last_modified(&self, time: std::time::SystemTime) -> SResult<()> {
+        self.log.set_modified(time)?;
+        Ok(())
+    }
+
+    /// The .log file's mtime.
+    pub fn modified_time(&self) -> Option<std::time::SystemTime> {
+        self.log.metadata().and_then(|m| m.modified()).ok()
     }
 
     /// First step of a delete (Kafka's `.deleted` suffix): the files leave the segment namespace

@@ -39,8 +39,17 @@ interface NativeLogHandle {
   truncateTo(offset: number): void;
   deleteSegmentsBefore(offset: number): number;
   roll(): void;
+  /** Snapshot + byte work on the libuv pool; cleanFinish then swaps (or abandons) the round. */
+  cleanStart(options: NativeCleanOptions): Promise<void>;
+  cleanFinish(): CleanResult;
+  cancelClean(): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** CleanOptions as the addon takes them (napi has no tuples). */
+interface NativeCleanOptions extends Omit<CleanOptions, 'producerLastOffsets'> {
+  producerLastOffsets: number[][];
 }
 
 interface NativeBinding {
@@ -132,6 +141,8 @@ class NativePartitionLog implements PartitionLog {
   // starts after the running one and so covers everything they wrote before calling.
   private flushing: Promise<void> | null = null;
   private nextFlush: Promise<void> | null = null;
+  /** The running clean() round, if any. */
+  private cleaning: Promise<CleanResult> | null = null;
   private closed = false;
 
   constructor(
@@ -192,7 +203,29 @@ class NativePartitionLog implements PartitionLog {
   }
 
   clean(options: CleanOptions): Promise<CleanResult> {
-    return Promise.reject(new Error(`log cleaning is not implemented in this engine yet (${options.firstDirtyOffset})`));
+    if (this.closed) {
+      return Promise.reject(new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `log ${this.dir} is closed`));
+    }
+    const round = this.runClean(options);
+    // A second round rejects in cleanStart; only the running one is waited for by close().
+    if (this.cleaning === null) {
+      this.cleaning = round;
+      const clear = (): void => {
+        if (this.cleaning === round) this.cleaning = null;
+      };
+      round.then(clear, clear);
+    }
+    return round;
+  }
+
+  private async runClean(options: CleanOptions): Promise<CleanResult> {
+    const native: NativeCleanOptions = {
+      ...options,
+      abortedTxns: options.abortedTxns.map((t) => ({ ...t })),
+      producerLastOffsets: options.producerLastOffsets.map(([producerId, lastOffset]) => [producerId, lastOffset]),
+    };
+    await callAsync(() => this.handle.cleanStart(native));
+    return call(() => this.handle.cleanFinish());
   }
 
   flush(): Promise<void> {
@@ -222,8 +255,11 @@ class NativePartitionLog implements PartitionLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Let pending fsyncs finish first so none races the addon releasing the files.
-    await Promise.allSettled([this.flushing, this.nextFlush]);
+    // A running cleaning round stops at its next read and resolves abandoned.
+    if (this.cleaning !== null) call(() => { this.handle.cancelClean(); });
+    // Let pending fsyncs and the cleaning round finish first so none races the addon releasing
+    // the files.
+    await Promise.allSettled([this.flushing, this.nextFlush, this.cleaning]);
     await callAsync(() => this.handle.close());
   }
 }
