@@ -53,6 +53,14 @@ export interface TopicConfig {
   flushMs: number | null;
   /** file.delete.delay.ms: how long deleted segments keep their files and fds. */
   fileDeleteDelayMs: number;
+  /** delete.retention.ms: how long the cleaner keeps tombstones (and transaction markers). */
+  deleteRetentionMs: number;
+  /** min.compaction.lag.ms: records younger than this stay uncompacted. */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a dirty record older than this makes the log cleanable whatever its ratio. */
+  maxCompactionLagMs: number;
+  /** min.cleanable.dirty.ratio: dirty bytes / log bytes above which the cleaner picks the log. */
+  minCleanableDirtyRatio: number;
 }
 
 /** Parses Java .properties text: `key=value`, `key: value`, `key value`, # and ! comments, \ continuations. */
@@ -286,6 +294,10 @@ export class BrokerConfig {
       flushMessages: num('flush.messages', Number.MAX_SAFE_INTEGER),
       flushMs: typeof flushMs === 'number' ? flushMs : null,
       fileDeleteDelayMs: num('file.delete.delay.ms', 60000),
+      deleteRetentionMs: num('delete.retention.ms', 86400000),
+      minCompactionLagMs: num('min.compaction.lag.ms', 0),
+      maxCompactionLagMs: num('max.compaction.lag.ms', Number.MAX_SAFE_INTEGER),
+      minCleanableDirtyRatio: num('min.cleanable.dirty.ratio', 0.5),
     };
   }
 

@@ -80,6 +80,17 @@ function listenerList(v: ConfigValue): string | null {
   return null;
 }
 
+/** spool.admin.listeners: nothing (off) or one http://host:port. */
+function adminListener(v: ConfigValue): string | null {
+  if (v === null) return null;
+  if (!Array.isArray(v) || v.length > 1) return 'must be empty or one http://host:port URL';
+  for (const item of v) {
+    const m = /^http:\/\/(\[[0-9a-fA-F:]+\]|[^:\s/[\]]+):(\d{1,5})$/.exec(item);
+    if (!m || Number(m[2]) > 65535) return `"${item}" is not http://host:port (port 0-65535)`;
+  }
+  return null;
+}
+
 /** Kafka's max.connections.per.ip.overrides: "host:count,host:count" (the count after the last ':'). */
 function connectionOverrides(v: ConfigValue): string | null {
   if (v === null || v === '') return null;
@@ -153,6 +164,11 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('log.cleaner.min.compaction.lag.ms', 'LONG', 0, 'Minimum age of a record before it can be compacted.', atLeast(0), false),
   broker('log.cleaner.max.compaction.lag.ms', 'LONG', LONG_MAX, 'Maximum age of a record before it must be compacted.', atLeast(1), false),
   broker('log.cleaner.min.cleanable.ratio', 'DOUBLE', 0.5, 'Dirty ratio that makes a log eligible for cleaning.', between(0, 1), false),
+  broker('log.cleaner.threads', 'INT', 1, 'Cleaning rounds that may run at once (Kafka: cleaner threads).', atLeast(0)),
+  broker('log.cleaner.backoff.ms', 'LONG', 15000, 'How long a cleaner waits before looking again when no log needs cleaning.', atLeast(0)),
+  broker('log.cleaner.dedupe.buffer.size', 'LONG', 134217728, 'Memory for the key → offset maps of all cleaner threads (24 bytes a key, as Kafka); bounds the keys one round deduplicates.', atLeast(0)),
+  broker('log.cleaner.io.buffer.load.factor', 'DOUBLE', 0.9, 'How full a cleaner\'s key → offset map may get.', between(0, 1)),
+  broker('log.cleaner.io.max.bytes.per.second', 'DOUBLE', Number.MAX_VALUE, 'Bytes per second the cleaners may read plus write, all together.', (v) => (v === null || (typeof v === 'number' && v > 0) ? null : 'must be a number > 0')),
   broker('compression.type', 'STRING', 'producer', 'Final compression of a topic; producer keeps the producer codec.', oneOf('uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'), false),
   broker('min.insync.replicas', 'INT', 1, 'Replicas that must acknowledge an acks=all write.', atLeast(1), false),
   broker('unclean.leader.election.enable', 'BOOLEAN', false, 'Allow out-of-sync replicas to become leader.', undefined, false),
@@ -194,6 +210,9 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('spool.connection.max.inflight.bytes', 'LONG', 134217728, 'Request bytes a connection may have in flight before the broker stops reading it.', atLeast(1)),
   broker('spool.fetch.purgatory.max.requests', 'INT', 10000, 'Fetch requests that may wait for data at once; beyond it they are answered immediately.', atLeast(0)),
   broker('spool.produce.purgatory.max.requests', 'INT', 10000, 'acks=all produce and coordinator writes that may wait for replication at once; beyond it they fail with REQUEST_TIMED_OUT.', atLeast(1)),
+  broker('spool.admin.listeners', 'LIST', ['http://127.0.0.1:9644'], 'The admin HTTP plane (Prometheus /metrics, /v1/status probes, the REST admin API with its OpenAPI document at /openapi.json, the web console): one http://host:port URL. Empty turns it off; port 0 picks a free port.', adminListener),
+  { ...broker('spool.admin.token', 'PASSWORD', null, 'Bearer token every admin API mutation (POST, PATCH, PUT, DELETE) must carry (Authorization: Bearer <token>). Without it, mutations are allowed only when spool.admin.listeners is a loopback address; on any other address they are refused with 403.'), sensitive: true },
+  broker('spool.admin.search.max.bytes', 'LONG', 1073741824, 'Largest maxBytes a record search of the admin API (GET /v1/topics/{topic}/search) may scan.', atLeast(1)),
 ];
 
 function topic(

@@ -2,12 +2,14 @@
 // retention. Replication state (high watermark, leader epoch, producer state) lives in
 // replication/Partition, above it. The log also keeps each segment's aborted-transaction index
 // (`.txnindex`, see txn-index.ts) in step with the segments, the same for both engines.
-import { closeSync, fsync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopicConfig } from '../config/index.js';
 import type {
   AppendOptions,
   AppendResult,
+  CleanOptions,
+  CleanResult,
   FileSlice,
   LogConfig,
   PartitionLog,
@@ -16,9 +18,26 @@ import type {
   TimestampAndOffset,
 } from '../storage/engine.js';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
-import { TransactionIndex, txnIndexFileName, type AbortedTxn } from './txn-index.js';
+import { ATTR_CONTROL, ATTRIBUTES, BASE_OFFSET, HEADER_SIZE, MAX_TIMESTAMP, PRODUCER_ID, readInt64 } from '../records/batch-layout.js';
+import { TransactionIndex, encodeAbortedTxn, txnIndexFileName, type AbortedTxn } from './txn-index.js';
 
 const TXN_INDEX_FILE = /^(\d{20})\.txnindex$/;
+/** A txnindex being rewritten after a cleaning round (renamed over the index once fsynced). */
+const TXN_INDEX_TMP = /^\d{20}\.txnindex\.tmp$/;
+
+/**
+ * What the replication layer knows of a log that the cleaner needs: the last stable offset (it
+ * never cleans past it) and each producer's last data batch (whose header a round keeps, so the
+ * producer state survives). Registered by replication/Partition.
+ */
+export interface CleanerStateProvider {
+  lastStableOffset(): number;
+  /** Producer id -> last offset of that producer's last data batch. */
+  producerLastOffsets(): Array<[number, number]>;
+}
+
+/** A cleaning round as the log cleaner asks for it: the log adds the transaction state. */
+export type LogCleanOptions = Omit<CleanOptions, 'abortedTxns' | 'producerLastOffsets'>;
 
 export function toLogConfig(config: TopicConfig): LogConfig {
   return {
@@ -78,6 +97,10 @@ export class Log {
   /** Indexes written since the last flush, and whether a new file's directory entry needs an fsync. */
   private readonly unflushedTxnIndexes = new Set<TransactionIndex>();
   private txnIndexDirDirty = false;
+  private cleanerState: CleanerStateProvider | null = null;
+  private readonly truncateListeners = new Set<(offset: number) => void>();
+  /** The cleaning round in progress (engine round plus txnindex upkeep); reopen and close wait for it. */
+  private cleaning: Promise<CleanResult> | null = null;
 
   constructor(
     readonly topic: string,
@@ -92,11 +115,15 @@ export class Log {
   }
 
   /**
-   * Finds the `.txnindex` files at open (nothing is read yet). One whose segment is gone is the
-   * leftover of a delete or truncation cut short by a crash and is removed (else a segment
-   * created later at that base offset would inherit it). Entries at or past the log end offset
-   * describe markers the engine's recovery dropped with a torn tail and are truncated: only the
-   * last index can hold such entries.
+   * Finds the `.txnindex` files at open (nothing is read yet). One whose segment is gone is a
+   * crash leftover. Below the first segment it is a deleted segment's (retention), at or past the
+   * log end offset a truncated one's: it is removed (else a segment created later at that base
+   * offset would inherit it). Inside the log only a cleaning round can have left it (the crash
+   * came between the engine's swap and mergeTxnIndexesAfterClean): it is merged into the index
+   * of the segment now holding its offsets exactly as that merge would have, so no entry whose
+   * abort marker is still in the log is lost. Entries at or past the log end offset describe
+   * markers the engine's recovery dropped with a torn tail and are truncated: only the last index
+   * can hold such entries.
    */
   private loadTxnIndexes(pl: PartitionLog): void {
     const found: number[] = [];
@@ -111,15 +138,35 @@ export class Log {
     for (const name of names) {
       const m = TXN_INDEX_FILE.exec(name);
       if (m) found.push(Number(m[1]));
+      // A rewrite cut short: the index it was to replace is still whole.
+      else if (TXN_INDEX_TMP.test(name)) rmSync(join(this.logDir, name), { force: true });
     }
     if (found.length === 0) return;
-    const segmentBases = new Set(pl.segments().map((s) => s.baseOffset));
+    found.sort((a, b) => a - b);
+    const segmentBases = pl.segments().map((s) => s.baseOffset);
+    const present = new Set(segmentBases);
+    const orphansByFloor = new Map<number, TransactionIndex[]>();
     for (const base of found) {
       const index = new TransactionIndex(base, join(this.logDir, txnIndexFileName(base)));
-      if (segmentBases.has(base)) this.txnIndexes.set(base, index);
-      else index.delete();
+      if (present.has(base)) {
+        this.txnIndexes.set(base, index);
+        continue;
+      }
+      const floor = floorIndex(segmentBases, base);
+      if (floor < 0 || base >= pl.logEndOffset) {
+        index.delete();
+        continue;
+      }
+      const list = orphansByFloor.get(segmentBases[floor]) ?? [];
+      list.push(index);
+      orphansByFloor.set(segmentBases[floor], list);
     }
     this.txnIndexBases = [...this.txnIndexes.keys()].sort((a, b) => a - b);
+    for (const [floorBase, orphans] of orphansByFloor) {
+      const entries = [...(this.txnIndexes.get(floorBase)?.allAbortedTxns() ?? []), ...orphans.flatMap((o) => o.allAbortedTxns())];
+      this.rewriteTxnIndex(floorBase, byMarkerOffset(entries.filter((e) => abortMarkerRetained(pl, e))));
+      for (const orphan of orphans) orphan.delete();
+    }
     if (this.txnIndexBases.length > 0) this.truncateTxnIndexesFrom(this.txnIndexBases.length - 1, pl.logEndOffset);
   }
 
@@ -195,10 +242,136 @@ export class Log {
     const pl = this.current();
     pl.truncateTo(offset);
     this.activeSegment = null;
+    for (const listener of [...this.truncateListeners]) listener(offset);
     if (this.txnIndexBases.length === 0) return;
     const segmentBases = new Set(pl.segments().map((s) => s.baseOffset));
     this.deleteTxnIndexes((base) => !segmentBases.has(base));
     this.truncateTxnIndexesFrom(Math.max(0, floorIndex(this.txnIndexBases, offset)), offset);
+  }
+
+  /** Runs `listener` with the offset after each truncateTo (the cleaner lowers its checkpoint). Returns the unsubscribe. */
+  onTruncate(listener: (offset: number) => void): () => void {
+    this.truncateListeners.add(listener);
+    return () => this.truncateListeners.delete(listener);
+  }
+
+  /**
+   * Registers where the cleaner learns the last stable offset and the producers' last batches
+   * (replication/Partition does). Returns the unregister, which leaves a later provider alone.
+   */
+  setCleanerStateProvider(provider: CleanerStateProvider): () => void {
+    this.cleanerState = provider;
+    return () => {
+      if (this.cleanerState === provider) this.cleanerState = null;
+    };
+  }
+
+  /** The last stable offset from the replication layer; null when no partition provides it (never cleaned then). */
+  lastStableOffset(): number | null {
+    return this.cleanerState?.lastStableOffset() ?? null;
+  }
+
+  /**
+   * maxTimestamp of the first batch at or after `offset` in the segment holding it (Kafka's
+   * LogSegment.getFirstBatchTimestamp, for max.compaction.lag.ms); -1 when there is none.
+   */
+  firstBatchTimestamp(offset: number): number {
+    const pl = this.current();
+    const from = Math.max(offset, pl.logStartOffset);
+    if (from >= pl.logEndOffset) return -1;
+    const header = readBatchHeader(pl, from);
+    return header === null ? -1 : readInt64(header, MAX_TIMESTAMP);
+  }
+
+  /** True while a cleaning round of this log runs. */
+  get isCleaning(): boolean {
+    return this.cleaning !== null;
+  }
+
+  /**
+   * One cleaning round (Kafka's Cleaner.doClean through the engine, see CleanOptions): adds the
+   * aborted transactions from the txnindex files and the producers' last offsets from the
+   * replication layer, then brings the txnindex files in step with the segments the round
+   * replaced (mergeTxnIndexesAfterClean). Rejects when a round of this log is already running.
+   */
+  clean(options: LogCleanOptions): Promise<CleanResult> {
+    const pl = this.current();
+    if (this.cleaning !== null) {
+      return Promise.reject(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${this.topic}-${this.partition} is already being cleaned`, { topic: this.topic, partition: this.partition }));
+    }
+    const abortedTxns = this.collectAbortedTxns(pl.logStartOffset, options.endOffset)
+      .map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset, lastOffset: t.lastOffset }))
+      .sort((a, b) => a.firstOffset - b.firstOffset);
+    const producerLastOffsets = this.cleanerState?.producerLastOffsets() ?? [];
+    const round = (async () => {
+      const result = await pl.clean({ ...options, abortedTxns, producerLastOffsets });
+      // reopen and close wait for this round, so the PartitionLog is still the one cleaned.
+      if (!result.abandoned && result.groups.length > 0) this.mergeTxnIndexesAfterClean(pl, result.groups);
+      return result;
+    })();
+    this.cleaning = round;
+    const done = (): void => {
+      this.cleaning = null;
+    };
+    round.then(done, done);
+    return round;
+  }
+
+  /**
+   * After a round: each new segment replaced a run of segments. Their aborted-transaction entries
+   * go to the index of the new segment's base offset (the first replaced segment's), keeping only
+   * those whose abort marker the round kept, as Kafka's cleaner writes the cleaned segment's index:
+   * an entry without its marker would make a read_committed consumer skip that producer's later
+   * transactional batches up to its next marker, committed ones included. The other indexes are
+   * removed. The rewritten index is renamed into place (fsynced) before the others go, so a crash
+   * at any point leaves either this state or orphan indexes whose segment is gone; loadTxnIndexes
+   * merges those the same way at the next open, so a crash between the engine's swap and this
+   * loses no entry that still has its marker.
+   */
+  private mergeTxnIndexesAfterClean(pl: PartitionLog, groups: CleanResult['groups']): void {
+    for (const group of groups) {
+      const bases = [...new Set([group.baseOffset, ...group.replaced])].sort((a, b) => a - b);
+      const indexed = bases.filter((b) => this.txnIndexes.has(b));
+      if (indexed.length === 0) continue;
+      const entries = indexed.flatMap((b) => this.txnIndexes.get(b)?.allAbortedTxns() ?? []);
+      const kept = entries.filter((e) => abortMarkerRetained(pl, e));
+      const others = indexed.filter((b) => b !== group.baseOffset);
+      if (others.length === 0 && kept.length === entries.length) continue;
+      this.rewriteTxnIndex(group.baseOffset, byMarkerOffset(kept));
+      this.deleteTxnIndexes((b) => others.includes(b));
+    }
+  }
+
+  /**
+   * Replaces the txnindex of segment `base` with `entries` (ascending lastOffset): written to a
+   * temp file, fsynced, renamed over the index, directory fsynced. No entries: the index goes.
+   */
+  private rewriteTxnIndex(base: number, entries: AbortedTxn[]): void {
+    const path = join(this.logDir, txnIndexFileName(base));
+    if (entries.length === 0) {
+      if (this.txnIndexes.has(base)) this.deleteTxnIndexes((b) => b === base);
+      else rmSync(path, { force: true });
+      return;
+    }
+    const tmp = `${path}.tmp`;
+    const bytes = Buffer.concat(entries.map((e) => encodeAbortedTxn(e)));
+    const fd = openSync(tmp, 'w');
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const existing = this.txnIndexes.get(base);
+    existing?.close();
+    if (existing !== undefined) this.unflushedTxnIndexes.delete(existing);
+    renameSync(tmp, path);
+    fsyncDirSync(this.logDir);
+    if (existing === undefined) {
+      this.txnIndexes.set(base, new TransactionIndex(base, path));
+      this.txnIndexBases.splice(floorIndex(this.txnIndexBases, base) + 1, 0, base);
+    }
   }
 
   /**
@@ -477,6 +650,7 @@ export class Log {
     this.config = config;
     if (!storageConfigChanged(old, config)) return;
     await this.ready();
+    await this.cleaningDone();
     const pl = this.current();
     const logStartOffset = pl.logStartOffset;
     this.partitionLog = null;
@@ -492,8 +666,15 @@ export class Log {
     await this.reopening;
   }
 
+  /** Resolves once the cleaning round in progress (if any) ended, however it ended. */
+  private async cleaningDone(): Promise<void> {
+    // Bounded: a round started meanwhile is waited for too, and rounds start only on an open log.
+    while (this.cleaning !== null) await this.cleaning.catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     await this.ready();
+    await this.cleaningDone();
     if (this.partitionLog !== null) for (const listener of [...this.closeListeners]) listener();
     const pl = this.partitionLog;
     this.partitionLog = null;
@@ -524,6 +705,55 @@ function floorIndex(sorted: readonly number[], key: number): number {
     }
   }
   return found;
+}
+
+/**
+ * The first 61 bytes (the v2 batch header) of the batch holding `offset` or the next one in its
+ * segment; null when there is none.
+ */
+function readBatchHeader(pl: PartitionLog, offset: number): Buffer | null {
+  const slice = pl.read(offset, 1);
+  if (slice.length < HEADER_SIZE) return null;
+  const header = Buffer.alloc(HEADER_SIZE);
+  let done = 0;
+  // Bounded: each readSync returns > 0 bytes or we stop.
+  while (done < HEADER_SIZE) {
+    const n = readSync(slice.fd, header, done, HEADER_SIZE - done, slice.position + done);
+    if (n <= 0) return null;
+    done += n;
+  }
+  return header;
+}
+
+/** Entries by ascending marker offset, one per marker (an index's order). */
+function byMarkerOffset(entries: AbortedTxn[]): AbortedTxn[] {
+  const sorted = [...entries].sort((x, y) => x.lastOffset - y.lastOffset);
+  return sorted.filter((e, i) => i === 0 || sorted[i - 1].lastOffset !== e.lastOffset);
+}
+
+/** Whether the abort marker of `txn` (a control batch of its producer at lastOffset) is in the log. */
+function abortMarkerRetained(pl: PartitionLog, txn: AbortedTxn): boolean {
+  if (txn.lastOffset < pl.logStartOffset || txn.lastOffset >= pl.logEndOffset) return false;
+  const header = readBatchHeader(pl, txn.lastOffset);
+  return (
+    header !== null &&
+    readInt64(header, BASE_OFFSET) === txn.lastOffset &&
+    (header.readInt16BE(ATTRIBUTES) & ATTR_CONTROL) !== 0 &&
+    readInt64(header, PRODUCER_ID) === txn.producerId
+  );
+}
+
+function fsyncDirSync(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not possible on every platform; the rename is atomic all the same.
+  }
 }
 
 /** fsyncs a directory's entries; nothing when it was renamed away (a deleted topic's log). */

@@ -106,9 +106,16 @@ export class Partition {
     // the state, so the snapshot describes exactly the log below the append.
     const offRoll = log.onRoll(() => this.snapshotProducerState(false));
     const offClose = log.onClose(() => this.snapshotProducerState(true));
+    // The log cleaner never cleans past the last stable offset and keeps each producer's last
+    // batch (Kafka's lastRecordsOfActiveProducers), both known here.
+    const offCleaner = log.setCleanerStateProvider({
+      lastStableOffset: () => this.lastStableOffset,
+      producerLastOffsets: () => this.producerState.snapshotEntries().filter((e) => e.lastOffset >= 0).map((e): [number, number] => [e.producerId, e.lastOffset]),
+    });
     this.detachFromLog = () => {
       offRoll();
       offClose();
+      offCleaner();
     };
     this.leaderEpochCache = new LeaderEpochFileCache(log.dir);
     // Logs written before the checkpoint existed hold epoch 0 only (one node, epoch never bumped).
