@@ -3,6 +3,7 @@
 // clean start/stop sequence. Nothing in src/ imports this file except index.ts and the CLI.
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
+import { AdminServer } from './admin/server.js';
 import { Dispatcher, allApis, type ApiServices } from './api/index.js';
 import { createMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
 import { BrokerConfig, type LoadConfigOptions } from './config/index.js';
@@ -10,10 +11,13 @@ import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings,
 import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/txn/index.js';
 import { TxnMarkerSender } from './api/txn-markers.js';
 import { LogManager } from './log/index.js';
+import { DirLock } from './log/dir-lock.js';
 import { SocketServer, parseConnectionOverrides } from './network/index.js';
 import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
 import type { StorageEngine } from './storage/engine.js';
 import { loadEngine } from './storage/loader.js';
+
+export { DataDirLockedError, LOCK_FILE_NAME } from './log/dir-lock.js';
 
 export interface BrokerOptions extends LoadConfigOptions {
   logger?: Logger;
@@ -22,6 +26,11 @@ export interface BrokerOptions extends LoadConfigOptions {
    * starts and closes only a store it built itself.
    */
   metadataStore?: MetadataStore;
+  /**
+   * Test-only: skips the log dir's `.lock`, so a test can show what the lock prevents (two
+   * brokers writing one dir). Never set it elsewhere.
+   */
+  unsafeSkipDataDirLockForTests?: boolean;
 }
 
 export class Broker {
@@ -43,12 +52,19 @@ export class Broker {
   private servicesStarted = false;
   private readonly injectedMetadataStore: MetadataStore | undefined;
   private stopping: Promise<void> | null = null;
+  /** The admin HTTP plane (spool.admin.listeners); null when off. */
+  private adminServer: AdminServer | null = null;
+  private apiServices: ApiServices | null = null;
+  /** The log dir's `.lock`, held from start until the logs are closed. */
+  private dirLock: DirLock | null = null;
+  private readonly skipDirLock: boolean;
 
   constructor(options: BrokerOptions = {}) {
     this.config = new BrokerConfig(options);
     this.logger = options.logger ?? pino({ name: 'spool' });
     this.nodeId = this.config.nodeId;
     this.injectedMetadataStore = options.metadataStore;
+    this.skipDirLock = options.unsafeSkipDataDirLockForTests === true;
     if (this.config.unknownKeys.length > 0) {
       this.logger.warn({ keys: this.config.unknownKeys }, 'These configurations were supplied but are not used');
     }
@@ -63,7 +79,44 @@ export class Broker {
     return this.metadata.createTopic({ name, partitions, replicationFactor: -1, configs, internal: false });
   }
 
+  /** Where the admin HTTP plane listens; null when spool.admin.listeners is empty. */
+  get adminAddress(): { host: string; port: number } | null {
+    return this.adminServer?.address ?? null;
+  }
+
+  /** Starts the admin plane first (probes answer while logs load), then the Kafka side. */
   async start(): Promise<{ host: string; port: number }> {
+    this.adminServer = await AdminServer.start(this.config, this.logger, {
+      nodeId: this.nodeId,
+      services: () => (this.servicesStarted && this.apiServices !== null ? { api: this.apiServices, engine: this.engine } : null),
+      kafkaListenerBound: () => this.server !== null,
+      connectionCount: () => this.server?.connectionCount ?? 0,
+    });
+    try {
+      return await this.startKafka();
+    } catch (err) {
+      await this.adminServer?.close();
+      throw err;
+    }
+  }
+
+  /** Locks the log dir (refused while another broker holds it), then starts every service. */
+  private async startKafka(): Promise<{ host: string; port: number }> {
+    if (!this.skipDirLock) this.dirLock = DirLock.acquire(this.config.logDir, this.logger);
+    try {
+      return await this.startServices();
+    } catch (err) {
+      this.releaseDirLock();
+      throw err;
+    }
+  }
+
+  private releaseDirLock(): void {
+    this.dirLock?.release();
+    this.dirLock = null;
+  }
+
+  private async startServices(): Promise<{ host: string; port: number }> {
     const { config, logger } = this;
     const engineChoice = config.getString('spool.engine') as 'native' | 'ts' | 'auto';
     this.engine = await loadEngine(engineChoice, logger);
@@ -143,6 +196,8 @@ export class Broker {
     };
     const dispatcher = new Dispatcher(services, logger);
     for (const api of allApis(() => dispatcher.advertisedApis())) dispatcher.register(api);
+    this.apiServices = services;
+    this.adminServer?.instrument(dispatcher);
     this.dispatcher = dispatcher;
 
     const listener = config.listener();
@@ -199,10 +254,12 @@ export class Broker {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info({ nodeId: this.nodeId }, 'Spool broker stopping');
+      if (this.adminServer) await this.adminServer.close();
       // Waiting fetches and acks=all produces are answered first, so the server can drain.
       if (this.servicesStarted) this.replicaManager.fetchPurgatory.shutdown();
       if (this.server) await this.server.close();
       if (this.servicesStarted) await this.closeServices();
+      this.releaseDirLock();
       this.logger.info({ nodeId: this.nodeId }, 'Spool broker stopped');
       this.logger.flush();
     })();

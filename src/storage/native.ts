@@ -320,7 +320,25 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
     engine.sendFile = (socketFd: number, slice: FileSlice): Promise<number> =>
       slice.length === 0
         ? Promise.resolve(0)
-        : callAsync(() => sendFile(socketFd, slice.fd, slice.position, slice.length));
+        : callAsync(() => sendFile(socketFd, slice.fd, slice.position, slice.length)).catch((err: unknown) => {
+            throw asPeerGone(err);
+          });
   }
   return engine;
+}
+
+/**
+ * A sendfile that failed because the client went away (ECONNRESET, EPIPE, or the socket already
+ * closed) is routine for a long poll the client gave up on: give the error the errno code the
+ * network layer recognizes, so it is logged at debug rather than as a storage warning.
+ */
+function asPeerGone(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = /os error 104\b|Connection reset by peer/.test(err.message)
+    ? 'ECONNRESET'
+    : /os error 32\b|Broken pipe|socket closed or in error/.test(err.message)
+      ? 'EPIPE'
+      : undefined;
+  if (code !== undefined) Object.assign(err, { code });
+  return err;
 }
