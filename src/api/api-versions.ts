@@ -1,5 +1,6 @@
 // api/ room: ApiVersions — the versions this broker both decodes and has a handler for, and (v3+)
 // the transaction.version feature: supported 0..2, finalized at spool.transaction.version.
+// v5 (KIP-1242) checks the cluster id and node id a client names (REBOOTSTRAP_REQUIRED on a mismatch).
 import { ApiKey, ErrorCode, type ApiVersionRange } from '../protocol/index.js';
 import type { ApiVersionsRequest, ApiVersionsResponse } from '../protocol/messages/api-versions.js';
 import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
@@ -29,6 +30,14 @@ export function apiVersionsApi(advertised: () => ApiVersionRange[]): ApiRegistra
     apiKey: ApiKey.ApiVersions,
     handler: (req: ApiVersionsRequest, ctx: RequestContext): ApiVersionsResponse => {
       const apiKeys = advertised();
+      if (ctx.apiVersion >= 5) {
+        // KIP-1242: ClusterId and NodeId come together or not at all; when given, they must name
+        // this broker, else the client's metadata is stale and it has to bootstrap again.
+        if ((req.clusterId === null) !== (req.nodeId === -1)) return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys, throttleTimeMs: 0 };
+        if (req.clusterId !== null && (req.clusterId !== ctx.services.metadata.clusterId || req.nodeId !== ctx.services.nodeId)) {
+          return { errorCode: ErrorCode.REBOOTSTRAP_REQUIRED, apiKeys, throttleTimeMs: 0 };
+        }
+      }
       if (ctx.apiVersion >= 3 && (!softwareRe.test(req.clientSoftwareName) || !softwareRe.test(req.clientSoftwareVersion))) {
         return { errorCode: ErrorCode.INVALID_REQUEST, apiKeys, throttleTimeMs: 0 };
       }

@@ -3,7 +3,7 @@
 // They translate decoded request bodies (field names = Kafka's JSON names in lowerCamelCase) into
 // GroupCoordinator calls and back, for every version; version differences are handled here.
 import type { FetchedOffsets } from '../coordinator/group/index.js';
-import { ErrorCode as GroupErrorCode } from '../errors.js';
+import { ErrorCode as GroupErrorCode, errorName } from '../errors.js';
 import { ApiKey, type RequestFor, type ResponseFor } from '../protocol/index.js';
 import { errorResponse } from './errors.js';
 import { autoCreateTopic } from './metadata.js';
@@ -266,9 +266,26 @@ function handleListGroups(req: ListGroupsRequest, ctx: RequestContext): ListGrou
   return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups.map((g) => ({ ...g, groupType: 'classic' })) };
 }
 
+/** DeleteGroups v3's per-group cause (Kafka's wording for the errors a deletion returns). */
+const deleteGroupsMessages: Readonly<Record<number, string>> = {
+  [GroupErrorCode.NON_EMPTY_GROUP]: 'The group is not empty.',
+  [GroupErrorCode.GROUP_ID_NOT_FOUND]: 'The group id does not exist.',
+  [GroupErrorCode.INVALID_GROUP_ID]: 'The configured groupId is invalid.',
+  [GroupErrorCode.NOT_COORDINATOR]: 'This is not the correct coordinator.',
+  [GroupErrorCode.COORDINATOR_NOT_AVAILABLE]: 'The coordinator is not available.',
+  [GroupErrorCode.COORDINATOR_LOAD_IN_PROGRESS]: "The coordinator is loading and hence can't process requests.",
+};
+
 async function handleDeleteGroups(req: DeleteGroupsRequest, ctx: RequestContext): Promise<DeleteGroupsResponse> {
   const coordinator = ctx.services.groupCoordinator;
-  return { throttleTimeMs: 0, results: await coordinator.deleteGroups(req.groupsNames) };
+  const results = await coordinator.deleteGroups(req.groupsNames);
+  return {
+    throttleTimeMs: 0,
+    results: results.map((r) => ({
+      ...r,
+      errorMessage: r.errorCode === GroupErrorCode.NONE ? null : (deleteGroupsMessages[r.errorCode] ?? errorName(r.errorCode)),
+    })),
+  };
 }
 
 export const groupApis: ApiRegistration[] = [

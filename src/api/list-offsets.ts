@@ -17,13 +17,15 @@ export const EARLIEST_TIMESTAMP = -2;
 export const MAX_TIMESTAMP = -3;
 export const EARLIEST_LOCAL_TIMESTAMP = -4;
 export const LATEST_TIERED_TIMESTAMP = -5;
+/** v11+ (KIP-1023): the earliest offset not yet uploaded to remote storage. */
+export const EARLIEST_PENDING_UPLOAD_TIMESTAMP = -6;
 const READ_COMMITTED = 1;
 
 function partitionError(partitionIndex: number, errorCode: number): ListOffsetsPartitionOut {
   return { partitionIndex, errorCode, timestamp: -1, offset: -1, leaderEpoch: -1 };
 }
 
-function lookup(partition: Partition, timestamp: number, isolationLevel: number, partitionIndex: number): ListOffsetsPartitionOut {
+function lookup(partition: Partition, timestamp: number, isolationLevel: number, partitionIndex: number, version: number): ListOffsetsPartitionOut {
   const found = (offset: number, ts = -1, leaderEpoch = partition.epochForOffset(offset)): ListOffsetsPartitionOut => ({
     partitionIndex,
     errorCode: ErrorCode.NONE,
@@ -40,6 +42,11 @@ function lookup(partition: Partition, timestamp: number, isolationLevel: number,
     case EARLIEST_TIMESTAMP:
     case EARLIEST_LOCAL_TIMESTAMP:
       return found(partition.logStartOffset);
+    case EARLIEST_PENDING_UPLOAD_TIMESTAMP:
+      // Spool has no remote storage: like Kafka for a topic without it, no offset (-1, -1, -1).
+      // Before v11 the value means nothing and gets the negative-timestamp answer below.
+      if (version >= 11) return notFound;
+      return partitionError(partitionIndex, ErrorCode.INVALID_REQUEST);
     case MAX_TIMESTAMP: {
       const max = partition.maxTimestampAndOffset();
       return max ? found(max.offset, max.timestamp) : notFound;
@@ -62,7 +69,7 @@ export function handleListOffsets(req: ListOffsetsRequest, ctx: RequestContext):
       partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
         try {
           const partition = replicaManager.getPartitionOrError(t.name, p.partitionIndex, p.currentLeaderEpoch);
-          return lookup(partition, p.timestamp, req.isolationLevel, p.partitionIndex);
+          return lookup(partition, p.timestamp, req.isolationLevel, p.partitionIndex, ctx.apiVersion);
         } catch (err) {
           const info = errorResponse(ctx, err, 'ListOffsets', { topic: t.name, partition: p.partitionIndex }, ErrorCode.KAFKA_STORAGE_ERROR);
           return partitionError(p.partitionIndex, info.code);

@@ -242,7 +242,7 @@ export interface TapLike {
 export function requireToolchain(t: TapLike, available: boolean, reason: string): boolean {
   if (available) return true;
   if (process.env.CI === 'true') {
-    t.fail(`${reason} (CI=true: run scripts/setup-interop.sh)`);
+    t.fail(`${reason} (CI=true: run bash scripts/setup-interop.sh; npm install runs it unless SPOOL_SKIP_TOOLCHAINS=1)`);
   } else {
     t.comment(`skipping: ${reason}; run scripts/setup-interop.sh`);
     t.plan(0, reason);

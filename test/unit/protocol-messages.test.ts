@@ -73,7 +73,8 @@ t.test('ApiVersions v3 request from a client decodes (header v2 + compact string
   const h = decodeRequestHeader(frame);
   t.same(h, { apiKey: 18, apiVersion: 3, correlationId: 42, clientId: 'ab', bodyOffset: 13 });
   const body = decodeRequestBody(ApiKey.ApiVersions, 3, frame, h.bodyOffset);
-  t.same(body, { clientSoftwareName: 'kafkajs', clientSoftwareVersion: '2.2' });
+  // clusterId/nodeId are v5 fields (KIP-1242): their defaults below v5.
+  t.same(body, { clientSoftwareName: 'kafkajs', clientSoftwareVersion: '2.2', clusterId: null, nodeId: -1 });
 });
 
 t.test('ApiVersions at an unknown version: header decodes, answer is v0 UNSUPPORTED_VERSION', async (t) => {

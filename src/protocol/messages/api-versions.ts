@@ -1,14 +1,17 @@
 // protocol/ room: ApiVersions (key 18). Its response header is always v0 (see index.ts).
+// v5 (KIP-1242): the client may name the cluster and node it means to reach; the response is v4's.
 import { array, bool, int16, int32, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const ApiVersionsRequest = message({
   name: 'ApiVersionsRequest',
   apiKey: 18,
-  versions: '0-4',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     clientSoftwareName: string({ v: '3+' }),
     clientSoftwareVersion: string({ v: '3+' }),
+    clusterId: string({ v: '5+', nullable: '5+', default: null }),
+    nodeId: int32({ v: '5+', default: -1 }),
   },
 });
 export type ApiVersionsRequest = Infer<typeof ApiVersionsRequest>;
@@ -16,7 +19,7 @@ export type ApiVersionsRequest = Infer<typeof ApiVersionsRequest>;
 export const ApiVersionsResponse = message({
   name: 'ApiVersionsResponse',
   apiKey: 18,
-  versions: '0-4',
+  versions: '0-5',
   flexible: '3+',
   fields: {
     errorCode: int16(),

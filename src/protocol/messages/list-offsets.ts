@@ -1,11 +1,11 @@
 // protocol/ room: ListOffsets (key 2). Kafka 4 accepts v1+. Timestamps -1 latest, -2 earliest,
-// -3 max timestamp (v7+), -4 local log start (v8+), -5 last tiered (v9+).
+// -3 max timestamp (v7+), -4 local log start (v8+), -5 last tiered (v9+), -6 earliest pending upload (v11+).
 import { array, int16, int32, int64, int8, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const ListOffsetsRequest = message({
   name: 'ListOffsetsRequest',
   apiKey: 2,
-  versions: '1-10',
+  versions: '1-11',
   flexible: '6+',
   fields: {
     replicaId: int32(),
@@ -26,7 +26,7 @@ export type ListOffsetsRequest = Infer<typeof ListOffsetsRequest>;
 export const ListOffsetsResponse = message({
   name: 'ListOffsetsResponse',
   apiKey: 2,
-  versions: '1-10',
+  versions: '1-11',
   flexible: '6+',
   fields: {
     throttleTimeMs: int32({ v: '2+' }),

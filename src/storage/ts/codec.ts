@@ -1,17 +1,65 @@
 // storage/ room (ts engine): the four Kafka compression codecs behind one switch.
 // gzip via node:zlib, zstd via zstd-napi (its Decompressor falls back to streaming for frames
 // without a content size, which some producers write), snappy and lz4 from ./codecs/.
+// zstd-napi is itself a native addon, so it is loaded on first use: where it cannot load, this
+// engine still runs and zstd batches get UNSUPPORTED_COMPRESSION_TYPE, with the reason logged once.
 // decompressBounded is what record validation uses on append: it never sizes a buffer from a
 // length the data declares beyond its limit, and stops once the output passes it.
+import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
-import zstdBinding from 'zstd-napi/binding.js';
+import type * as ZstdApi from 'zstd-napi';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { Codec, StorageError, StorageErrorCode } from '../engine.js';
+import { defaultStorageLogger, type StorageLogger } from '../logger.js';
 import { OutputLimitError } from './codecs/limit.js';
 import { lz4Compress, lz4Decompress } from './codecs/lz4.js';
 import { snappyCompress, snappyDecompress } from './codecs/snappy.js';
 
 export { OutputLimitError };
+
+interface Zstd {
+  api: typeof ZstdApi;
+  binding: typeof ZstdBinding;
+}
+
+/** undefined: not tried yet; an Error: the load failed (kept, so the reason is logged once). */
+let zstdLoaded: Zstd | Error | undefined;
+let zstdLogger: StorageLogger | undefined;
+
+/** Where the one "zstd unavailable" warning goes; the engine passes the broker's logger. */
+export function setZstdLogger(logger: StorageLogger): void {
+  zstdLogger ??= logger;
+}
+
+/** Loads zstd-napi once; null (after one warning) when it cannot load here. */
+function loadZstd(): Zstd | null {
+  if (zstdLoaded === undefined) {
+    const require = createRequire(import.meta.url);
+    try {
+      zstdLoaded = { api: require('zstd-napi') as typeof ZstdApi, binding: require('zstd-napi/binding.js') as typeof ZstdBinding };
+    } catch (err) {
+      zstdLoaded = err instanceof Error ? err : new Error(String(err));
+      (zstdLogger ?? defaultStorageLogger()).warn(
+        { reason: zstdLoaded.message.split('\n')[0] },
+        'zstd-napi cannot load: zstd batches are refused with UNSUPPORTED_COMPRESSION_TYPE',
+      );
+    }
+  }
+  return zstdLoaded instanceof Error ? null : zstdLoaded;
+}
+
+/** The reason zstd is unavailable, or null when zstd-napi loads (tries the load once). */
+export function zstdUnavailableReason(): string | null {
+  return loadZstd() === null ? (zstdLoaded as Error).message.split('\n')[0] : null;
+}
+
+function requireZstd(): Zstd {
+  const zstd = loadZstd();
+  if (zstd === null) {
+    throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'zstd is not available: zstd-napi did not load');
+  }
+  return zstd;
+}
 
 export function compress(codec: Codec, data: Buffer): Buffer {
   switch (codec) {
@@ -24,13 +72,15 @@ export function compress(codec: Codec, data: Buffer): Buffer {
     case Codec.lz4:
       return lz4Compress(data);
     case Codec.zstd:
-      return zstdCompress(data);
+      return requireZstd().api.compress(data);
     default:
       throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${String(codec)}`);
   }
 }
 
 export function decompress(codec: Codec, data: Buffer): Buffer {
+  // Outside the try: a missing codec is UNSUPPORTED_COMPRESSION_TYPE, not corrupt data.
+  const zstd = codec === Codec.zstd ? requireZstd() : null;
   try {
     switch (codec) {
       case Codec.none:
@@ -42,7 +92,7 @@ export function decompress(codec: Codec, data: Buffer): Buffer {
       case Codec.lz4:
         return lz4Decompress(data);
       case Codec.zstd:
-        return zstdDecompress(data);
+        return (zstd ?? requireZstd()).api.decompress(data);
     }
   } catch (err) {
     // A codec library's own error says nothing Kafka-shaped; the broker needs CORRUPT_MESSAGE.
@@ -52,7 +102,7 @@ export function decompress(codec: Codec, data: Buffer): Buffer {
 }
 
 /** One zstd context for every bounded decompression (the engine runs on the JS thread only). */
-let zstdContext: zstdBinding.DCtx | null = null;
+let zstdContext: ZstdBinding.DCtx | null = null;
 /** First output buffer of a zstd decompression; it doubles as needed, up to the limit. */
 const ZSTD_FIRST_OUTPUT = 64 * 1024;
 
@@ -61,10 +111,10 @@ const ZSTD_FIRST_OUTPUT = 64 * 1024;
  * output. The same rules as the native engine's ZstdStream: the data ends at a frame boundary,
  * bytes after a frame must be another frame.
  */
-function zstdDecompressBounded(data: Buffer, limit: number): Buffer {
-  zstdContext ??= new zstdBinding.DCtx();
+function zstdDecompressBounded(binding: typeof ZstdBinding, data: Buffer, limit: number): Buffer {
+  zstdContext ??= new binding.DCtx();
   const dctx = zstdContext;
-  dctx.reset(zstdBinding.ResetDirective.sessionOnly);
+  dctx.reset(binding.ResetDirective.sessionOnly);
   let out = Buffer.allocUnsafe(Math.min(limit + 1, Math.max(ZSTD_FIRST_OUTPUT, data.length * 4)));
   let produced = 0;
   let pos = 0;
@@ -92,7 +142,8 @@ function zstdDecompressBounded(data: Buffer, limit: number): Buffer {
 
 /**
  * Decompresses `data`, refusing output past `limit` bytes with OutputLimitError. Other codec
- * failures throw the codec's own Error (the caller decides what they mean).
+ * failures throw the codec's own Error (the caller decides what they mean); zstd where zstd-napi
+ * cannot load throws StorageError UNSUPPORTED_COMPRESSION_TYPE.
  */
 export function decompressBounded(codec: Codec, data: Buffer, limit: number): Buffer {
   switch (codec) {
@@ -110,7 +161,7 @@ export function decompressBounded(codec: Codec, data: Buffer, limit: number): Bu
     case Codec.lz4:
       return lz4Decompress(data, limit);
     case Codec.zstd:
-      return zstdDecompressBounded(data, limit);
+      return zstdDecompressBounded(requireZstd().binding, data, limit);
   }
   throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${String(codec)}`);
 }

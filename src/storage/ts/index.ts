@@ -2,12 +2,13 @@
 // addon is missing and the reference the native engine is compared against.
 import { Codec, LogConfig, OpenOptions, PartitionLog, StorageEngine } from '../engine.js';
 import { defaultStorageLogger, type StorageLogger } from '../logger.js';
-import { compress, decompress } from './codec.js';
+import { compress, decompress, setZstdLogger } from './codec.js';
 import { crc32c } from './crc32c.js';
 import { TsPartitionLog } from './log.js';
 
 /** The TS engine, warning through `logger` (by default pino on stderr, looked up at first warning). */
 export function createTsEngine(logger?: StorageLogger): StorageEngine {
+  if (logger !== undefined) setZstdLogger(logger);
   return {
     name: 'ts',
     openLog(dir: string, config: LogConfig, options?: OpenOptions): Promise<PartitionLog> {
