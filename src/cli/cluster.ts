@@ -245,17 +245,27 @@ async function stopAll(brokers: ClusterProcess[], etcd: ClusterProcess | undefin
  */
 export async function clusterUp(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let args: ClusterUpArgs;
-  let etcdBin: string;
   try {
     args = parseClusterUpArgs(argv);
-    etcdBin = findEtcd();
   } catch (e) {
     if (e instanceof UsageError) {
       err.write(`${e.message}\n${CLUSTER_USAGE}\n`);
       return 2;
     }
-    if (e instanceof EtcdNotFoundError) {
-      err.write(`${e.message}\n`);
+    throw e;
+  }
+  return runClusterUp(args, out, err);
+}
+
+/** `spool cluster up` with parsed arguments (the commander entry in cli/commands/cluster.ts). */
+export async function runClusterUp(args: ClusterUpArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let etcdBin: string;
+  try {
+    if (args.basePort + args.brokers - 1 > 65535) throw new UsageError(`--base-port ${args.basePort} leaves no room for ${args.brokers} brokers`);
+    etcdBin = findEtcd();
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof EtcdNotFoundError) {
+      err.write(`spool: ${e.message}\n`);
       return 1;
     }
     throw e;

@@ -1,117 +1,71 @@
 #!/usr/bin/env node
-// cli/ room: `spool start [--config server.properties] [--engine native|ts|auto] [--override key=value]…`
-// and `spool cluster up` (etcd plus N broker processes, cli/cluster.ts).
-// SIGTERM/SIGINT stop the broker (or the cluster) cleanly and exit 0.
-import pino from 'pino';
-import { Broker } from '../broker.js';
-import { ConfigError, type RawConfig } from '../config/index.js';
-import { CLUSTER_USAGE, clusterUp } from './cluster.js';
+// cli/ room: the `spool` command (commander). `start` and `cluster up` run brokers; `topic`,
+// `group`, `produce` and `consume` talk the Kafka protocol to any broker (Spool or Apache Kafka)
+// with the project's own client (cli/admin-client.ts); `config list` prints the settings schema.
+// Operator errors and broker errors print one line (`spool: …`, Kafka's error name first for the
+// latter) on stderr and exit 1.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { BrokerError, CliError } from './admin-client.js';
+import { clusterCommand } from './commands/cluster.js';
+import { configCommand } from './commands/config.js';
+import { consumeCommand } from './commands/consume.js';
+import { groupCommand } from './commands/group.js';
+import { produceCommand } from './commands/produce.js';
+import { startCommand } from './commands/start.js';
+import { topicCommand } from './commands/topic.js';
 
-const USAGE = `Usage: spool start [--config <server.properties>] [--engine native|ts|auto] [--override key=value]...
-       spool cluster up --brokers <N> --dir <dir> [--base-port 9092] [--etcd-port 2379] [--engine auto] ...
-
-Commands:
-  start        run one broker in this process
-  cluster up   run etcd and N brokers as child processes until Ctrl-C (spool cluster --help)
-
-Settings use Kafka's names (log.dirs, listeners, num.partitions, ...). Priority, lowest first:
-defaults, the properties file, SPOOL_<KEY> environment variables (log.dirs -> SPOOL_LOG_DIRS),
---engine / --override flags.`;
-
-interface StartArgs {
-  propertiesFile?: string;
-  overrides: RawConfig;
+function packageVersion(): string {
+  // dist/src/cli/main.js → package.json at the repository (or installed package) root.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
 }
 
-function parseStartArgs(argv: string[]): StartArgs {
-  const args: StartArgs = { overrides: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv.at(++i);
-      if (next === undefined) throw new Error(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case '--config':
-      case '-c':
-        args.propertiesFile = value();
-        break;
-      case '--engine':
-        args.overrides['spool.engine'] = value();
-        break;
-      case '--override':
-      case '-o': {
-        const kv = value();
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new Error(`--override expects key=value, got "${kv}"`);
-        args.overrides[kv.slice(0, eq)] = kv.slice(eq + 1);
-        break;
-      }
-      default:
-        throw new Error(`unknown argument "${arg}"`);
-    }
+function buildProgram(): Command {
+  const program = new Command('spool')
+    .description('Spool: a Kafka-compatible broker, and tools that work against any Kafka cluster')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpCommand(true)
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  spool start --config config/server.properties
+  spool topic create orders --partitions 3 --bootstrap-server localhost:9092
+  printf 'k1\\tv1\\n' | spool produce orders --key-separator '\\t'
+  spool consume orders --from-beginning --format json --max-messages 10
+  spool group describe my-group`,
+    );
+  for (const cmd of [startCommand(), clusterCommand(), topicCommand(), groupCommand(), produceCommand(), consumeCommand(), configCommand()]) {
+    program.addCommand(cmd);
   }
-  return args;
+  // Every command (and subcommand) reports its errors through our handler below.
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `spool: ${str.slice(7)}` : str) });
+    for (const sub of cmd.commands) configure(sub);
+  };
+  configure(program);
+  return program;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const command = argv.at(0);
-  const rest = argv.slice(1);
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return command === undefined ? 1 : 0;
-  }
-  if (command === 'cluster') {
-    const sub = rest.at(0);
-    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(CLUSTER_USAGE + '\n');
-      return sub === undefined ? 1 : 0;
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with code 0; a usage error was already printed.
+      return err.exitCode;
     }
-    if (sub !== 'up') {
-      process.stderr.write(`unknown cluster command "${sub}"\n${CLUSTER_USAGE}\n`);
+    if (err instanceof BrokerError || err instanceof CliError) {
+      process.stderr.write(`spool: ${err.message}\n`);
       return 1;
     }
-    return clusterUp(rest.slice(1));
+    throw err;
   }
-  if (command !== 'start') {
-    process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
-    return 1;
-  }
-  const logger = pino({ name: 'spool', level: process.env.SPOOL_LOG_LEVEL ?? 'info' });
-  let broker: Broker;
-  try {
-    const args = parseStartArgs(rest);
-    broker = new Broker({ propertiesFile: args.propertiesFile, overrides: args.overrides, logger });
-    await broker.start();
-  } catch (err) {
-    if (err instanceof ConfigError || (err instanceof Error && /argument|needs a value|expects/.test(err.message))) {
-      logger.fatal({ reason: err.message }, 'invalid configuration');
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    logger.fatal({ err }, 'broker failed to start');
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) return;
-      signalled = true;
-      logger.info({ signal }, 'shutting down');
-      broker.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, 'unclean shutdown');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }
 
 main(process.argv.slice(2)).then(
@@ -119,7 +73,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(`spool: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
 );

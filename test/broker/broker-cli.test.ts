@@ -73,6 +73,6 @@ t.test('spool start refuses an invalid setting, naming the key', async (t) => {
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await exited;
-  t.equal(code, 2);
+  t.equal(code, 1, 'exit code 1 (one plain line on stderr)');
   t.match(stderr, /num\.partitions: must be an integer/);
 });
