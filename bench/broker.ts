@@ -17,12 +17,27 @@
 //   SPOOL_BENCH_ACKS           produce phases in order, comma list of 1 and -1 (default 1,-1)
 //   SPOOL_BENCH_NODE_ARGS      node flags for the broker processes, e.g. "--cpu-prof --trace-gc"
 //   SPOOL_BENCH_JSON=1         also print the results as one JSON line
+//   SPOOL_BENCH_CODECS         extra acks=1 produce phases with compressed batches, one topic per
+//                              codec: "all" (none,gzip,snappy,lz4,zstd) or a list (default: no
+//                              extra phases). Values are random lowercase text (about 2:1); MB/s
+//                              and CPU-s/GiB count batch bytes as sent. Every batch is validated
+//                              (CRC, records, decompression) by the broker as on any produce.
+//   SPOOL_BENCH_CODEC_BYTES    batch bytes produced per codec phase (default 64 MiB)
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KafkaConnection, ensureTopic, percentile, runConsume, runProduce, type ProduceResult } from './loadgen.js';
+import {
+  KafkaConnection,
+  decodeProduceResponse,
+  encodeProduceRequest,
+  ensureTopic,
+  percentile,
+  runConsume,
+  runProduce,
+  type ProduceResult,
+} from './loadgen.js';
 
 type EngineName = 'native' | 'ts';
 
@@ -243,6 +258,14 @@ async function runPhases(broker: BrokerChild): Promise<PhaseResult[]> {
       phases.push(producePhase(`produce acks=${acks}`, result, cpu));
       produced.push({ topic, endOffset: result.endOffset, batchBytes: result.batchBytes });
     }
+    const codecBytes = envInt('SPOOL_BENCH_CODEC_BYTES', 64 * 1024 * 1024);
+    for (const codec of benchCodecs()) {
+      const topic = `bench-codec-${codec}`;
+      await ensureTopic(broker.host, broker.port, topic, 1);
+      const batch = await codecBatch(codec, recordsPerBatch, recordSize);
+      const { result, cpu } = await measureCpu(broker, () => runBatchProduce(conn, topic, batch, codecBytes, inFlight));
+      phases.push(producePhase(`produce ${codec}`, result, cpu));
+    }
     const { result, cpu } = await measureCpu(broker, async () => {
       let bytes = 0;
       let seconds = 0;
@@ -274,6 +297,72 @@ async function runPhases(broker: BrokerChild): Promise<PhaseResult[]> {
   } finally {
     conn.close();
   }
+}
+
+// ---- SPOOL_BENCH_CODECS: produce phases with compressed batches --------------------------------
+
+const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+type CodecName = (typeof CODEC_NAMES)[number];
+
+function benchCodecs(): CodecName[] {
+  const raw = (process.env.SPOOL_BENCH_CODECS ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+  if (raw.includes('all')) return [...CODEC_NAMES];
+  for (const c of raw) if (!(CODEC_NAMES as readonly string[]).includes(c)) throw new Error(`SPOOL_BENCH_CODECS: unknown codec ${c}`);
+  return raw as CodecName[];
+}
+
+/** Deterministic lowercase text, 4 bits of entropy a byte (as bench/storage.ts): codecs reach about 2:1. */
+function randomText(length: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = 0x61 + (x & 0x0f);
+  }
+  return out;
+}
+
+/** One v2 batch (baseOffset 0, producer id -1) of keyed text records, compressed with `codec`. */
+async function codecBatch(codec: CodecName, records: number, recordSize: number): Promise<Buffer> {
+  // Loaded here only: the default run never needs the broker's modules in this process.
+  const { Codec } = await import('../src/storage/engine.js');
+  const { tsEngine } = await import('../src/storage/ts/index.js');
+  const { buildBatch } = await import('../test/helpers/batches.js');
+  const list = Array.from({ length: records }, (_, i) => ({
+    key: `key-${i.toString().padStart(6, '0')}`,
+    value: randomText(recordSize, i + 1),
+    timestampDelta: i,
+  }));
+  const compress = (_codec: number, data: Buffer): Buffer => tsEngine.compress(Codec[codec], data);
+  return buildBatch({ records: list, baseTimestamp: Date.now(), codec: Codec[codec], compress });
+}
+
+/** Pipelined acks=1 produce of the same batch until `totalBytes`, as runProduce but for a given batch. */
+async function runBatchProduce(conn: KafkaConnection, topic: string, batch: Buffer, totalBytes: number, inFlight: number): Promise<ProduceResult> {
+  const first = decodeProduceResponse(await conn.request(encodeProduceRequest(topic, 0, 1, 30_000, batch)));
+  if (first.errorCode !== 0) throw new Error(`Produce ${topic}: error code ${first.errorCode}`);
+  const requests = Math.max(1, Math.ceil(totalBytes / batch.length));
+  const frames = Array.from({ length: inFlight }, () => encodeProduceRequest(topic, 0, 1, 30_000, batch));
+  const latencies = new Float64Array(requests);
+  let next = 0;
+  const start = performance.now();
+  const worker = async (slot: number): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= requests) return;
+      const sentAt = performance.now();
+      const outcome = decodeProduceResponse(await conn.request(frames[slot]));
+      latencies[i] = performance.now() - sentAt;
+      if (outcome.errorCode !== 0) throw new Error(`Produce ${topic} request ${i}: error code ${outcome.errorCode}`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, (_, slot) => worker(slot)));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort();
+  const records = batch.readInt32BE(57);
+  return { bytes: requests * batch.length, records: requests * records, requests, seconds, latenciesMs: latencies, endOffset: (requests + 1) * records, batchBytes: batch.length };
 }
 
 function median(values: number[]): number {
