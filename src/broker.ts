@@ -12,6 +12,7 @@ import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/t
 import { TxnMarkerSender } from './api/txn-markers.js';
 import { LogManager } from './log/index.js';
 import { DirLock } from './log/dir-lock.js';
+import { isNoSpace, releaseSpaceReserve } from './log/disk-space.js';
 import { SocketServer, parseConnectionOverrides } from './network/index.js';
 import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
 import type { StorageEngine } from './storage/engine.js';
@@ -102,7 +103,16 @@ export class Broker {
 
   /** Locks the log dir (refused while another broker holds it), then starts every service. */
   private async startKafka(): Promise<{ host: string; port: number }> {
-    if (!this.skipDirLock) this.dirLock = DirLock.acquire(this.config.logDir, this.logger);
+    if (!this.skipDirLock) {
+      try {
+        this.dirLock = DirLock.acquire(this.config.logDir, this.logger);
+      } catch (err) {
+        // A full disk: the log dir's space reserve makes room for the lock (and the log manager
+        // then starts read-only, disk-space.ts).
+        if (!isNoSpace(err) || !releaseSpaceReserve(this.config.logDir)) throw err;
+        this.dirLock = DirLock.acquire(this.config.logDir, this.logger);
+      }
+    }
     try {
       return await this.startServices();
     } catch (err) {

@@ -197,6 +197,12 @@ impl NativeLog {
         self.with(|l| Ok(l.recovered_bytes_truncated as i64))
     }
 
+    /// Batches in recoveredBytesTruncated (segments deleted after a cut included).
+    #[napi(getter)]
+    pub fn recovered_batches_truncated(&self) -> Result<i64> {
+        self.with(|l| Ok(l.recovered_batches_truncated as i64))
+    }
+
     /// Leader append; rewrites `batches` in place. Packed result, see native.ts.
     #[napi(catch_unwind)]
     pub fn append(&self, mut batches: Buffer, now: i64, leader_epoch: i32) -> Result<Float64Array> {
@@ -478,13 +484,15 @@ pub struct OpenTask {
     dir: PathBuf,
     config: log::LogConfig,
     log_start_offset: Option<i64>,
+    recovery: log::Recovery,
 }
 
 impl Task for OpenTask {
     type Output = log::Log;
     type JsValue = NativeLog;
     fn compute(&mut self) -> Result<log::Log> {
-        log::Log::open(&self.dir, self.config, self.log_start_offset).map_err(to_napi)
+        log::Log::open_with(&self.dir, self.config, self.log_start_offset, self.recovery)
+            .map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, output: log::Log) -> Result<NativeLog> {
         Ok(NativeLog {
@@ -498,12 +506,21 @@ impl Task for OpenTask {
 }
 
 /// Opens (creating if needed) a partition directory and recovers it, on the libuv pool.
+/// `had_clean_shutdown`: nothing is cut; else with `recovery_point` every segment from the one
+/// holding it is CRC-checked, without only the active one (OpenOptions in src/storage/engine.ts).
 #[napi(ts_return_type = "Promise<NativeLog>")]
 pub fn open_log(
     dir: String,
     config: NativeLogConfig,
     log_start_offset: Option<i64>,
+    recovery_point: Option<i64>,
+    had_clean_shutdown: Option<bool>,
 ) -> Result<AsyncTask<OpenTask>> {
+    let recovery = match (had_clean_shutdown.unwrap_or(false), recovery_point) {
+        (true, _) => log::Recovery::Clean,
+        (false, Some(point)) => log::Recovery::From(point.max(0)),
+        (false, None) => log::Recovery::ActiveOnly,
+    };
     let log_append_time = match config.message_timestamp_type.as_str() {
         "CreateTime" => false,
         "LogAppendTime" => true,
@@ -529,6 +546,7 @@ pub fn open_log(
             timestamp_after_max_ms: config.message_timestamp_after_max_ms,
         },
         log_start_offset,
+        recovery,
     }))
 }
 

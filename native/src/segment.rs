@@ -7,6 +7,7 @@ use crate::fileio::{read_at, write_all_at, JsFd};
 use crate::index::{OffsetIndex, TimeIndex};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
@@ -53,6 +54,9 @@ pub struct Segment {
     rolling_based_timestamp: Option<i64>,
     /// Offset after the last batch; baseOffset when empty.
     next_offset: i64,
+    /// Bytes from the start of the .log known to hold CRC-valid batches: checked at recovery,
+    /// appended after validation, or checked by a read. Reads check the rest before serving it.
+    verified_end: AtomicU64,
 }
 
 /// A batch found while scanning a segment file.
@@ -118,6 +122,7 @@ impl Segment {
             offset_of_max_timestamp_so_far: base_offset,
             rolling_based_timestamp: None,
             next_offset: base_offset,
+            verified_end: AtomicU64::new(0),
         };
         if fresh {
             seg.offset_index.reset()?;
@@ -282,6 +287,9 @@ impl Segment {
         let start = self.size;
         write_all_at(&self.log, bytes, start)?;
         self.size += bytes.len() as u64;
+        if self.verified_end.load(Ordering::Relaxed) >= start {
+            self.verified_end.store(self.size, Ordering::Relaxed);
+        }
         for (pos, h) in headers {
             if self.rolling_based_timestamp.is_none() && start == 0 && *pos == 0 {
                 self.rolling_based_timestamp = Some(h.max_timestamp);
@@ -328,9 +336,11 @@ impl Segment {
         Ok(())
     }
 
-    /// Active segment recovery: keep the prefix of whole, CRC-valid batches, drop the rest,
-    /// rebuild both indexes. Returns the bytes truncated.
-    pub fn recover(&mut self) -> SResult<u64> {
+    /// Recovery after an unclean shutdown: keep the prefix of whole, CRC-valid batches, drop the
+    /// rest, rebuild both indexes (left preallocated, as for the active segment). Returns the
+    /// bytes and the batches truncated (batches whose headers could still be walked; a torn or
+    /// garbled tail counts as one).
+    pub fn recover(&mut self) -> SResult<(u64, u64)> {
         self.reset_index_state()?;
         let mut position = 0u64;
         let mut next = self.base_offset;
@@ -348,14 +358,90 @@ impl Segment {
             position += header.size() as u64;
         }
         let truncated = self.size - position;
+        let mut batches = 0u64;
         if truncated > 0 {
+            self.scan_from(position, |_| {
+                batches += 1;
+                Ok(true)
+            })?;
             self.log.set_len(position)?;
             self.size = position;
         }
         self.next_offset = next;
+        self.verified_end.store(self.size, Ordering::Relaxed);
         self.offset_index.preallocate()?;
         self.time_index.preallocate()?;
-        Ok(truncated)
+        Ok((truncated, batches.max(u64::from(truncated > 0))))
+    }
+
+    /// The active segment after a clean shutdown: the bytes are trusted and nothing is cut;
+    /// the indexes are rebuilt from the batch headers (reads still check CRCs before serving).
+    pub fn rebuild_active_trusted(&mut self) -> SResult<()> {
+        self.reset_index_state()?;
+        let mut found = Vec::new();
+        self.scan_from(0, |loc| {
+            found.push(*loc);
+            Ok(true)
+        })?;
+        for loc in &found {
+            self.index_batch(&loc.header, loc.position)?;
+        }
+        self.rolling_based_timestamp = found.first().map(|l| l.header.max_timestamp);
+        self.next_offset = found
+            .last()
+            .map(|l| l.header.last_offset() + 1)
+            .unwrap_or(self.base_offset);
+        self.offset_index.preallocate()?;
+        self.time_index.preallocate()
+    }
+
+    /// How many bytes of the slice [position, position + length) of whole batches can be
+    /// served: every batch not yet known good is read and its CRC checked; the slice stops
+    /// before the first bad one. An error when the first batch itself is bad (a read must never
+    /// skip it and serve later offsets instead).
+    fn verify_slice(&self, position: u64, length: u64, target: i64) -> SResult<u64> {
+        let verified = self.verified_end.load(Ordering::Relaxed);
+        let end = position + length;
+        if end <= verified {
+            return Ok(length);
+        }
+        // verified_end is always a batch boundary (the end of a walk from the start of the file,
+        // of an append, or of a truncation), so walking on from it stays on boundaries.
+        let mut at = position.max(verified);
+        while at < end {
+            let Some(header) = self.header_at(at)? else {
+                break;
+            };
+            let loc = Located {
+                position: at,
+                header,
+            };
+            if !batch::check_stored(&self.read_batch(&loc)?) {
+                break;
+            }
+            at += header.size() as u64;
+        }
+        if at > verified && position <= verified {
+            self.verified_end.fetch_max(at, Ordering::Relaxed);
+        }
+        if at < end {
+            if at == position {
+                return Err(self.corrupt(at, target));
+            }
+            return Ok(at - position);
+        }
+        Ok(length)
+    }
+
+    fn corrupt(&self, position: u64, target: i64) -> StorageErr {
+        StorageErr::new(
+            CORRUPT_MESSAGE,
+            format!(
+                "{}: corrupt batch at byte {position} (segment size {}) while reading offset                  {target}: its header or CRC does not check",
+                self.log_path.display(),
+                self.size
+            ),
+        )
     }
 
     /// Rebuilds the indexes of an inactive segment from its batch headers (no CRC check), as
@@ -437,17 +523,24 @@ impl Segment {
         let (indexed_offset, start) = self.offset_index.lookup(target);
         let mut found = None;
         let mut first_last_offset = None;
+        let mut walked_to = start;
         self.scan_from(start, |loc| {
             first_last_offset.get_or_insert(loc.header.last_offset());
             if loc.header.last_offset() >= target {
                 found = Some(*loc);
                 return Ok(false);
             }
+            walked_to = loc.position + loc.header.size() as u64;
             Ok(true)
         })?;
         // An index entry is (lastOffset, position) of one whole batch: the scan must find that
         // batch at that position, or it started in the middle of a batch (and so would every
         // slice read from it).
+        // No readable header there at all is damage on disk (a garbled header the entry points
+        // at, or an entry into the middle of a batch): refused like any corrupt batch.
+        if start > 0 && first_last_offset.is_none() {
+            return Err(self.corrupt(start, target));
+        }
         if start > 0 {
             assert!(
                 first_last_offset == Some(indexed_offset),
@@ -456,6 +549,12 @@ impl Segment {
                 self.base_offset,
                 self.size
             );
+        }
+        // The walk stopped before the end of the data without finding the offset: a garbled
+        // header (or a short read) lies in between. Going on to the next segment would skip
+        // every offset behind it without a word.
+        if found.is_none() && walked_to < self.size {
+            return Err(self.corrupt(walked_to, target));
         }
         Ok(found)
     }
@@ -496,6 +595,7 @@ impl Segment {
             self.base_offset,
             first.position
         );
+        let total = self.verify_slice(first.position, total, target)?;
         Ok(Some((first.position, total)))
     }
 
@@ -565,6 +665,7 @@ impl Segment {
             truncated = self.size - loc.position;
             self.log.set_len(loc.position)?;
             self.size = loc.position;
+            self.verified_end.fetch_min(self.size, Ordering::Relaxed);
         }
         if self.size == 0 {
             self.rolling_based_timestamp = None;

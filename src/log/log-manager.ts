@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
-import type { StorageEngine } from '../storage/engine.js';
-import { readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
+import type { OpenOptions, PartitionLog, StorageEngine } from '../storage/engine.js';
+import { readCheckpoint, writeCheckpoint, writeFileAtomic, type CheckpointEntry } from './checkpoint.js';
 import { LogCleaner, cleanerSettings } from './cleaner.js';
 import { Log, toLogConfig } from './log.js';
+import { ensureSpaceReserve, freeBytes, fullDiskReason, isNoSpace, readOnlyReason, releaseSpaceReserve, setReadOnly, SPACE_RESERVE_BYTES } from './disk-space.js';
 
 /** Deleted logs, closed file.delete.delay.ms after the delete (see deleteLogs). */
 interface PendingDelete {
@@ -20,6 +21,8 @@ interface PendingDelete {
 }
 
 const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+/** Kafka's clean shutdown marker (LogLoader.CleanShutdownFileName), written last by close(). */
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 /** Kafka's per-partition file naming the topic id the directory belongs to. */
 const PARTITION_METADATA = 'partition.metadata';
 /** File names are at most 255 bytes (Kafka shortens the topic part of delete and stray names). */
@@ -68,8 +71,16 @@ export class LogManager {
   private readonly logs = new Map<string, Log>();
   /** From log-start-offset-checkpoint at start, used when a log is first opened. */
   private readonly checkpointedLogStart = new Map<string, number>();
+  /** From recovery-point-offset-checkpoint at start: where recovery checks the logs from. */
+  private readonly checkpointedRecoveryPoint = new Map<string, number>();
+  /** Per open log: every offset below it is fsynced (the recovery-point checkpoint's value). */
+  private readonly recoveryPoints = new Map<string, number>();
+  /** The clean shutdown marker was there at start: the logs are trusted, nothing is truncated. */
+  private hadCleanShutdown = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
+  /** While read-only (a full disk): checks for space, to leave read-only (disk-space.ts). */
+  private spaceTimer: NodeJS.Timeout | null = null;
   private readonly pendingDeletes = new Set<PendingDelete>();
   private closed = false;
   /** The log cleaner of this dir (log.cleaner.enable), started with the background tasks. */
@@ -95,10 +106,52 @@ export class LogManager {
     const manager = new LogManager(options);
     mkdirSync(manager.dataDir, { recursive: true });
     manager.removeDeletedDirs();
+    setReadOnly(manager.dataDir, null);
+    // Full: no room for the reserve, or (the reserve in place) almost nothing left besides it.
+    if (!ensureSpaceReserve(manager.dataDir) || freeBytes(manager.dataDir) < SPACE_RESERVE_BYTES / 4) manager.enterReadOnly();
     for (const e of readCheckpoint(join(manager.dataDir, LOG_START_OFFSET_CHECKPOINT))) {
       manager.checkpointedLogStart.set(key(e.topic, e.partition), e.offset);
     }
+    for (const e of readCheckpoint(join(manager.dataDir, RECOVERY_POINT_CHECKPOINT))) {
+      manager.checkpointedRecoveryPoint.set(key(e.topic, e.partition), e.offset);
+    }
+    // As Kafka: the marker says the last stop flushed and closed every log. It is removed at once,
+    // so a crash from here on is seen as unclean by the next start.
+    const marker = join(manager.dataDir, CLEAN_SHUTDOWN_FILE);
+    manager.hadCleanShutdown = existsSync(marker);
+    if (manager.hadCleanShutdown) rmSync(marker, { force: true });
+    manager.logger.info(
+      { dataDir: manager.dataDir, cleanShutdown: manager.hadCleanShutdown },
+      manager.hadCleanShutdown ? 'log dir was shut down cleanly' : 'log dir was not shut down cleanly: logs are checked from their recovery points',
+    );
     return Promise.resolve(manager);
+  }
+
+  /** A full disk: appends are refused (KAFKA_STORAGE_ERROR), reads go on; the reserve is released. */
+  private enterReadOnly(): void {
+    releaseSpaceReserve(this.dataDir);
+    if (readOnlyReason(this.dataDir) !== null) return;
+    const reason = fullDiskReason(this.dataDir);
+    setReadOnly(this.dataDir, reason);
+    this.logger.warn({ dataDir: this.dataDir }, reason);
+  }
+
+  /** Why appends are refused (the disk was full at start); null when writable. */
+  get readOnlyReason(): string | null {
+    return readOnlyReason(this.dataDir);
+  }
+
+  /** Leaves read-only once the disk has room for the reserve and half as much again (the reserve is back). */
+  private checkSpace(): void {
+    if (this.readOnlyReason === null) return;
+    try {
+      if (freeBytes(this.dataDir) < SPACE_RESERVE_BYTES * 1.5 || !ensureSpaceReserve(this.dataDir)) return;
+    } catch (err) {
+      this.logger.warn({ err, dataDir: this.dataDir }, 'checking the free space of a full log dir failed');
+      return;
+    }
+    setReadOnly(this.dataDir, null);
+    this.logger.info({ dataDir: this.dataDir }, `log dir ${this.dataDir} has free space again: accepting produce`);
   }
 
   /** Finishes deletes interrupted by a crash: directories renamed to *-delete. */
@@ -130,11 +183,26 @@ export class LogManager {
     if (topicId !== undefined) this.setAsideForeignDir(dir, topic, partition, topicId);
     const logStartOffset = this.checkpointedLogStart.get(key(topic, partition));
     const fresh = !existsSync(dir);
-    const pl = await this.engine.openLog(dir, toLogConfig(topicConfig), logStartOffset !== undefined ? { logStartOffset } : {}).catch((err: unknown) => {
-      // An open that failed (no fds left, no space) leaves no directory of its own behind.
-      if (fresh) this.discardFailedDir(dir, topic, partition);
-      throw err;
-    });
+    // After an unclean stop a log without a checkpointed recovery point is checked whole (Kafka's 0).
+    const recoveryPoint = this.checkpointedRecoveryPoint.get(key(topic, partition)) ?? 0;
+    const openOptions: OpenOptions = this.hadCleanShutdown ? { hadCleanShutdown: true } : { recoveryPoint };
+    if (logStartOffset !== undefined) openOptions.logStartOffset = logStartOffset;
+    const open = (): Promise<PartitionLog> => this.engine.openLog(dir, toLogConfig(topicConfig), openOptions);
+    const pl = await open()
+      .catch((err: unknown) => {
+        // A full disk (the engine rewrites the active segment's indexes on open): read-only, and
+        // the released reserve gives the open the room it needs.
+        if (!fresh && isNoSpace(err) && releaseSpaceReserve(this.dataDir)) {
+          this.enterReadOnly();
+          return open();
+        }
+        throw err;
+      })
+      .catch((err: unknown) => {
+        // An open that failed (no fds left, no space) leaves no directory of its own behind.
+        if (fresh) this.discardFailedDir(dir, topic, partition);
+        throw err;
+      });
     // The engine logs a recovered (truncated) tail itself, with the offset where it cut.
     // Another caller may have opened it while we awaited: keep the first.
     const raced = this.logs.get(key(topic, partition));
@@ -144,6 +212,7 @@ export class LogManager {
     }
     const log = new Log(topic, partition, pl, topicConfig, (err, l) => this.logger.error({ err, topic: l.topic, partition: l.partition }, 'flush failed'));
     log.onTruncate((offset) => this.cleaner?.truncated(log, offset));
+    this.recoveryPoints.set(key(topic, partition), Math.min(this.hadCleanShutdown ? pl.logEndOffset : recoveryPoint, pl.logEndOffset));
     if (topicId !== undefined && readPartitionMetadata(dir) !== topicId) writePartitionMetadata(dir, topicId);
     this.logs.set(key(topic, partition), log);
     return log;
@@ -189,6 +258,7 @@ export class LogManager {
     const target = join(this.dataDir, renamedDirName(topic, partition, 'stray'));
     renameSync(dir, target);
     this.checkpointedLogStart.delete(key(topic, partition));
+    this.checkpointedRecoveryPoint.delete(key(topic, partition));
     this.cleaner?.forget(topic, partition);
     this.logger.warn({ topic, partition, topicId, foundTopicId: found, movedTo: target }, 'partition directory belongs to another topic id: set aside as stray, not adopted');
   }
@@ -206,6 +276,8 @@ export class LogManager {
     for (const partition of partitions) {
       const log = this.logs.get(key(topic, partition));
       this.checkpointedLogStart.delete(key(topic, partition));
+      this.checkpointedRecoveryPoint.delete(key(topic, partition));
+      this.recoveryPoints.delete(key(topic, partition));
       this.cleaner?.forget(topic, partition);
       if (!log) continue;
       this.logs.delete(key(topic, partition));
@@ -269,13 +341,18 @@ export class LogManager {
     this.checkpointTimer = setInterval(() => {
       const now = Date.now();
       for (const log of this.logs.values()) if (log.isAvailable()) log.flushIfDue(now);
-      try {
-        this.writeCheckpoints();
-      } catch (err) {
-        this.logger.error({ err }, 'writing offset checkpoints failed');
-      }
+      void this.advanceRecoveryPoints().then(() => {
+        if (this.closed) return;
+        try {
+          this.writeCheckpoints();
+        } catch (err) {
+          this.logger.error({ err }, 'writing offset checkpoints failed');
+        }
+      });
     }, checkpointInterval);
     this.checkpointTimer.unref();
+    this.spaceTimer = setInterval(() => this.checkSpace(), 5000);
+    this.spaceTimer.unref();
   }
 
   /** One retention pass over every log; returns the number of segments deleted. */
@@ -297,12 +374,37 @@ export class LogManager {
     return deleted;
   }
 
+  /**
+   * Flushes every log written since its recovery point and moves the point to the log end
+   * offset taken before the flush (Kafka's recovery point: everything below it is on disk).
+   */
+  async advanceRecoveryPoints(): Promise<void> {
+    const flushes: Array<Promise<void>> = [];
+    for (const [k, log] of this.logs) {
+      if (!log.isAvailable()) continue;
+      const end = log.logEndOffset;
+      if (end === (this.recoveryPoints.get(k) ?? 0)) continue;
+      flushes.push(
+        log.flush().then(
+          () => {
+            if (this.logs.get(k) === log) this.recoveryPoints.set(k, end);
+          },
+          (err: unknown) => {
+            this.logger.warn({ err, topic: log.topic, partition: log.partition }, 'flush for the recovery point failed');
+          },
+        ),
+      );
+    }
+    await Promise.all(flushes);
+  }
+
   writeCheckpoints(): void {
     const recovery: CheckpointEntry[] = [];
     const starts: CheckpointEntry[] = [];
-    for (const log of this.logs.values()) {
+    for (const [k, log] of this.logs) {
       if (!log.isAvailable()) continue;
-      recovery.push({ topic: log.topic, partition: log.partition, offset: log.logEndOffset });
+      // Truncation may have moved the log end below the point: the checkpoint never exceeds it.
+      recovery.push({ topic: log.topic, partition: log.partition, offset: Math.min(this.recoveryPoints.get(k) ?? 0, log.logEndOffset) });
       starts.push({ topic: log.topic, partition: log.partition, offset: log.logStartOffset });
     }
     writeCheckpoint(join(this.dataDir, RECOVERY_POINT_CHECKPOINT), recovery);
@@ -314,7 +416,14 @@ export class LogManager {
     if (this.closed) return;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    this.writeCheckpoints();
+    if (this.spaceTimer) clearInterval(this.spaceTimer);
+    try {
+      this.writeCheckpoints();
+    } catch (err) {
+      // A full disk (ENOSPC) must not turn a clean stop into a failed one: the logs still close,
+      // and the next start recovers from the previous checkpoints.
+      this.logger.warn({ err, dataDir: this.dataDir }, 'writing offset checkpoints at close failed; the next start recovers without them');
+    }
     this.closed = true;
     // Rounds in progress finish (their checkpoint written) before the logs close.
     await this.cleaner?.stop();
@@ -322,10 +431,25 @@ export class LogManager {
     // pool, so the fsyncs of every partition overlap (the filesystem commits them together)
     // instead of queueing one after another: 800 partitions close in ~2 s, not ~19 s.
     const logs = [...this.logs.values()];
+    // Taken before the close: each close flushes its log, so these become the recovery points.
+    const ends = logs.map((log) => (log.isAvailable() ? { topic: log.topic, partition: log.partition, offset: log.logEndOffset } : null));
     const closed = await Promise.allSettled(logs.map((log) => log.close()));
     closed.forEach((r, i) => {
-      if (r.status === 'rejected') this.logger.error({ err: r.reason, topic: logs[i].topic, partition: logs[i].partition }, 'closing log failed');
+      if (r.status !== 'rejected') return;
+      // A full disk is the operator's to fix, not a broker fault: a warning, and the stop stays clean.
+      const level = isNoSpace(r.reason) ? 'warn' : 'error';
+      this.logger[level]({ err: r.reason, topic: logs[i].topic, partition: logs[i].partition }, 'closing log failed');
     });
+    // Only when every log was flushed and closed: the marker tells the next start to trust them.
+    const flushed = ends.filter((e) => e !== null);
+    if (closed.every((r) => r.status === 'fulfilled') && flushed.length === ends.length) {
+      try {
+        writeCheckpoint(join(this.dataDir, RECOVERY_POINT_CHECKPOINT), flushed);
+        writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE), '');
+      } catch (err) {
+        this.logger.warn({ err, dataDir: this.dataDir }, 'writing the clean shutdown marker failed: the next start recovers the logs');
+      }
+    }
     // The broker closes the log manager after its in-flight requests are answered, so no
     // FileSlice of a deleted topic is in use any more: no reason to wait out the delay.
     const results = await Promise.allSettled([...this.pendingDeletes].map((p) => p.finish()));

@@ -2,9 +2,11 @@
 // watermark, last stable offset, log start offset, producer state and its Log. Kafka's
 // Partition.scala in small: the high watermark is the smallest log end offset in the ISR, so with
 // one replica it is the log end offset ("HW = LEO" is just the ISR rule with ISR = [leader]).
+import { dirname } from 'node:path';
 import type { PartitionState } from '../cluster/index.js';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
 import type { Log } from '../log/index.js';
+import { readOnlyReason } from '../log/disk-space.js';
 import { batchHeaders } from '../records/batch-layout.js';
 import { txnMarkerOf } from '../records/control.js';
 import { ControlRecordType, encodeControlBatch } from '../protocol/record-batch.js';
@@ -244,6 +246,12 @@ export class Partition {
     return { topic: this.topic, partition: this.index };
   }
 
+  /** A log dir that was full at start is read-only (log/disk-space.ts): appends are refused. */
+  private refuseWhenReadOnly(): void {
+    const reason = readOnlyReason(dirname(this.log.dir));
+    if (reason !== null) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, reason, this.where());
+  }
+
   /**
    * Appends as leader. `requiredAcks` -1 needs min.insync.replicas in the ISR before the write
    * (NOT_ENOUGH_REPLICAS). Client batches are checked as Kafka's LogValidator does; coordinator
@@ -259,6 +267,7 @@ export class Partition {
         this.where(),
       );
     }
+    this.refuseWhenReadOnly();
     const headers = batchHeaders(records);
     if (origin === 'client') checkClientBatches(headers, config, now, this.where());
     // Epoch and sequence checks for every batch, in order, before anything is written.
@@ -292,6 +301,7 @@ export class Partition {
     if (entry !== undefined && producerEpoch < entry.producerEpoch) {
       throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `Marker epoch ${producerEpoch} of producer ${producerId} is older than its epoch ${entry.producerEpoch} at ${this.topic}-${this.index}`, context);
     }
+    this.refuseWhenReadOnly();
     const batch = encodeControlBatch(commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, coordinatorEpoch, now, { producerId, producerEpoch, baseSequence: -1 });
     const result = this.log.append(batch, { now, leaderEpoch: this.state.leaderEpoch });
     this.trackCompleted(this.producerState.update(withMarkers(result.batches, batch), result.logEndOffset));

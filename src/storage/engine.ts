@@ -302,6 +302,20 @@ export interface CleanResult {
 export interface OpenOptions {
   /** From log-start-offset-checkpoint; defaults to the first segment's base offset. */
   logStartOffset?: number;
+  /**
+   * From recovery-point-offset-checkpoint (Kafka's recovery point): every offset below it was
+   * fsynced before the last shutdown. After an unclean shutdown (hadCleanShutdown not true),
+   * every segment from the one containing it to the end is CRC-checked and the log is cut at
+   * the first invalid batch (the segments after it deleted); the bytes and batches dropped are
+   * logged in one line. Absent: only the active segment is checked (as before recovery points).
+   */
+  recoveryPoint?: number;
+  /**
+   * The log dir's `.kafka_cleanshutdown` marker was there: the logs are trusted, nothing is
+   * truncated (a damaged batch found later is refused on read with CORRUPT_MESSAGE instead);
+   * only the active segment's indexes are rebuilt. recoveryPoint is then ignored.
+   */
+  hadCleanShutdown?: boolean;
 }
 
 export interface StorageEngine {

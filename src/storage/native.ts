@@ -30,6 +30,7 @@ interface NativeLogHandle {
   readonly logStartOffset: number;
   readonly logEndOffset: number;
   readonly recoveredBytesTruncated: number;
+  readonly recoveredBatchesTruncated: number;
   append(batches: Buffer, now: number, leaderEpoch: number): Float64Array;
   appendAsFollower(batches: Buffer, now: number): Float64Array;
   read(offset: number, maxBytes: number, maxOffset: number): FileSlice;
@@ -57,6 +58,8 @@ interface NativeBinding {
     dir: string,
     config: LogConfig,
     logStartOffset?: number | null,
+    recoveryPoint?: number | null,
+    hadCleanShutdown?: boolean | null,
   ): Promise<NativeLogHandle>;
   compress(codec: number, data: Buffer): Buffer;
   decompress(codec: number, data: Buffer): Buffer;
@@ -149,6 +152,7 @@ class NativePartitionLog implements PartitionLog {
     readonly dir: string,
     private readonly handle: NativeLogHandle,
     readonly recoveredBytesTruncated: number,
+    private readonly logger: StorageLogger,
   ) {}
 
   get logStartOffset(): number {
@@ -173,7 +177,14 @@ class NativePartitionLog implements PartitionLog {
     // napi converts Infinity to 0 for an int64, which would mean "nothing" here.
     const bytes = Number.isFinite(maxBytes) ? maxBytes : Number.MAX_SAFE_INTEGER;
     const upTo = Number.isFinite(maxOffset) ? maxOffset : Number.MAX_SAFE_INTEGER;
-    return call(() => this.handle.read(offset, bytes, upTo));
+    try {
+      return call(() => this.handle.read(offset, bytes, upTo));
+    } catch (err) {
+      if (err instanceof StorageError && err.code === StorageErrorCode.CORRUPT_MESSAGE) {
+        this.logger.warn({ dir: this.dir, offset, err: err.message }, 'read of a corrupt batch refused');
+      }
+      throw err;
+    }
   }
 
   offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
@@ -298,12 +309,17 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
   const engine: StorageEngine = {
     name: 'native',
     async openLog(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<PartitionLog> {
-      const handle = await callAsync(() => binding.openLog(dir, nativeConfig(config), options.logStartOffset ?? null));
+      const handle = await callAsync(() =>
+        binding.openLog(dir, nativeConfig(config), options.logStartOffset ?? null, options.recoveryPoint ?? null, options.hadCleanShutdown ?? false),
+      );
       const truncated = handle.recoveredBytesTruncated;
       if (truncated > 0) {
-        logger.warn({ dir, truncatedBytes: truncated, offset: handle.logEndOffset }, 'recovered log: truncated a torn or corrupt tail');
+        logger.warn(
+          { dir, truncatedBytes: truncated, truncatedBatches: handle.recoveredBatchesTruncated, offset: handle.logEndOffset, recoveryPoint: options.recoveryPoint },
+          'recovered log after an unclean shutdown: truncated at the first invalid batch',
+        );
       }
-      return new NativePartitionLog(dir, handle, truncated);
+      return new NativePartitionLog(dir, handle, truncated, logger);
     },
     compress(codec: Codec, data: Buffer): Buffer {
       return call(() => binding.compress(codec, data));

@@ -43,7 +43,7 @@ import {
 import { crc32c } from './crc32c.js';
 import { FOLLOWER_RULES, type RecordRules } from './records.js';
 import { cleanLog, completeSwaps, type CleanHost } from './cleaner.js';
-import { Segment, writeFully } from './segment.js';
+import { Segment, baseName, writeFully } from './segment.js';
 
 const LOG_FILE = /^(\d{20})\.log$/;
 const LEFTOVER = /\.(cleaned|swap|deleted)$/;
@@ -82,6 +82,7 @@ export class TsPartitionLog implements PartitionLog {
     segs: Segment[],
     logStartOffset: number,
     readonly recoveredBytesTruncated: number,
+    private readonly logger: StorageLogger,
   ) {
     this.segs = segs;
     this._logEndOffset = this.computeLogEndOffset();
@@ -134,19 +135,48 @@ export class TsPartitionLog implements PartitionLog {
     if (bases.length === 0) {
       segs.push(Segment.create(dir, options.logStartOffset ?? 0, config));
     } else {
-      for (let i = 0; i < bases.length - 1; i++) {
-        segs.push(await Segment.openInactive(dir, bases[i], config, bases[i + 1]));
+      // The first segment whose batches are CRC-checked: none after a clean shutdown, the one
+      // holding the recovery point after an unclean one, else the active one.
+      const clean = options.hadCleanShutdown === true;
+      let checkFrom = bases.length - 1;
+      if (!clean && options.recoveryPoint !== undefined) {
+        const point = Math.max(0, options.recoveryPoint);
+        const after = bases.findIndex((b) => b > point);
+        checkFrom = after === -1 ? bases.length - 1 : Math.max(0, after - 1);
       }
-      const last = await Segment.openActive(dir, bases[bases.length - 1], config);
-      segs.push(last.segment);
-      truncated = last.truncated;
+      let batches = 0;
+      let cut = false;
+      for (let i = 0; i < bases.length; i++) {
+        const isLast = i === bases.length - 1;
+        if (cut) {
+          // Nothing after the first bad batch is kept (Kafka deletes the segments after it).
+          const dropped = await Segment.countBatches(dir, bases[i]);
+          truncated += dropped.bytes;
+          batches += dropped.batches;
+          for (const ext of ['log', 'index', 'timeindex']) await fs.promises.rm(path.join(dir, `${baseName(bases[i])}.${ext}`), { force: true });
+          continue;
+        }
+        if (clean ? isLast : i >= checkFrom) {
+          const r = await Segment.openActive(dir, bases[i], config, clean);
+          segs.push(r.segment);
+          truncated += r.truncated;
+          batches += r.batches;
+          if (r.truncated > 0) cut = true;
+          else if (!isLast) r.segment.seal();
+        } else {
+          segs.push(await Segment.openInactive(dir, bases[i], config, bases[i + 1]));
+        }
+      }
       if (truncated > 0) {
-        const at = last.segment.lastOffset + 1;
-        logger.warn({ dir, truncatedBytes: truncated, offset: at }, 'recovered log: truncated a torn or corrupt tail');
+        const at = segs[segs.length - 1].lastOffset + 1;
+        logger.warn(
+          { dir, truncatedBytes: truncated, truncatedBatches: batches, offset: at, recoveryPoint: options.recoveryPoint },
+          'recovered log after an unclean shutdown: truncated at the first invalid batch',
+        );
       }
     }
     const logStartOffset = Math.max(options.logStartOffset ?? segs[0].baseOffset, segs[0].baseOffset);
-    const log = new TsPartitionLog(dir, config, segs, logStartOffset, truncated);
+    const log = new TsPartitionLog(dir, config, segs, logStartOffset, truncated, logger);
     // A segment created here is a new directory entry the next flush must make durable.
     log.dirDirty = bases.length === 0;
     return log;
@@ -278,6 +308,8 @@ export class TsPartitionLog implements PartitionLog {
       throw storageError(this.dir, `write of ${batches.length} bytes at position ${position} failed`, err);
     }
     seg.size += batches.length;
+    // Validated before the write: known good, unless unchecked bytes lie before it.
+    if (seg.verifiedEnd >= position) seg.verifiedEnd = seg.size;
     for (let i = 0; i < starts.length; i++) {
       const s = summaries[i];
       seg.trackBatch({
@@ -368,6 +400,18 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   read(offset: number, maxBytes: number, maxOffset = Number.MAX_SAFE_INTEGER): FileSlice {
+    try {
+      return this.readChecked(offset, maxBytes, maxOffset);
+    } catch (err) {
+      if (err instanceof StorageError && err.code === StorageErrorCode.CORRUPT_MESSAGE) {
+        this.logger.warn({ dir: this.dir, offset, err: err.message }, 'read of a corrupt batch refused');
+      }
+      throw err;
+    }
+  }
+
+  /** read(), with every byte served CRC-checked once (Segment.verifySlice). */
+  private readChecked(offset: number, maxBytes: number, maxOffset: number): FileSlice {
     this.ensureOpen();
     if (offset < this._logStartOffset || offset > this._logEndOffset) {
       throw new StorageError(
@@ -385,7 +429,7 @@ export class TsPartitionLog implements PartitionLog {
       // only, so when it all fits there is no need to walk the headers.
       const rest = seg.size - first.position;
       if (rest <= Math.max(maxBytes, first.size) && seg.lastOffset < maxOffset) {
-        return { fd: seg.logFd, position: first.position, length: rest };
+        return { fd: seg.logFd, position: first.position, length: seg.verifySlice(first.position, rest, offset) };
       }
       let length = first.size;
       let pos = first.position + first.size;
@@ -395,7 +439,7 @@ export class TsPartitionLog implements PartitionLog {
         length += next.size;
         pos += next.size;
       }
-      return { fd: seg.logFd, position: first.position, length };
+      return { fd: seg.logFd, position: first.position, length: seg.verifySlice(first.position, length, offset) };
     }
     return { fd: this.active.logFd, position: this.active.size, length: 0 };
   }

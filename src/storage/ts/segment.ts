@@ -3,7 +3,7 @@
 // Index entries live in memory (arrays) and are written through to the files while active.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LogConfig } from '../engine.js';
+import { LogConfig, StorageError, StorageErrorCode } from '../engine.js';
 import {
   BASE_OFFSET,
   BATCH_LENGTH,
@@ -166,6 +166,12 @@ export class Segment {
   deleted = false;
   /** Bumped by every truncateTo: a clean round abandons when a source segment changed under it. */
   truncations = 0;
+  /**
+   * Bytes from the start of the .log known to hold CRC-valid batches (checked at recovery,
+   * appended after validation, or checked by a read); always a batch boundary. Reads check the
+   * rest before serving it.
+   */
+  verifiedEnd = 0;
 
   private readonly idxRel: number[] = [];
   private readonly idxPos: number[] = [];
@@ -223,17 +229,50 @@ export class Segment {
   }
 
   /**
-   * Opens the last segment: validates every batch (bounds, magic, CRC), truncates the .log after
-   * the last good one, and rebuilds both indexes by replaying the append rule. Returns the bytes dropped.
+   * Opens a segment for recovery: validates every batch (bounds, magic, CRC), truncates the .log
+   * after the last good one, and rebuilds both indexes by replaying the append rule. Returns the
+   * bytes dropped and the batches among them (those whose headers still walk; a torn or garbled
+   * tail counts as one). The segment is active after; `seal()` it when others follow.
+   * With `trust` (after a clean shutdown) nothing is checked or cut: the indexes are rebuilt
+   * from the batch headers.
    */
-  static async openActive(dir: string, baseOffset: number, config: LogConfig): Promise<{ segment: Segment; truncated: number }> {
+  static async openActive(
+    dir: string,
+    baseOffset: number,
+    config: LogConfig,
+    trust = false,
+  ): Promise<{ segment: Segment; truncated: number; batches: number }> {
     const seg = new Segment(dir, baseOffset, config, fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r+'));
     const fileSize = fs.fstatSync(seg.logFd).size;
+    if (trust) {
+      await scanLogAsync(seg.logFd, 0, fileSize, false, (h) => seg.trackBatch(h));
+      seg.size = fileSize;
+      seg.activate();
+      return { segment: seg, truncated: 0, batches: 0 };
+    }
     const validEnd = await scanLogAsync(seg.logFd, 0, fileSize, true, (h) => seg.trackBatch(h));
-    if (validEnd < fileSize) fs.ftruncateSync(seg.logFd, validEnd);
+    let batches = 0;
+    if (validEnd < fileSize) {
+      await scanLogAsync(seg.logFd, validEnd, fileSize, false, () => batches++);
+      fs.ftruncateSync(seg.logFd, validEnd);
+    }
     seg.size = validEnd;
+    seg.verifiedEnd = validEnd;
     seg.activate();
-    return { segment: seg, truncated: fileSize - validEnd };
+    return { segment: seg, truncated: fileSize - validEnd, batches: validEnd < fileSize ? Math.max(1, batches) : 0 };
+  }
+
+  /** Batches of a whole segment file dropped by recovery (a non-empty file counts at least one). */
+  static async countBatches(dir: string, baseOffset: number): Promise<{ bytes: number; batches: number }> {
+    const fd = fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      let batches = 0;
+      await scanLogAsync(fd, 0, size, false, () => batches++);
+      return { bytes: size, batches: size > 0 ? Math.max(1, batches) : 0 };
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Opens a rolled segment, loading its indexes, or rebuilding them when they look damaged. */
@@ -529,15 +568,46 @@ export class Segment {
     return found < 0 ? this.baseOffset : this.baseOffset + this.timeRel[found];
   }
 
-  /** The first batch with lastOffset >= `offset`, or null when the segment has none. */
+  /**
+   * The first batch with lastOffset >= `offset`, or null when the segment has none. Throws
+   * CORRUPT_MESSAGE when the walk meets a garbled header before the end of the data: going on
+   * to the next segment would skip every offset behind it without a word.
+   */
   findBatch(offset: number): BatchHeader | null {
     let pos = this.lookupPosition(offset);
     for (;;) {
       const h = this.readHeader(pos);
-      if (h === null) return null;
+      if (h === null) {
+        if (pos < this.size) throw this.corrupt(pos, offset);
+        return null;
+      }
       if (h.lastOffset >= offset) return h;
       pos += h.size;
     }
+  }
+
+  private corrupt(position: number, offset: number): StorageError {
+    return new StorageError(
+      StorageErrorCode.CORRUPT_MESSAGE,
+      `${this.logPath}: corrupt batch at byte ${position} (segment size ${this.size}) while reading offset ${offset}: its header or CRC does not check`,
+    );
+  }
+
+  /**
+   * How many bytes of the slice [position, position + length) of whole batches can be served:
+   * every batch not yet known good is read and its CRC checked, and the slice stops before the
+   * first bad one. Throws CORRUPT_MESSAGE when the first batch itself is bad.
+   */
+  verifySlice(position: number, length: number, offset: number): number {
+    const end = position + length;
+    if (end <= this.verifiedEnd) return length;
+    // verifiedEnd is a batch boundary, so walking on from it stays on boundaries.
+    const from = Math.max(position, this.verifiedEnd);
+    const goodEnd = scanLog(this.logFd, from, end, true, () => undefined);
+    if (position <= this.verifiedEnd && goodEnd > this.verifiedEnd) this.verifiedEnd = goodEnd;
+    if (goodEnd >= end) return length;
+    if (goodEnd === position) throw this.corrupt(position, offset);
+    return goodEnd - position;
   }
 
   /**
@@ -550,6 +620,7 @@ export class Segment {
     if (h !== null) {
       fs.ftruncateSync(this.logFd, h.position);
       this.size = h.position;
+      this.verifiedEnd = Math.min(this.verifiedEnd, this.size);
     }
     const rel = offset - this.baseOffset;
     let n = this.idxRel.length;
