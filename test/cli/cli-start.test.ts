@@ -64,7 +64,7 @@ t.test('data directory in use by another broker', async (t) => {
     await first.exited;
   });
   const second = await spool(['start', ...NO_ADMIN, '-o', `log.dirs=${dataDir}`, '-o', 'listeners=PLAINTEXT://127.0.0.1:0']);
-  checkOneLine(t, second, new RegExp(`^spool: data directory ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another broker \\(pid ${String(first.child.pid)} on \\S+\\); stop it or set log\\.dirs to another directory$`), 'locked data dir');
+  checkOneLine(t, second, new RegExp(`^spool: Failed to acquire lock on file \\.lock in ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\. A Kafka instance in another process or thread is using this directory\\. In use by another broker \\(pid ${String(first.child.pid)} on \\S+\\); stop it or set log\\.dirs to another directory \\(${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`), 'locked data dir');
   t.equal(await first.stop(), 0, 'the first broker is unaffected and stops cleanly');
 });
 

@@ -64,7 +64,8 @@ export function describeStartFailure(err: unknown, config: BrokerConfig | null):
     const { dir, holder } = err as Error & { dir?: string; holder?: { pid?: number; hostname?: string } | null };
     const who = holder?.pid !== undefined ? ` (pid ${holder.pid}${holder.hostname !== undefined ? ` on ${holder.hostname}` : ''})` : '';
     const dirKey = config?.has('log.dirs') === false ? 'log.dir' : 'log.dirs';
-    return `data directory ${dir ?? config?.logDir ?? '?'} is in use by another broker${who}; stop it or set ${dirKey} to another directory`;
+    // Kafka's own message first (scripts and people search for it), then what to do.
+    return `${message} In use by another broker${who}; stop it or set ${dirKey} to another directory (${dir ?? config?.logDir ?? '?'})`;
   }
   if (message.includes('native storage engine unavailable')) return `${message}; set --engine (spool.engine) to ts or auto`;
   const e = errno(err);
