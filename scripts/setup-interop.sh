@@ -7,6 +7,7 @@
 #   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py
 #   franz-go (Go proxy)       -> test/interop/go/bin/franz, test/interop/groups/franz/target/groupsfranz
 #   kafka-clients (Maven)     -> test/interop/java/target/{classes,dependency}
+#   kafka-clients 4.1 (Maven) -> test/interop/java/target-4.1/{classes,dependency}
 #   kafka-streams (Maven)     -> test/interop/streams/target/{classes,dependency}
 #   Java group member (javac) -> test/interop/groups/java/target/classes
 #   Kafka broker+tools jars   -> .cache/kafka-jars/ (kafka-dump-log, kafka-consumer-groups)
@@ -20,6 +21,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 KAFKA_VERSION=4.4.0
+# The one older client kept in the interop matrix (step 4a).
+KAFKA_OLD_VERSION=4.1.0
 step() { printf '[setup-interop] %s\n' "$*"; }
 
 # What could not be set up, for the closing line.
@@ -156,6 +159,25 @@ if [ ! -f "$java_class" ] || [ -n "$(find test/interop/java/src test/interop/jav
     && touch "$java_class" || lack "Java client program (mvn)"
 else
   step "Java client: up to date"
+fi
+
+# 4a. The same Java client program against an older kafka-clients ($KAFKA_OLD_VERSION), kept in the
+#     matrix by test/interop/java-4.1.test.ts (issue 16). The pom's build directory is fixed, so
+#     Maven only copies the $KAFKA_OLD_VERSION jars and javac compiles the sources against them into
+#     target-4.1/classes; target/ (step 4) is left alone. Rebuilt under step 4's conditions.
+old_dir=test/interop/java/target-4.1
+old_class=$old_dir/classes/spool/interop/JavaClient.class
+if [ ! -f "$old_class" ] || [ -n "$(find test/interop/java/src test/interop/java/pom.xml -newer "$old_class" -type f 2>/dev/null)" ] \
+  || [ ! -f "$old_dir/dependency/kafka-clients-$KAFKA_OLD_VERSION.jar" ]; then
+  step "javac test/interop/java -> target-4.1 (kafka-clients $KAFKA_OLD_VERSION)"
+  rm -rf "$old_dir"
+  { mvn -B -q -f test/interop/java/pom.xml dependency:copy-dependencies -Dkafka.version="$KAFKA_OLD_VERSION" \
+      -DoutputDirectory="$root/$old_dir/dependency" \
+    && javac --release 17 -encoding UTF-8 -cp "$old_dir/dependency/*" -d "$old_dir/classes" \
+      $(find test/interop/java/src/main/java -name '*.java'); } \
+    || lack "Java client program against kafka-clients $KAFKA_OLD_VERSION (mvn, javac)"
+else
+  step "Java client (kafka-clients $KAFKA_OLD_VERSION): up to date"
 fi
 
 # 4b. Kafka Streams app (test/interop/streams-eos.test.ts): its own Maven module, so kafka-streams
