@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig, TopicConfig } from '../config/index.js';
 import type { CleanResult, SegmentInfo } from '../storage/engine.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointEntry } from './checkpoint.js';
-import type { LogCleanOptions } from './log.js';
+import { floorIndex, type LogCleanOptions } from './log.js';
 
 export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
 
@@ -76,27 +76,10 @@ export interface OffsetsToClean {
   forceUpdateCheckpoint: boolean;
 }
 
-/** Position of the last element <= `key` in an ascending array, or -1. */
-function floorPosition(sorted: readonly number[], key: number): number {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= key) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return found;
-}
-
 /** Kafka's UnifiedLog.logSegments(from, to): from the segment holding `from` to the last one starting before `to`. */
 export function segmentsBetween(segments: readonly SegmentInfo[], from: number, to: number): SegmentInfo[] {
   if (from === to) return [];
-  const start = Math.max(0, floorPosition(segments.map((s) => s.baseOffset), from));
+  const start = Math.max(0, floorIndex(segments.map((s) => s.baseOffset), from));
   const out: SegmentInfo[] = [];
   for (let i = start; i < segments.length && segments[i].baseOffset < to; i++) out.push(segments[i]);
   return out;

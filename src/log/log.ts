@@ -691,7 +691,7 @@ export class Log {
 }
 
 /** Position of the last element <= `key` in an ascending array, or -1. */
-function floorIndex(sorted: readonly number[], key: number): number {
+export function floorIndex(sorted: readonly number[], key: number): number {
   let lo = 0;
   let hi = sorted.length - 1;
   let found = -1;
