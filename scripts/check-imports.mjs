@@ -16,16 +16,17 @@ const allowed = {
   config: ['errors'],
   storage: ['errors', 'records'],
   protocol: ['errors', 'records', 'storage'],
-  network: ['errors', 'protocol', 'storage'],
+  security: ['errors', 'config', 'protocol', 'records', 'storage', 'cluster'],
+  network: ['errors', 'protocol', 'storage', 'security'],
   log: ['errors', 'records', 'storage', 'config'],
   cluster: ['errors', 'config', 'log'],
-  replication: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'protocol', 'network'],
+  replication: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'protocol', 'network', 'security'],
   coordinator: ['errors', 'records', 'storage', 'protocol'],
-  api: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network'],
-  admin: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api'],
-  broker: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'api', 'admin'],
+  api: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'security'],
+  admin: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'security', 'api'],
+  broker: ['errors', 'records', 'storage', 'config', 'log', 'cluster', 'replication', 'coordinator', 'protocol', 'network', 'security', 'api', 'admin'],
   index: ['broker', 'config', 'errors'],
-  cli: ['index', 'broker', 'config', 'errors', 'protocol', 'network', 'storage'],
+  cli: ['index', 'broker', 'config', 'errors', 'protocol', 'network', 'storage', 'security'],
 };
 
 function listTs(dir) {

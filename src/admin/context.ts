@@ -2,6 +2,7 @@
 // get, read lazily because the admin listener is up before the logs are loaded.
 import type { ApiServices, RequestContext } from '../api/index.js';
 import type { StorageEngine } from '../storage/engine.js';
+import { plaintextSecurity } from '../security/index.js';
 
 export interface AdminServices {
   api: ApiServices;
@@ -22,5 +23,5 @@ export interface AdminTarget {
  * applies exactly the validation and errors of CreateTopics, DeleteTopics, ….
  */
 export function adminRequestContext(services: ApiServices, apiKey: number, apiVersion: number, clientHost: string): RequestContext {
-  return { services, apiKey, apiVersion, correlationId: 0, clientId: 'spool-admin-http', clientHost, connectionId: -1 };
+  return { services, apiKey, apiVersion, correlationId: 0, clientId: 'spool-admin-http', clientHost, connectionId: -1, security: plaintextSecurity('spool-admin-http') };
 }

@@ -100,6 +100,7 @@ export class Dispatcher {
       clientId: header.clientId,
       clientHost: conn.clientHost,
       connectionId: conn.connectionId,
+      security: conn.security,
     };
     const outcome = await this.run(frame, header, ctx);
     const durationMs = performance.now() - started;

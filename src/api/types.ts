@@ -1,4 +1,5 @@
 // api/ room: the handler contract shared by every API handler and the dispatcher.
+import type { ConnectionSecurity } from '../security/index.js';
 import type { ApiServices } from './services.js';
 
 /** Who sent a request, and on which connection. */
@@ -11,6 +12,8 @@ export interface RequestContext {
   /** Remote address:port, for logs and DescribeGroups clientHost. */
   clientHost: string;
   connectionId: number;
+  /** The connection's listener, security protocol and principal (the same object for every request of it). */
+  security: ConnectionSecurity;
 }
 
 /**

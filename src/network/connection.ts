@@ -5,6 +5,7 @@
 import { read as fsRead } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { plaintextSecurity, type ConnectionSecurity } from '../security/index.js';
 import type { FileSlice } from '../storage/engine.js';
 import { FrameDecoder, FrameTooLargeError } from './framing.js';
 import type { PoolMember, RequestMemoryPool } from './memory-pool.js';
@@ -24,6 +25,8 @@ export type RequestOutcome =
 export interface ConnectionInfo {
   connectionId: number;
   clientHost: string;
+  /** The listener, security protocol and principal of this connection (mutated by SASL). */
+  security: ConnectionSecurity;
 }
 
 export type RequestProcessor = (frame: Buffer, conn: ConnectionInfo) => Promise<RequestOutcome>;
@@ -90,6 +93,7 @@ export class Connection implements ConnectionInfo, PoolMember {
     private readonly logger: Logger,
     private readonly onClose: (conn: Connection) => void,
     private readonly pool: RequestMemoryPool | null = null,
+    readonly security: ConnectionSecurity = plaintextSecurity(),
   ) {
     this.clientHost = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder(options.maxFrameBytes);

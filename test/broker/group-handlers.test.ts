@@ -11,6 +11,7 @@ import { GroupCoordinator } from '../../src/coordinator/group/coordinator.js';
 import { decodeOffsetsBatches, encodeOffsetsBatch } from '../../src/coordinator/group/offsets-topic.js';
 import { defaultGroupCoordinatorConfig, systemClock } from '../../src/coordinator/group/ports.js';
 import type { CoordinatorRecord } from '../../src/coordinator/runtime/ports.js';
+import { plaintextSecurity } from '../../src/security/index.js';
 
 const OFFSETS_PARTITIONS = 5;
 
@@ -67,7 +68,7 @@ async function fakeServices(topics: Record<string, number>): Promise<ApiServices
 
 function call<Res>(services: ApiServices, apiKey: number, apiVersion: number, req: unknown): Promise<Res> {
   const handler = groupApis.find((a) => a.apiKey === apiKey)!.handler as unknown as (r: unknown, c: RequestContext) => Promise<Res>;
-  const ctx: RequestContext = { services, apiKey, apiVersion, correlationId: 1, clientId: 'cli', clientHost: '10.0.0.5:40000', connectionId: 1 };
+  const ctx: RequestContext = { services, apiKey, apiVersion, correlationId: 1, clientId: 'cli', clientHost: '10.0.0.5:40000', connectionId: 1, security: plaintextSecurity() };
   return handler(req, ctx);
 }
 
