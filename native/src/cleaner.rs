@@ -823,7 +823,7 @@ impl CleanJob {
             if let Some(m) = group[group.len() - 1].modified {
                 seg.set_last_modified(m)?;
             }
-            seg.log_file().sync_all()?;
+            seg.log_file()?.sync_all()?;
             for f in seg.index_files() {
                 f.sync_all()?;
             }

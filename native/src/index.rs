@@ -1,11 +1,12 @@
 // native room: the sparse offset index (.index) and time index (.timeindex) of one segment.
 // Entries live in memory (lookups are binary searches); new ones reach the file in one write at
 // flush, roll or close (`write_pending`). The file stays preallocated while the segment is active and is
-// trimmed on roll and close.
+// trimmed on roll and close. The file handle is opened only while something is written to it:
+// a sealed segment closes it (`close_file`), so its indexes cost memory, not file descriptors.
 use crate::error::SResult;
 use crate::fileio::{read_at, write_all_at};
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const OFFSET_ENTRY_SIZE: usize = 8;
 pub const TIME_ENTRY_SIZE: usize = 12;
@@ -33,7 +34,8 @@ fn entries_len(bytes: &[u8], entry_size: usize) -> usize {
 }
 
 pub struct OffsetIndex {
-    file: File,
+    file: Option<File>,
+    path: PathBuf,
     base_offset: i64,
     max_entries: usize,
     /// (relative offset, position)
@@ -62,7 +64,8 @@ impl OffsetIndex {
             .collect();
         let written = entries_len(&bytes, OFFSET_ENTRY_SIZE);
         let idx = OffsetIndex {
-            file,
+            file: Some(file),
+            path: path.to_path_buf(),
             base_offset,
             max_entries: max_index_size / OFFSET_ENTRY_SIZE,
             entries,
@@ -128,7 +131,8 @@ impl OffsetIndex {
                 buf.extend_from_slice(&rel.to_be_bytes());
                 buf.extend_from_slice(&pos.to_be_bytes());
             }
-            write_all_at(&self.file, &buf, (self.written * OFFSET_ENTRY_SIZE) as u64)?;
+            let at = (self.written * OFFSET_ENTRY_SIZE) as u64;
+            write_all_at(self.handle()?, &buf, at)?;
             self.written = self.entries.len();
         }
         Ok(())
@@ -168,29 +172,45 @@ impl OffsetIndex {
     pub fn reset(&mut self) -> SResult<()> {
         self.entries.clear();
         self.written = 0;
-        self.file.set_len(0)?;
+        self.handle()?.set_len(0)?;
         Ok(())
     }
     pub fn trim(&mut self) -> SResult<()> {
         self.write_pending()?;
-        self.file
-            .set_len((self.entries.len() * OFFSET_ENTRY_SIZE) as u64)?;
+        let len = (self.entries.len() * OFFSET_ENTRY_SIZE) as u64;
+        self.handle()?.set_len(len)?;
         Ok(())
     }
     pub fn preallocate(&mut self) -> SResult<()> {
         // Zero the tail first so stale entries past the live ones never survive a shrink+grow.
         self.trim()?;
-        self.file
-            .set_len((self.max_entries * OFFSET_ENTRY_SIZE) as u64)?;
+        let len = (self.max_entries * OFFSET_ENTRY_SIZE) as u64;
+        self.handle()?.set_len(len)?;
         Ok(())
     }
-    pub fn file(&self) -> &File {
-        &self.file
+    /// The handle, when open (an active segment's, or until close_file).
+    pub fn file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+    fn handle(&mut self) -> SResult<&File> {
+        if self.file.is_none() {
+            self.file = Some(open_rw(&self.path)?);
+        }
+        Ok(self.file.as_ref().expect("opened above"))
+    }
+    /// Drops the handle (entries stay in memory); a later write opens the file again.
+    pub fn close_file(&mut self) {
+        self.file = None;
+    }
+    /// The file was renamed (handle kept).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
     }
 }
 
 pub struct TimeIndex {
-    file: File,
+    file: Option<File>,
+    path: PathBuf,
     base_offset: i64,
     max_entries: usize,
     /// (timestamp, relative offset)
@@ -219,7 +239,8 @@ impl TimeIndex {
             .collect();
         let written = entries_len(&bytes, TIME_ENTRY_SIZE);
         let idx = TimeIndex {
-            file,
+            file: Some(file),
+            path: path.to_path_buf(),
             base_offset,
             max_entries: max_index_size / TIME_ENTRY_SIZE,
             entries,
@@ -277,7 +298,8 @@ impl TimeIndex {
                 buf.extend_from_slice(&ts.to_be_bytes());
                 buf.extend_from_slice(&rel.to_be_bytes());
             }
-            write_all_at(&self.file, &buf, (self.written * TIME_ENTRY_SIZE) as u64)?;
+            let at = (self.written * TIME_ENTRY_SIZE) as u64;
+            write_all_at(self.handle()?, &buf, at)?;
             self.written = self.entries.len();
         }
         Ok(())
@@ -315,23 +337,38 @@ impl TimeIndex {
     pub fn reset(&mut self) -> SResult<()> {
         self.entries.clear();
         self.written = 0;
-        self.file.set_len(0)?;
+        self.handle()?.set_len(0)?;
         Ok(())
     }
     pub fn trim(&mut self) -> SResult<()> {
         self.write_pending()?;
-        self.file
-            .set_len((self.entries.len() * TIME_ENTRY_SIZE) as u64)?;
+        let len = (self.entries.len() * TIME_ENTRY_SIZE) as u64;
+        self.handle()?.set_len(len)?;
         Ok(())
     }
     pub fn preallocate(&mut self) -> SResult<()> {
         self.trim()?;
-        self.file
-            .set_len((self.max_entries * TIME_ENTRY_SIZE) as u64)?;
+        let len = (self.max_entries * TIME_ENTRY_SIZE) as u64;
+        self.handle()?.set_len(len)?;
         Ok(())
     }
-    pub fn file(&self) -> &File {
-        &self.file
+    /// The handle, when open (an active segment's, or until close_file).
+    pub fn file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+    fn handle(&mut self) -> SResult<&File> {
+        if self.file.is_none() {
+            self.file = Some(open_rw(&self.path)?);
+        }
+        Ok(self.file.as_ref().expect("opened above"))
+    }
+    /// Drops the handle (entries stay in memory); a later write opens the file again.
+    pub fn close_file(&mut self) {
+        self.file = None;
+    }
+    /// The file was renamed (handle kept).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
     }
 }
 

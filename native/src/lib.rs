@@ -74,6 +74,8 @@ pub struct NativeFileSlice {
     pub fd: i64,
     pub position: i64,
     pub length: i64,
+    /// Keeps `fd` open until releaseSlice(lease) (0: nothing held, an empty slice).
+    pub lease: i64,
 }
 
 #[napi(object)]
@@ -217,12 +219,21 @@ impl NativeLog {
 
     #[napi(catch_unwind)]
     pub fn read(&self, offset: i64, max_bytes: i64, max_offset: i64) -> Result<NativeFileSlice> {
-        let (fd, position, length) = self.with(|l| l.read(offset, max_bytes, max_offset))?;
+        let (fd, position, length, lease) = self.with(|l| l.read(offset, max_bytes, max_offset))?;
         Ok(NativeFileSlice {
             fd,
             position: position as i64,
             length: length as i64,
+            lease: lease as i64,
         })
+    }
+
+    /// Ends a FileSlice's lease: its fd may be closed from now on. A closed log ignores it.
+    #[napi]
+    pub fn release_slice(&self, lease: i64) {
+        if let Some(l) = self.inner.borrow_mut().as_mut() {
+            l.release(lease.max(0) as u64);
+        }
     }
 
     /// [timestamp, offset], or null.
@@ -230,6 +241,13 @@ impl NativeLog {
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<Vec<i64>>> {
         let found = self.with(|l| l.offset_for_timestamp(timestamp))?;
         Ok(found.map(|(ts, off)| vec![ts, off]))
+    }
+
+    /// offsetForTimestamp reading and decompressing on the libuv pool.
+    #[napi(catch_unwind, ts_return_type = "Promise<number[] | null>")]
+    pub fn offset_for_timestamp_async(&self, timestamp: i64) -> Result<AsyncTask<TimestampTask>> {
+        let job = self.with(|l| l.offset_for_timestamp_job(timestamp))?;
+        Ok(AsyncTask::new(TimestampTask { job }))
     }
 
     /// [timestamp, offset], or null.
@@ -412,6 +430,33 @@ impl NativeLog {
             log: self.inner.borrow_mut().take(),
         })
     }
+}
+
+pub struct TimestampTask {
+    job: log::TimestampJob,
+}
+
+impl Task for TimestampTask {
+    type Output = Option<(i64, i64)>;
+    type JsValue = Option<Vec<i64>>;
+    fn compute(&mut self) -> Result<Self::Output> {
+        self.job.run().map_err(to_napi)
+    }
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(output.map(|(ts, off)| vec![ts, off]))
+    }
+}
+
+/// spool.log.max.open.segment.files: open .log handles of sealed segments, process-wide.
+#[napi]
+pub fn set_max_open_segment_files(n: u32) {
+    fileio::set_max_open_segment_files(n as usize);
+}
+
+/// Open .log handles of sealed segments right now.
+#[napi]
+pub fn open_segment_files() -> u32 {
+    fileio::open_segment_files() as u32
 }
 
 pub struct FlushTask {
@@ -613,6 +658,41 @@ pub fn send_file(
         position: position as u64,
         length: length as u64,
     }))
+}
+
+/// Sends a response's parts to a non-blocking socket now, on the JS thread, without waiting:
+/// `buffers[0]`, the file range `slices[0..3]` (fd, position, length), `buffers[1]`, ... —
+/// `buffers` has one more entry than there are ranges. Returns the bytes sent; fewer than the
+/// total means the socket was full (or sendfile does not apply) and the caller sends the rest.
+#[cfg(unix)]
+#[napi]
+pub fn send_now(socket_fd: i64, buffers: Vec<Buffer>, slices: Vec<i64>) -> Result<i64> {
+    if !slices.len().is_multiple_of(3) || buffers.len() != slices.len() / 3 + 1 {
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "sendNow: buffers must have one more entry than slices has triples",
+        ));
+    }
+    let mut parts = Vec::with_capacity(buffers.len() + slices.len() / 3);
+    for (i, b) in buffers.iter().enumerate() {
+        parts.push(transfer::Part::Bytes(b.as_ref()));
+        if let Some(s) = slices.get(i * 3..i * 3 + 3) {
+            if s[0] < 0 || s[1] < 0 || s[2] < 0 {
+                return Err(napi::Error::new(
+                    Status::InvalidArg,
+                    "sendNow: negative fd, position or length",
+                ));
+            }
+            parts.push(transfer::Part::File {
+                fd: s[0] as i32,
+                position: s[1] as u64,
+                length: s[2] as u64,
+            });
+        }
+    }
+    transfer::send_now(socket_fd as i32, &parts)
+        .map(|n| n as i64)
+        .map_err(to_napi)
 }
 
 /// Whether this build has a sendFile; native.ts leaves StorageEngine.sendFile undefined otherwise.

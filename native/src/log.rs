@@ -3,6 +3,7 @@
 use crate::batch::{self, BatchHeader};
 use crate::cleaner::{CleanJob, CleanOptions, CleanStats, Prepared, SourceSegment};
 use crate::error::*;
+use crate::fileio::LogFile;
 use crate::records::{RecordRules, TimestampRange};
 use crate::segment::{Segment, SegmentConfig, CLEANED_SUFFIX, SWAP_SUFFIX};
 use std::fs::{self, File};
@@ -10,6 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A FileSlice's lease on a segment's .log handle lasts until JS releases it, at most
+/// file.delete.delay.ms, and never less than this (a log configured with no delete delay still
+/// gives a sendfile in flight time to finish).
+const MIN_LEASE_MS: i64 = 10_000;
+
+/// Outstanding leases past which read() forgets the expired ones.
+const LEASE_SWEEP_AT: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LogConfig {
@@ -56,6 +65,7 @@ impl LogConfig {
         SegmentConfig {
             index_interval_bytes: self.index_interval_bytes.max(0) as u64,
             max_index_size: self.max_index_size.max(0) as usize,
+            lease_ms: self.file_delete_delay_ms.max(MIN_LEASE_MS) as u64,
         }
     }
 }
@@ -81,6 +91,10 @@ pub struct SegmentSummary {
 /// without holding the log.
 pub struct FlushJob {
     files: Vec<File>,
+    /// Files of segments sealed since the last flush: their handles are closed, so they are
+    /// opened here (fsync reaches the file's data whichever descriptor asks). Gone (renamed
+    /// `.deleted`, replaced by a cleaned segment) means nothing is left to make durable.
+    paths: Vec<PathBuf>,
     dir: Option<PathBuf>,
 }
 
@@ -88,6 +102,13 @@ impl FlushJob {
     pub fn run(self) -> SResult<()> {
         for f in &self.files {
             f.sync_data()?;
+        }
+        for p in &self.paths {
+            match fs::OpenOptions::new().read(true).write(true).open(p) {
+                Ok(f) => f.sync_data()?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         #[cfg(unix)]
         if let Some(dir) = self.dir {
@@ -102,6 +123,19 @@ impl FlushJob {
         #[cfg(not(unix))]
         let _ = self.dir;
         Ok(())
+    }
+}
+
+/// An offset-for-timestamp lookup gathered on the JS thread, run on a pool thread.
+pub struct TimestampJob {
+    scans: Vec<crate::segment::TimestampScan>,
+    timestamp: i64,
+    starting_offset: i64,
+}
+
+impl TimestampJob {
+    pub fn run(&self) -> SResult<Option<(i64, i64)>> {
+        crate::segment::run_timestamp_scans(&self.scans, self.timestamp, self.starting_offset)
     }
 }
 
@@ -134,8 +168,13 @@ pub struct Log {
     pub recovered_bytes_truncated: u64,
     /// Batches in those bytes (see Segment::recover), whole segments deleted included.
     pub recovered_batches_truncated: u64,
-    /// Handles of segments sealed since the last flush: their last writes still need an fsync.
-    unflushed: Vec<File>,
+    /// Files of segments sealed since the last flush: their last writes still need an fsync.
+    unflushed: Vec<PathBuf>,
+    /// Leases of FileSlices handed out by read(), by token: (handle, lease generation, expiry).
+    leases: std::collections::HashMap<u64, (std::sync::Weak<LogFile>, u64, Instant)>,
+    next_lease: u64,
+    /// Outstanding leases at which read() next forgets the expired ones.
+    next_sweep: usize,
     dir_dirty: bool,
     doomed: Vec<DoomedSegment>,
 }
@@ -316,7 +355,8 @@ impl Log {
                     continue;
                 }
                 if check_from.is_some_and(|k| i >= k) {
-                    let (bytes, batches) = seg.recover()?;
+                    let (bytes, batches) =
+                        seg.recover(bases.get(i + 1).copied().unwrap_or(i64::MAX))?;
                     recovered += bytes;
                     recovered_batches += batches;
                     if bytes > 0 {
@@ -331,8 +371,19 @@ impl Log {
                 } else {
                     seg.load_inactive_state()?;
                 }
+                // A sealed segment lets its handles go at once, so opening a log never holds a
+                // descriptor per segment (a segment cut here stays active: it ends the log).
+                if !last && !cut {
+                    seg.release_files();
+                }
                 segments.push(seg);
             }
+        }
+        // Sealed segments keep no handle open: their indexes are in memory, their .log opens on
+        // the first read (so a restart never needs a descriptor per segment).
+        let sealed = segments.len() - 1;
+        for seg in &mut segments[..sealed] {
+            seg.release_files();
         }
         let log_end_offset = segments.last().unwrap().next_offset();
         let first_base = segments[0].base_offset;
@@ -349,6 +400,9 @@ impl Log {
             recovered_bytes_truncated: recovered,
             recovered_batches_truncated: recovered_batches,
             unflushed: Vec::new(),
+            leases: std::collections::HashMap::new(),
+            next_lease: 1,
+            next_sweep: LEASE_SWEEP_AT,
             dir_dirty: true,
             doomed: Vec::new(),
         })
@@ -533,11 +587,9 @@ impl Log {
             seg.next_offset()
         );
         seg.seal()?;
-        let mut handles = vec![seg.log_file().try_clone()?];
-        for f in seg.index_files() {
-            handles.push(f.try_clone()?);
-        }
-        self.unflushed.extend(handles);
+        let paths = seg.file_paths();
+        seg.release_files();
+        self.unflushed.extend(paths);
         let (fresh, _, _) = Segment::open(&self.dir, base_offset, self.cfg.segment_config(), true)?;
         self.segments.push(fresh);
         self.dir_dirty = true;
@@ -552,8 +604,54 @@ impl Log {
         Ok(())
     }
 
-    /// (fd, position, length) of whole batches starting at the one holding `offset`.
-    pub fn read(&self, offset: i64, max_bytes: i64, max_offset: i64) -> SResult<(i64, u64, u64)> {
+    /// (fd, position, length, lease) of whole batches starting at the one holding `offset`. The
+    /// fd stays open until `release(lease)` (or the lease expiry, see MIN_LEASE_MS); lease 0
+    /// (an empty slice) holds nothing.
+    pub fn read(
+        &mut self,
+        offset: i64,
+        max_bytes: i64,
+        max_offset: i64,
+    ) -> SResult<(i64, u64, u64, u64)> {
+        let (index, position, length) = self.locate(offset, max_bytes, max_offset)?;
+        if length == 0 {
+            // Nothing to read: the active segment's fd (always open) and no lease.
+            let fd = self.segments[self.segments.len() - 1].unleased_fd()?;
+            return Ok((fd, position, 0, 0));
+        }
+        let seg = &self.segments[index];
+        let (fd, generation) = seg.lease()?;
+        let handle = Arc::downgrade(seg.log_handle());
+        let expiry = Instant::now() + Duration::from_millis(self.cfg.segment_config().lease_ms);
+        if self.leases.len() >= self.next_sweep {
+            let now = Instant::now();
+            self.leases
+                .retain(|_, (h, _, until)| *until > now && h.strong_count() > 0);
+            // Amortized: callers that never release cost one sweep per doubling, not per read.
+            self.next_sweep = (self.leases.len() * 2).max(LEASE_SWEEP_AT);
+        }
+        let token = self.next_lease;
+        self.next_lease += 1;
+        self.leases.insert(token, (handle, generation, expiry));
+        Ok((fd, position, length, token))
+    }
+
+    /// Ends a FileSlice's lease (JS is done with its fd). Unknown or repeated tokens are ignored.
+    pub fn release(&mut self, token: u64) {
+        if let Some((handle, generation, _)) = self.leases.remove(&token) {
+            if let Some(h) = handle.upgrade() {
+                h.release(generation);
+            }
+        }
+    }
+
+    /// Outstanding leases (tests).
+    pub fn outstanding_leases(&self) -> usize {
+        self.leases.len()
+    }
+
+    /// (segment index, position, length) of the slice read() hands out.
+    fn locate(&self, offset: i64, max_bytes: i64, max_offset: i64) -> SResult<(usize, u64, u64)> {
         if offset < self.log_start_offset || offset > self.log_end_offset {
             return Err(StorageErr::new(
                 OFFSET_OUT_OF_RANGE,
@@ -565,9 +663,10 @@ impl Log {
                 ),
             ));
         }
-        let active = self.segments.last().unwrap();
+        let last = self.segments.len() - 1;
+        let active = &self.segments[last];
         if offset == self.log_end_offset {
-            return Ok((active.fd(), active.size, 0));
+            return Ok((last, active.size, 0));
         }
         debug_assert!(
             self.segments
@@ -584,14 +683,31 @@ impl Log {
             .segments
             .partition_point(|s| s.base_offset <= offset)
             .saturating_sub(1);
-        for seg in &self.segments[start..] {
+        for (i, seg) in self.segments.iter().enumerate().skip(start) {
             if let Some((position, length)) =
                 seg.read(offset, max_bytes.max(0) as u64, max_offset)?
             {
-                return Ok((seg.fd(), position, length));
+                return Ok((i, position, length));
             }
         }
-        Ok((active.fd(), active.size, 0))
+        Ok((last, active.size, 0))
+    }
+
+    /// What offset_for_timestamp reads, for a pool thread: the candidate segments (max
+    /// timestamp reaching the target) in order, the first one with its handle open.
+    pub fn offset_for_timestamp_job(&self, timestamp: i64) -> SResult<TimestampJob> {
+        let mut scans = Vec::new();
+        for seg in &self.segments {
+            if seg.max_timestamp_so_far < timestamp || seg.next_offset() <= self.log_start_offset {
+                continue;
+            }
+            scans.push(seg.timestamp_scan(timestamp, self.log_start_offset, scans.is_empty())?);
+        }
+        Ok(TimestampJob {
+            scans,
+            timestamp,
+            starting_offset: self.log_start_offset,
+        })
     }
 
     pub fn offset_for_timestamp(&self, timestamp: i64) -> SResult<Option<(i64, i64)>> {
@@ -653,6 +769,7 @@ impl Log {
             let seg = self.segments.pop().unwrap();
             self.schedule_delete(seg)?;
         }
+        self.active().pin_files()?;
         let old_end = self.log_end_offset;
         let active_base = self.active().base_offset;
         assert!(
@@ -728,7 +845,7 @@ impl Log {
                 uid: s.uid,
                 size: s.size,
                 next_base: self.segments[i + 1].base_offset,
-                file: s.log_file().try_clone()?,
+                file: s.log_file()?.try_clone()?,
                 modified: s.modified_time(),
             });
         }
@@ -810,6 +927,7 @@ impl Log {
             }
             sync_dir(&self.dir)?;
             self.segments[first].change_suffix(SWAP_SUFFIX, "")?;
+            self.segments[first].release_files();
             self.dir_dirty = true;
             summary.groups.push((
                 self.segments[first].base_offset,
@@ -860,10 +978,11 @@ impl Log {
 
     /// What a flush must fsync: sealed segments not yet synced plus the active segment.
     pub fn flush_job(&mut self) -> SResult<FlushJob> {
-        let mut files = std::mem::take(&mut self.unflushed);
+        let paths = std::mem::take(&mut self.unflushed);
+        let mut files = Vec::with_capacity(3);
         let seg = self.active();
         seg.write_pending_indexes()?;
-        files.push(seg.log_file().try_clone()?);
+        files.push(seg.log_file()?.try_clone()?);
         for f in seg.index_files() {
             files.push(f.try_clone()?);
         }
@@ -872,7 +991,7 @@ impl Log {
         } else {
             None
         };
-        Ok(FlushJob { files, dir })
+        Ok(FlushJob { files, paths, dir })
     }
 
     /// Seals the active segment's indexes and fsyncs; the Log is consumed.
@@ -926,12 +1045,12 @@ mod tests {
         assert_eq!(batch::get_i32(&buf, 12), 4);
         let first_size = make_batch(3, 1000, 0).len() as u64;
         // Offset 1 lies inside the first batch: the slice starts at that batch.
-        let (_, pos, len) = log.read(1, 1 << 20, i64::MAX).unwrap();
+        let (_, pos, len, _) = log.read(1, 1 << 20, i64::MAX).unwrap();
         assert_eq!((pos, len), (0, buf.len() as u64));
-        let (_, pos, len) = log.read(3, 1 << 20, i64::MAX).unwrap();
+        let (_, pos, len, _) = log.read(3, 1 << 20, i64::MAX).unwrap();
         assert_eq!((pos, len), (first_size, buf.len() as u64 - first_size));
         // maxBytes smaller than one batch still returns that batch.
-        let (_, _, len) = log.read(0, 1, i64::MAX).unwrap();
+        let (_, _, len, _) = log.read(0, 1, i64::MAX).unwrap();
         assert_eq!(len, first_size);
         assert_eq!(log.read(5, 100, i64::MAX).unwrap().2, 0);
         assert_eq!(
@@ -1122,7 +1241,7 @@ mod tests {
         let total: usize = sizes.iter().sum();
 
         // Clean: nothing cut; the damaged batch is refused on read, never skipped.
-        let log = Log::open_with(&d, cfg(), None, Recovery::Clean).unwrap();
+        let mut log = Log::open_with(&d, cfg(), None, Recovery::Clean).unwrap();
         assert_eq!(log.recovered_bytes_truncated, 0);
         assert_eq!(log.log_end_offset, 12);
         assert_eq!(
@@ -1173,6 +1292,63 @@ mod tests {
         fs::remove_dir_all(d).unwrap();
     }
 
+    #[test]
+    fn recovery_cuts_at_a_base_offset_the_crc_does_not_cover() {
+        // baseOffset lies before the CRC'd part of a batch: a flipped bit there passes the CRC.
+        for (bit_byte, bit) in [(7usize, 0x02u8), (0, 0x40), (0, 0x80), (3, 0x80)] {
+            let d = tmp("base-offset");
+            let mut log = Log::open(&d, cfg(), None).unwrap();
+            let sizes: Vec<usize> = (0..3)
+                .map(|_| {
+                    let mut b = make_batch(2, 1000, 0);
+                    log.append(&mut b, 0, 0).unwrap();
+                    b.len()
+                })
+                .collect();
+            log.close().unwrap();
+            let path = d.join(crate::segment::file_name(0, ".log"));
+            let mut bytes = fs::read(&path).unwrap();
+            // The second batch's baseOffset (2) goes back to 0, negative, or far past a 32-bit
+            // offset relative to the segment.
+            bytes[sizes[0] + bit_byte] ^= bit;
+            fs::write(&path, &bytes).unwrap();
+            // A clean shutdown trusts the bytes; an unclean one checks offsets and cuts.
+            let log = Log::open(&d, cfg(), None).unwrap();
+            assert_eq!(log.recovered_bytes_truncated, (sizes[1] + sizes[2]) as u64);
+            assert_eq!(log.recovered_batches_truncated, 2);
+            assert_eq!(log.log_end_offset, 2);
+            log.close().unwrap();
+            fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    #[test]
+    fn recovery_cuts_a_sealed_segment_whose_offsets_reach_the_next_one() {
+        let d = tmp("base-offset-range");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        let mut sizes = Vec::new();
+        for _ in 0..2 {
+            let mut b = make_batch(2, 1000, 0);
+            log.append(&mut b, 0, 0).unwrap();
+            sizes.push(b.len());
+        }
+        log.roll().unwrap();
+        let mut b = make_batch(2, 1000, 0);
+        log.append(&mut b, 0, 0).unwrap();
+        log.close().unwrap();
+        // Offsets 0-1 and 2-3 in segment 0, 4-5 in segment 4: moving the second batch to
+        // baseOffset 6 keeps it monotonic but past the next segment's base.
+        let path = d.join(crate::segment::file_name(0, ".log"));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[sizes[0] + 7] = 6;
+        fs::write(&path, &bytes).unwrap();
+        let log = Log::open_with(&d, cfg(), None, Recovery::From(0)).unwrap();
+        assert_eq!(log.log_end_offset, 2);
+        assert_eq!(log.recovered_bytes_truncated, (sizes[1] + b.len()) as u64);
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
+    }
+
     #[cfg(unix)]
     fn pread(fd: i64, len: usize, at: u64) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
@@ -1198,7 +1374,7 @@ mod tests {
             let mut b = make_batch(2, 1100 + i, 0);
             log.append(&mut b, 0, 0).unwrap();
         }
-        let (fd, pos, len) = log.read(0, first.len() as i64, i64::MAX).unwrap();
+        let (fd, pos, len, _) = log.read(0, first.len() as i64, i64::MAX).unwrap();
         assert_eq!((pos, len), (0, first.len() as u64));
         let second_base = log.segments()[1].base_offset;
         assert_eq!(log.delete_segments_before(second_base).unwrap(), 1);
@@ -1211,7 +1387,7 @@ mod tests {
             .exists());
         assert_eq!(pread(fd, first.len(), 0).unwrap(), first);
         // Truncation below a segment drops it the same way.
-        let (fd2, pos2, len2) = log.read(second_base, 1 << 20, i64::MAX).unwrap();
+        let (fd2, pos2, len2, _) = log.read(second_base, 1 << 20, i64::MAX).unwrap();
         let before = pread(fd2, len2 as usize, pos2).unwrap();
         log.truncate_to(second_base - 1).unwrap();
         assert!(log.pending_deletes() >= 2);

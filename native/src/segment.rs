@@ -3,11 +3,13 @@
 use crate::batch::{self, BatchHeader, HEADER_SIZE, LOG_OVERHEAD};
 use crate::codec;
 use crate::error::*;
-use crate::fileio::{read_at, write_all_at, JsFd};
+use crate::fileio::{read_at, write_all_at, LogFile};
 use crate::index::{OffsetIndex, TimeIndex};
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub fn file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
@@ -32,14 +34,16 @@ const SCAN_CHUNK: usize = 16 * 1024;
 pub struct SegmentConfig {
     pub index_interval_bytes: u64,
     pub max_index_size: usize,
+    /// How long a FileSlice's lease keeps the .log handle open when JS never releases it.
+    pub lease_ms: u64,
 }
 
 pub struct Segment {
     pub base_offset: i64,
     /// Unique per opened segment object (see NEXT_UID).
     pub uid: u64,
-    log: File,
-    js_fd: JsFd,
+    /// The .log: opened lazily and closed when idle once the segment is sealed (fileio::LogFile).
+    log: Arc<LogFile>,
     log_path: PathBuf,
     index_path: PathBuf,
     time_index_path: PathBuf,
@@ -102,14 +106,13 @@ impl Segment {
             .truncate(fresh)
             .open(&log_path)?;
         let size = log.metadata()?.len();
+        let log = LogFile::new(log_path.clone(), log)?;
         let (offset_index, a1) = OffsetIndex::open(&index_path, base_offset, cfg.max_index_size)?;
         let (time_index, a2) = TimeIndex::open(&time_index_path, base_offset, cfg.max_index_size)?;
-        let js_fd = JsFd::new(&log)?;
         let mut seg = Segment {
             base_offset,
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             log,
-            js_fd,
             log_path,
             index_path,
             time_index_path,
@@ -133,18 +136,52 @@ impl Segment {
         Ok((seg, index_existed, a1 && a2))
     }
 
-    pub fn fd(&self) -> i64 {
-        self.js_fd.get()
+    /// The .log's fd for a FileSlice, with a lease that keeps it open until `release` (or the
+    /// lease expiry): (fd, lease generation).
+    pub fn lease(&self) -> SResult<(i64, u64)> {
+        Ok(self.log.lease(Duration::from_millis(self.cfg.lease_ms))?)
     }
-    pub fn log_file(&self) -> &File {
+    /// The .log's fd without a lease: for an empty slice of the active segment (pinned, open).
+    pub fn unleased_fd(&self) -> SResult<i64> {
+        Ok(self.log.fd()?)
+    }
+    /// The shared .log handle (lease releases go through it).
+    pub fn log_handle(&self) -> &Arc<LogFile> {
         &self.log
     }
-    pub fn index_files(&self) -> [&File; 2] {
+    /// The .log's handle, opened if it was closed.
+    pub fn log_file(&self) -> SResult<Arc<File>> {
+        Ok(self.log.file()?)
+    }
+    /// The index handles currently open (an active or just-sealed segment's).
+    pub fn index_files(&self) -> Vec<&File> {
         [self.offset_index.file(), self.time_index.file()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+    /// Paths of the three files (a flush of a sealed segment opens them to fsync).
+    pub fn file_paths(&self) -> [PathBuf; 3] {
+        [
+            self.log_path.clone(),
+            self.index_path.clone(),
+            self.time_index_path.clone(),
+        ]
+    }
+    /// The segment is sealed (rolled, or found inactive at open): the index handles close (the
+    /// entries stay in memory) and the .log handle closes unless a lease holds it; it is opened
+    /// again on demand, within spool.log.max.open.segment.files.
+    pub fn release_files(&mut self) {
+        self.offset_index.close_file();
+        self.time_index.close_file();
+        self.log.unpin();
+    }
+    /// The segment is active again (truncation removed the ones after it): its handle stays.
+    pub fn pin_files(&mut self) -> SResult<()> {
+        Ok(self.log.pin()?)
     }
     pub fn last_modified_ms(&self) -> i64 {
-        self.log
-            .metadata()
+        fs::metadata(&self.log_path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -158,7 +195,7 @@ impl Segment {
             return Ok(None);
         }
         let mut buf = [0u8; HEADER_SIZE];
-        if read_at(&self.log, &mut buf, position)? < HEADER_SIZE {
+        if read_at(&*self.log.file()?, &mut buf, position)? < HEADER_SIZE {
             return Ok(None);
         }
         let h = BatchHeader::parse(&buf);
@@ -172,7 +209,7 @@ impl Segment {
 
     pub fn read_batch(&self, loc: &Located) -> SResult<Vec<u8>> {
         let mut buf = vec![0u8; loc.header.size()];
-        let n = read_at(&self.log, &mut buf, loc.position)?;
+        let n = read_at(&*self.log.file()?, &mut buf, loc.position)?;
         if n < buf.len() {
             return Err(StorageErr::new(
                 KAFKA_STORAGE_ERROR,
@@ -188,41 +225,14 @@ impl Segment {
 
     /// Walks batch headers from `position` while `f` returns true. Headers are read through a
     /// small buffer: one pread serves every header it holds, instead of one pread per batch.
+    /// After a large batch only the next header is read: a chunk would hold no other header, and
+    /// copying the batch's data into it cost more than the sendfile that serves it (fetch path).
     pub fn scan_from(
         &self,
-        mut position: u64,
-        mut f: impl FnMut(&Located) -> SResult<bool>,
+        position: u64,
+        f: impl FnMut(&Located) -> SResult<bool>,
     ) -> SResult<()> {
-        let mut buf = vec![0u8; SCAN_CHUNK];
-        let mut buf_start = 0u64;
-        let mut buf_len = 0usize;
-        loop {
-            if position + HEADER_SIZE as u64 > self.size {
-                return Ok(());
-            }
-            let in_buf = position >= buf_start
-                && position + HEADER_SIZE as u64 <= buf_start + buf_len as u64;
-            if !in_buf {
-                let want = SCAN_CHUNK.min((self.size - position) as usize);
-                buf_len = read_at(&self.log, &mut buf[..want], position)?;
-                buf_start = position;
-                if buf_len < HEADER_SIZE {
-                    return Ok(());
-                }
-            }
-            let at = (position - buf_start) as usize;
-            let header = BatchHeader::parse(&buf[at..at + HEADER_SIZE]);
-            if (header.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64
-                || position + header.size() as u64 > self.size
-            {
-                return Ok(());
-            }
-            let loc = Located { position, header };
-            if !f(&loc)? {
-                return Ok(());
-            }
-            position += header.size() as u64;
-        }
+        scan_file(&*self.log.file()?, self.size, position, f)
     }
 
     /// Kafka's per-batch index rule.
@@ -285,7 +295,7 @@ impl Segment {
             bytes.len()
         );
         let start = self.size;
-        write_all_at(&self.log, bytes, start)?;
+        write_all_at(&*self.log.file()?, bytes, start)?;
         self.size += bytes.len() as u64;
         if self.verified_end.load(Ordering::Relaxed) >= start {
             self.verified_end.store(self.size, Ordering::Relaxed);
@@ -340,12 +350,31 @@ impl Segment {
     /// rest, rebuild both indexes (left preallocated, as for the active segment). Returns the
     /// bytes and the batches truncated (batches whose headers could still be walked; a torn or
     /// garbled tail counts as one).
-    pub fn recover(&mut self) -> SResult<(u64, u64)> {
+    ///
+    /// A batch's baseOffset is not covered by its CRC, so offsets are checked too (as Kafka's
+    /// LogSegment.recover checks each batch's offsets against the segment): every batch must
+    /// start after the previous one ends, at or above the segment's base offset, below
+    /// `next_base` (the next segment's base offset, i64::MAX for the last segment), and its last
+    /// offset must fit a 32-bit offset relative to the base. A batch that does not is treated as
+    /// corrupt like a CRC mismatch.
+    pub fn recover(&mut self, next_base: i64) -> SResult<(u64, u64)> {
         self.reset_index_state()?;
         let mut position = 0u64;
         let mut next = self.base_offset;
         while let Some(header) = self.header_at(position)? {
             let loc = Located { position, header };
+            // checked_add: a flipped high bit may put baseOffset anywhere in the i64 range.
+            let offsets_ok = header.base_offset >= next
+                && header.last_offset_delta >= 0
+                && header
+                    .base_offset
+                    .checked_add(header.last_offset_delta as i64)
+                    .is_some_and(|last| {
+                        last < next_base && last - self.base_offset <= i32::MAX as i64
+                    });
+            if !offsets_ok {
+                break;
+            }
             let bytes = self.read_batch(&loc)?;
             if !batch::check_stored(&bytes) {
                 break;
@@ -364,7 +393,7 @@ impl Segment {
                 batches += 1;
                 Ok(true)
             })?;
-            self.log.set_len(position)?;
+            self.log.file()?.set_len(position)?;
             self.size = position;
         }
         self.next_offset = next;
@@ -663,7 +692,7 @@ impl Segment {
         if let Some(loc) = loc {
             // A batch straddling target is dropped whole: offsets inside a batch cannot be split.
             truncated = self.size - loc.position;
-            self.log.set_len(loc.position)?;
+            self.log.file()?.set_len(loc.position)?;
             self.size = loc.position;
             self.verified_end.fetch_min(self.size, Ordering::Relaxed);
         }
@@ -705,18 +734,26 @@ impl Segment {
             fs::rename(&*p, &target)?;
             *p = target;
         }
+        self.sync_handle_paths();
         Ok(())
+    }
+
+    /// The handles reopen files by path: they follow every rename.
+    fn sync_handle_paths(&mut self) {
+        self.log.set_path(self.log_path.clone());
+        self.offset_index.set_path(self.index_path.clone());
+        self.time_index.set_path(self.time_index_path.clone());
     }
 
     /// Sets the .log file's mtime (a cleaned segment takes its last source segment's, as Kafka).
     pub fn set_last_modified(&self, time: std::time::SystemTime) -> SResult<()> {
-        self.log.set_modified(time)?;
+        self.log.file()?.set_modified(time)?;
         Ok(())
     }
 
     /// The .log file's mtime.
     pub fn modified_time(&self) -> Option<std::time::SystemTime> {
-        self.log.metadata().and_then(|m| m.modified()).ok()
+        fs::metadata(&self.log_path).and_then(|m| m.modified()).ok()
     }
 
     /// First step of a delete (Kafka's `.deleted` suffix): the files leave the segment namespace
@@ -740,6 +777,7 @@ impl Segment {
             }
             *p = target;
         }
+        self.sync_handle_paths();
         Ok(())
     }
 
@@ -750,6 +788,7 @@ impl Segment {
             self.time_index_path.clone(),
         ];
         // Close every handle before unlinking: Windows refuses to delete open files.
+        self.log.close_now();
         drop(self);
         for p in paths {
             match fs::remove_file(&p) {
@@ -759,6 +798,52 @@ impl Segment {
             }
         }
         Ok(())
+    }
+}
+
+/// Segment::scan_from over any handle of a .log of `size` bytes.
+pub fn scan_file(
+    file: &File,
+    size: u64,
+    mut position: u64,
+    mut f: impl FnMut(&Located) -> SResult<bool>,
+) -> SResult<()> {
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut buf_start = 0u64;
+    let mut buf_len = 0usize;
+    let mut last_size = 0usize;
+    loop {
+        if position + HEADER_SIZE as u64 > size {
+            return Ok(());
+        }
+        let in_buf =
+            position >= buf_start && position + HEADER_SIZE as u64 <= buf_start + buf_len as u64;
+        if !in_buf {
+            let chunk = if last_size >= SCAN_CHUNK / 4 {
+                HEADER_SIZE
+            } else {
+                SCAN_CHUNK
+            };
+            let want = chunk.min((size - position) as usize);
+            buf_len = read_at(file, &mut buf[..want], position)?;
+            buf_start = position;
+            if buf_len < HEADER_SIZE {
+                return Ok(());
+            }
+        }
+        let at = (position - buf_start) as usize;
+        let header = BatchHeader::parse(&buf[at..at + HEADER_SIZE]);
+        if (header.batch_length as i64 + LOG_OVERHEAD as i64) < HEADER_SIZE as i64
+            || position + header.size() as u64 > size
+        {
+            return Ok(());
+        }
+        let loc = Located { position, header };
+        if !f(&loc)? {
+            return Ok(());
+        }
+        last_size = header.size();
+        position += header.size() as u64;
     }
 }
 
@@ -790,14 +875,16 @@ pub fn find_record(
     pred: impl Fn(i64, i64) -> bool,
 ) -> SResult<Option<(i64, i64)>> {
     let body = &batch_bytes[HEADER_SIZE..];
-    let records = if h.codec() == codec::NONE {
-        body.to_vec()
+    let decompressed;
+    let records: &[u8] = if h.codec() == codec::NONE {
+        body
     } else {
-        codec::decompress(h.codec(), body)?
+        decompressed = decompress_bounded(h.codec(), body, batch_bytes.len())?;
+        &decompressed
     };
     let mut pos = 0usize;
     for _ in 0..h.records_count {
-        let len = read_varint(&records, &mut pos)?;
+        let len = read_varint(records, &mut pos)?;
         let start = pos;
         if len < 0 || len as u64 > (records.len() - start) as u64 {
             return Err(StorageErr::new(
@@ -806,8 +893,8 @@ pub fn find_record(
             ));
         }
         pos += 1; // record attributes
-        let ts_delta = read_varint(&records, &mut pos)?;
-        let off_delta = read_varint(&records, &mut pos)?;
+        let ts_delta = read_varint(records, &mut pos)?;
+        let off_delta = read_varint(records, &mut pos)?;
         let ts = if h.is_log_append_time() {
             h.max_timestamp
         } else {
@@ -818,6 +905,115 @@ pub fn find_record(
             return Ok(Some((ts, off)));
         }
         pos = start + len as usize;
+    }
+    Ok(None)
+}
+
+/// The records of a compressed batch, through the streaming decoders and never more than the
+/// decompressed-size limit append validation applies (a stored batch passed it, unless the disk
+/// changed under it: then CORRUPT_MESSAGE rather than unbounded memory).
+fn decompress_bounded(codec_id: u8, body: &[u8], batch_size: usize) -> SResult<Vec<u8>> {
+    use crate::codec::Fill;
+    let limit = crate::records::max_decompressed_bytes(batch_size);
+    let mut decoders = codec::Decoders::default();
+    let Some(mut stream) = decoders.stream(codec_id, body, limit) else {
+        return Err(StorageErr::new(
+            UNSUPPORTED_COMPRESSION_TYPE,
+            format!("compression codec {codec_id}"),
+        ));
+    };
+    let mut out = Vec::new();
+    let mut len = 0usize;
+    loop {
+        if out.len() - len < 64 * 1024 {
+            out.resize(len + len.clamp(64 * 1024, 16 << 20), 0);
+        }
+        let n = stream
+            .fill(&mut out[len..])
+            .map_err(|e| StorageErr::new(CORRUPT_MESSAGE, format!("stored batch: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if len as u64 > limit {
+            return Err(StorageErr::new(
+                CORRUPT_MESSAGE,
+                format!("stored batch: the records decompress to more than {limit} bytes"),
+            ));
+        }
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Where one segment's part of an offset-for-timestamp lookup starts: run on a pool thread
+/// (decompressing batches of GiB-sized segments must not hold the JS thread), so it carries
+/// what it reads rather than the segment.
+pub struct TimestampScan {
+    /// An open handle (the first candidate segment), or the path to open (the others, rarely
+    /// needed: the first segment whose max timestamp reaches the target usually holds it).
+    file: Option<Arc<File>>,
+    path: PathBuf,
+    size: u64,
+    start: u64,
+}
+
+impl Segment {
+    /// This segment's part of offset_for_timestamp(target) from `starting_offset`.
+    pub fn timestamp_scan(
+        &self,
+        target: i64,
+        starting_offset: i64,
+        open_now: bool,
+    ) -> SResult<TimestampScan> {
+        let hint = self.time_index.lookup(target).max(starting_offset);
+        let (_, start) = self.offset_index.lookup(hint);
+        Ok(TimestampScan {
+            file: if open_now {
+                Some(self.log.file()?)
+            } else {
+                None
+            },
+            path: self.log_path.clone(),
+            size: self.size,
+            start,
+        })
+    }
+}
+
+/// First record with timestamp >= target and offset >= starting_offset over the scans in order.
+pub fn run_timestamp_scans(
+    scans: &[TimestampScan],
+    target: i64,
+    starting_offset: i64,
+) -> SResult<Option<(i64, i64)>> {
+    for scan in scans {
+        let file = match &scan.file {
+            Some(f) => f.clone(),
+            None => match File::open(&scan.path) {
+                Ok(f) => Arc::new(f),
+                // Deleted (retention) or replaced meanwhile: its offsets are gone from the log.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let mut found = None;
+        scan_file(&file, scan.size, scan.start, |loc| {
+            if loc.header.max_timestamp >= target && loc.header.last_offset() >= starting_offset {
+                let mut bytes = vec![0u8; loc.header.size()];
+                if read_at(&file, &mut bytes, loc.position)? < bytes.len() {
+                    // Truncated meanwhile: nothing past here is in the log any more.
+                    return Ok(false);
+                }
+                found = find_record(&bytes, &loc.header, |ts, off| {
+                    ts >= target && off >= starting_offset
+                })?;
+            }
+            Ok(found.is_none())
+        })?;
+        if found.is_some() {
+            return Ok(found);
+        }
     }
     Ok(None)
 }

@@ -84,11 +84,15 @@ export class CommittedRecordReader {
     const slice = this.partition.read(this.offset, Math.max(1, maxBytes), upper);
     const buf = Buffer.allocUnsafe(slice.length);
     let got = 0;
-    // Bounded: each readSync returns > 0 bytes or the loop stops.
-    while (got < slice.length) {
-      const n = readSync(slice.fd, buf, got, slice.length - got, slice.position + got);
-      if (n <= 0) break;
-      got += n;
+    try {
+      // Bounded: each readSync returns > 0 bytes or the loop stops.
+      while (got < slice.length) {
+        const n = readSync(slice.fd, buf, got, slice.length - got, slice.position + got);
+        if (n <= 0) break;
+        got += n;
+      }
+    } finally {
+      slice.release?.();
     }
     const batches = decodeRecordBatches(buf.subarray(0, got), this.decompress);
     if (batches.length === 0) {

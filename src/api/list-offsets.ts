@@ -25,7 +25,12 @@ function partitionError(partitionIndex: number, errorCode: number): ListOffsetsP
   return { partitionIndex, errorCode, timestamp: -1, offset: -1, leaderEpoch: -1 };
 }
 
-function lookup(partition: Partition, timestamp: number, isolationLevel: number, partitionIndex: number, version: number): ListOffsetsPartitionOut {
+/**
+ * One partition's answer. A lookup by timestamp reads (and decompresses) batches, so it runs
+ * off the event loop (Partition.offsetForTimestampAsync): other clients' requests keep being
+ * answered while a large compressed log is searched.
+ */
+async function lookup(partition: Partition, timestamp: number, isolationLevel: number, partitionIndex: number, version: number): Promise<ListOffsetsPartitionOut> {
   const found = (offset: number, ts = -1, leaderEpoch = partition.epochForOffset(offset)): ListOffsetsPartitionOut => ({
     partitionIndex,
     errorCode: ErrorCode.NONE,
@@ -53,30 +58,32 @@ function lookup(partition: Partition, timestamp: number, isolationLevel: number,
     }
     default: {
       if (timestamp < 0) return partitionError(partitionIndex, ErrorCode.INVALID_REQUEST);
-      const hit = partition.offsetForTimestamp(timestamp);
+      const hit = await partition.offsetForTimestampAsync(timestamp);
       // Kafka: no record at or after the timestamp → offset -1, timestamp -1.
       return hit ? found(hit.offset, hit.timestamp) : notFound;
     }
   }
 }
 
-export function handleListOffsets(req: ListOffsetsRequest, ctx: RequestContext): ListOffsetsResponse {
+export async function handleListOffsets(req: ListOffsetsRequest, ctx: RequestContext): Promise<ListOffsetsResponse> {
   const { replicaManager } = ctx.services;
-  return {
-    throttleTimeMs: 0,
-    topics: req.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p): ListOffsetsPartitionOut => {
-        try {
-          const partition = replicaManager.getPartitionOrError(t.name, p.partitionIndex, p.currentLeaderEpoch);
-          return lookup(partition, p.timestamp, req.isolationLevel, p.partitionIndex, ctx.apiVersion);
-        } catch (err) {
-          const info = errorResponse(ctx, err, 'ListOffsets', { topic: t.name, partition: p.partitionIndex }, ErrorCode.KAFKA_STORAGE_ERROR);
-          return partitionError(p.partitionIndex, info.code);
-        }
-      }),
-    })),
-  };
+  // Partitions one after another: each lookup by timestamp may be a long scan, and running them
+  // all at once would only compete for the same pool threads.
+  const topics: ListOffsetsResponse['topics'] = [];
+  for (const t of req.topics) {
+    const partitions: ListOffsetsPartitionOut[] = [];
+    for (const p of t.partitions) {
+      try {
+        const partition = replicaManager.getPartitionOrError(t.name, p.partitionIndex, p.currentLeaderEpoch);
+        partitions.push(await lookup(partition, p.timestamp, req.isolationLevel, p.partitionIndex, ctx.apiVersion));
+      } catch (err) {
+        const info = errorResponse(ctx, err, 'ListOffsets', { topic: t.name, partition: p.partitionIndex }, ErrorCode.KAFKA_STORAGE_ERROR);
+        partitions.push(partitionError(p.partitionIndex, info.code));
+      }
+    }
+    topics.push({ name: t.name, partitions });
+  }
+  return { throttleTimeMs: 0, topics };
 }
 
 export function handleOffsetForLeaderEpoch(req: OffsetForLeaderEpochRequest, ctx: RequestContext): OffsetForLeaderEpochResponse {

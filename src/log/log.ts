@@ -528,7 +528,9 @@ export class Log {
     }
     this.lastRollCheckMs = now;
     // Where the first appended batch sits in its segment file: 0 means a segment starts there.
-    const position = pl.read(before, 1).position;
+    const probe = pl.read(before, 1);
+    probe.release?.();
+    const position = probe.position;
     let rolledAt = -1;
     if (position === 0) {
       if (before !== active.baseOffset) rolledAt = before;
@@ -553,17 +555,26 @@ export class Log {
     const slice = this.read(offset, maxBytes);
     const buf = Buffer.allocUnsafe(slice.length);
     let done = 0;
-    // Bounded: each readSync returns > 0 bytes or we stop.
-    while (done < slice.length) {
-      const n = readSync(slice.fd, buf, done, slice.length - done, slice.position + done);
-      if (n <= 0) break;
-      done += n;
+    try {
+      // Bounded: each readSync returns > 0 bytes or we stop.
+      while (done < slice.length) {
+        const n = readSync(slice.fd, buf, done, slice.length - done, slice.position + done);
+        if (n <= 0) break;
+        done += n;
+      }
+    } finally {
+      slice.release?.();
     }
     return buf.subarray(0, done);
   }
 
   offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
     return this.current().offsetForTimestamp(timestamp);
+  }
+
+  /** offsetForTimestamp off the event loop (PartitionLog.offsetForTimestampAsync). */
+  offsetForTimestampAsync(timestamp: number): Promise<TimestampAndOffset | null> {
+    return this.current().offsetForTimestampAsync(timestamp);
   }
 
   maxTimestampAndOffset(): TimestampAndOffset | null {
@@ -713,16 +724,20 @@ export function floorIndex(sorted: readonly number[], key: number): number {
  */
 function readBatchHeader(pl: PartitionLog, offset: number): Buffer | null {
   const slice = pl.read(offset, 1);
-  if (slice.length < HEADER_SIZE) return null;
-  const header = Buffer.alloc(HEADER_SIZE);
-  let done = 0;
-  // Bounded: each readSync returns > 0 bytes or we stop.
-  while (done < HEADER_SIZE) {
-    const n = readSync(slice.fd, header, done, HEADER_SIZE - done, slice.position + done);
-    if (n <= 0) return null;
-    done += n;
+  try {
+    if (slice.length < HEADER_SIZE) return null;
+    const header = Buffer.alloc(HEADER_SIZE);
+    let done = 0;
+    // Bounded: each readSync returns > 0 bytes or we stop.
+    while (done < HEADER_SIZE) {
+      const n = readSync(slice.fd, header, done, HEADER_SIZE - done, slice.position + done);
+      if (n <= 0) return null;
+      done += n;
+    }
+    return header;
+  } finally {
+    slice.release?.();
   }
-  return header;
 }
 
 /** Entries by ascending marker offset, one per marker (an index's order). */

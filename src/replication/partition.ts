@@ -467,6 +467,11 @@ export class Partition {
     return this.log.offsetForTimestamp(timestamp);
   }
 
+  /** offsetForTimestamp off the event loop (what ListOffsets uses). */
+  offsetForTimestampAsync(timestamp: number): Promise<TimestampAndOffset | null> {
+    return this.log.offsetForTimestampAsync(timestamp);
+  }
+
   maxTimestampAndOffset(): TimestampAndOffset | null {
     return this.log.maxTimestampAndOffset();
   }

@@ -3,6 +3,7 @@
 //
 // Offsets, timestamps and producer ids are JS numbers: Kafka's int64s stay below 2^53 in practice
 // and every caller would otherwise pay for BigInt arithmetic.
+import { readFileSync } from 'node:fs';
 import { KafkaError, type ErrorContext } from '../errors.js';
 
 /** Kafka error codes the storage layer can produce. */
@@ -126,16 +127,56 @@ export interface AppendResult {
 }
 
 /**
- * A byte range of a segment file. `fd` stays valid until the log is closed, and when the segment
- * is deleted (retention, truncation) for `fileDeleteDelayMs` more: the handle is closed lazily
- * by the first log call after that. The bytes are those of the segment when read() returned,
- * except that truncateTo inside the segment itself cuts them. `length` 0 means nothing to read
- * at that offset (yet).
+ * A byte range of a segment file. A sealed segment's .log is opened on demand and closed again
+ * when idle (spool.log.max.open.segment.files bounds how many stay open), so a slice holds a
+ * lease on its fd: the fd stays open (and its number is not reused) until `release()` is called,
+ * or at the latest `max(fileDeleteDelayMs, 10 s)` after read() returned, whichever comes first;
+ * when the segment is deleted (retention, truncation) the same bound holds. Whoever consumes a
+ * slice (the network layer after sending it, a reader after readSync) calls release() once done;
+ * calling it again is harmless. The bytes are those of the segment when read() returned, except
+ * that truncateTo inside the segment itself cuts them. `length` 0 means nothing to read at that
+ * offset (yet); such a slice holds nothing.
  */
 export interface FileSlice {
   fd: number;
   position: number;
   length: number;
+  /** Ends the lease on `fd` (absent: nothing to release). */
+  release?: () => void;
+}
+
+/**
+ * StorageEngine.sendFile. `now`, where present, sends a whole response from the calling thread
+ * without waiting (a non-blocking socket): `buffers[0]`, the slice `slices[0..3]` (fd, position,
+ * length), `buffers[1]`, ... (one more buffer than slices). It returns the bytes sent, fewer when
+ * the socket was full; the caller sends the rest (sendFile itself for file data).
+ */
+export type SendFile = ((socketFd: number, slice: FileSlice) => Promise<number>) & {
+  now?: (socketFd: number, buffers: Buffer[], slices: number[]) => number;
+};
+
+/** Default of spool.log.max.open.segment.files (both engines). */
+export const DEFAULT_MAX_OPEN_SEGMENT_FILES = 1024;
+
+/**
+ * The bound both engines apply for spool.log.max.open.segment.files = `configured`: never more
+ * than a quarter of the process's soft open-file limit (RLIMIT_NOFILE, read from
+ * /proc/self/limits where there is one), so sealed segments alone can never exhaust it, whatever
+ * the configuration says. At least 1.
+ */
+export function effectiveMaxOpenSegmentFiles(configured: number, limitsText?: string): number {
+  let bound = Math.max(1, Math.floor(configured));
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      text = '';
+    }
+  }
+  const soft = /^Max open files\s+(\d+)/m.exec(text);
+  if (soft !== null) bound = Math.min(bound, Math.max(1, Math.floor(Number(soft[1]) / 4)));
+  return bound;
 }
 
 export interface SegmentInfo {
@@ -186,6 +227,14 @@ export interface PartitionLog {
 
   /** First offset whose record timestamp >= `timestamp`, with that record's timestamp; null if none. */
   offsetForTimestamp(timestamp: number): TimestampAndOffset | null;
+
+  /**
+   * offsetForTimestamp without holding the event loop for long: the native engine reads and
+   * decompresses on the libuv pool; the TS engine yields to the event loop between batches and
+   * decompresses each batch within the decompressed-size limit (maxDecompressedBytes). The
+   * answer is the same as offsetForTimestamp's. ListOffsets uses this one.
+   */
+  offsetForTimestampAsync(timestamp: number): Promise<TimestampAndOffset | null>;
 
   /** Offset and timestamp of the record with the largest timestamp (ListOffsets -3); null if empty. */
   maxTimestampAndOffset(): TimestampAndOffset | null;
@@ -330,5 +379,13 @@ export interface StorageEngine {
    * Handles a non-blocking fd: waits for writability off the event loop. Native engine only.
    * A plain function (no `this`), so it can be handed on by itself.
    */
-  sendFile?: (socketFd: number, slice: FileSlice) => Promise<number>;
+  sendFile?: SendFile;
+  /**
+   * spool.log.max.open.segment.files: how many .log handles of sealed segments may be open at
+   * once, process-wide (at least 1). Past it the least recently used ones that no FileSlice
+   * holds are closed; active segments are not counted.
+   */
+  setMaxOpenSegmentFiles(limit: number): void;
+  /** Open .log handles of sealed segments right now. */
+  openSegmentFiles(): number;
 }

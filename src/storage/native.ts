@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import {
   StorageError,
   StorageErrorCode,
+  DEFAULT_MAX_OPEN_SEGMENT_FILES,
+  effectiveMaxOpenSegmentFiles,
   type AppendOptions,
   type AppendResult,
   type CleanOptions,
@@ -15,6 +17,7 @@ import {
   type BatchSummary,
   type Codec,
   type FileSlice,
+  type SendFile,
   type LogConfig,
   type OpenOptions,
   type PartitionLog,
@@ -33,8 +36,11 @@ interface NativeLogHandle {
   readonly recoveredBatchesTruncated: number;
   append(batches: Buffer, now: number, leaderEpoch: number): Float64Array;
   appendAsFollower(batches: Buffer, now: number): Float64Array;
-  read(offset: number, maxBytes: number, maxOffset: number): FileSlice;
+  read(offset: number, maxBytes: number, maxOffset: number): NativeFileSlice;
+  releaseSlice(lease: number): void;
   offsetForTimestamp(timestamp: number): number[] | null;
+  /** Reads and decompresses on the libuv pool. */
+  offsetForTimestampAsync(timestamp: number): Promise<number[] | null>;
   maxTimestampAndOffset(): number[] | null;
   segments(): SegmentInfo[];
   truncateTo(offset: number): void;
@@ -46,6 +52,14 @@ interface NativeLogHandle {
   cancelClean(): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A FileSlice as the addon returns it: `lease` 0 holds nothing. */
+interface NativeFileSlice {
+  fd: number;
+  position: number;
+  length: number;
+  lease: number;
 }
 
 /** CleanOptions as the addon takes them (napi has no tuples). */
@@ -65,8 +79,12 @@ interface NativeBinding {
   decompress(codec: number, data: Buffer): Buffer;
   crc32c(data: Buffer): number;
   hasSendFile(): boolean;
+  setMaxOpenSegmentFiles(limit: number): void;
+  openSegmentFiles(): number;
   /** A plain module function (no `this`), absent from builds without sendfile support. */
   sendFile?: (socketFd: number, fd: number, position: number, length: number) => Promise<number>;
+  /** Absent from builds without sendfile support (and from addons built before it existed). */
+  sendNow?: (socketFd: number, buffers: Buffer[], slices: number[]) => number;
 }
 
 // Layout of the Float64Array the addon returns from append (native/src/lib.rs `pack`).
@@ -178,7 +196,18 @@ class NativePartitionLog implements PartitionLog {
     const bytes = Number.isFinite(maxBytes) ? maxBytes : Number.MAX_SAFE_INTEGER;
     const upTo = Number.isFinite(maxOffset) ? maxOffset : Number.MAX_SAFE_INTEGER;
     try {
-      return call(() => this.handle.read(offset, bytes, upTo));
+      const s = call(() => this.handle.read(offset, bytes, upTo));
+      if (s.lease === 0) return { fd: s.fd, position: s.position, length: s.length };
+      const handle = this.handle;
+      const lease = s.lease;
+      return {
+        fd: s.fd,
+        position: s.position,
+        length: s.length,
+        release: () => {
+          handle.releaseSlice(lease);
+        },
+      };
     } catch (err) {
       if (err instanceof StorageError && err.code === StorageErrorCode.CORRUPT_MESSAGE) {
         this.logger.warn({ dir: this.dir, offset, err: err.message }, 'read of a corrupt batch refused');
@@ -189,6 +218,11 @@ class NativePartitionLog implements PartitionLog {
 
   offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
     const found = call(() => this.handle.offsetForTimestamp(timestamp));
+    return found === null ? null : { timestamp: found[0], offset: found[1] };
+  }
+
+  async offsetForTimestampAsync(timestamp: number): Promise<TimestampAndOffset | null> {
+    const found = await callAsync(() => this.handle.offsetForTimestampAsync(timestamp));
     return found === null ? null : { timestamp: found[0], offset: found[1] };
   }
 
@@ -306,6 +340,8 @@ export function loadNativeBinding(): NativeBinding {
 }
 
 export function createNativeEngine(binding: NativeBinding, logger: StorageLogger = defaultStorageLogger()): StorageEngine {
+  // The default bound until the broker sets spool.log.max.open.segment.files.
+  binding.setMaxOpenSegmentFiles(effectiveMaxOpenSegmentFiles(DEFAULT_MAX_OPEN_SEGMENT_FILES));
   const engine: StorageEngine = {
     name: 'native',
     async openLog(dir: string, config: LogConfig, options: OpenOptions = {}): Promise<PartitionLog> {
@@ -330,15 +366,32 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
     crc32c(data: Buffer): number {
       return binding.crc32c(data);
     },
+    setMaxOpenSegmentFiles(limit: number): void {
+      binding.setMaxOpenSegmentFiles(Math.min(effectiveMaxOpenSegmentFiles(limit), 0xffffffff));
+    },
+    openSegmentFiles(): number {
+      return binding.openSegmentFiles();
+    },
   };
   const sendFile = binding.sendFile;
   if (binding.hasSendFile() && sendFile !== undefined) {
-    engine.sendFile = (socketFd: number, slice: FileSlice): Promise<number> =>
+    const send: SendFile = (socketFd: number, slice: FileSlice): Promise<number> =>
       slice.length === 0
         ? Promise.resolve(0)
         : callAsync(() => sendFile(socketFd, slice.fd, slice.position, slice.length)).catch((err: unknown) => {
             throw asPeerGone(err);
           });
+    const sendNow = binding.sendNow;
+    if (sendNow !== undefined) {
+      send.now = (socketFd: number, buffers: Buffer[], slices: number[]): number => {
+        try {
+          return sendNow(socketFd, buffers, slices);
+        } catch (err) {
+          throw asPeerGone(err);
+        }
+      };
+    }
+    engine.sendFile = send;
   }
   return engine;
 }

@@ -1,8 +1,8 @@
 // storage/ room (ts engine): v2 record-batch validation (layout in src/records/; the records inside
 // each batch are checked by records.ts), and the record walk needed for timestamp lookups.
 // Batches stay Buffers.
-import { Codec, StorageError, StorageErrorCode } from '../engine.js';
-import { decompress } from './codec.js';
+import { Codec, StorageError, StorageErrorCode, maxDecompressedBytes } from '../engine.js';
+import { OutputLimitError, decompressBounded, decompressBoundedAsync } from './codec.js';
 import { crc32c } from './crc32c.js';
 import { validateRecords, type RecordRules } from './records.js';
 
@@ -147,6 +147,25 @@ export interface RecordPosition {
  * Only the fields in front of the key are decoded.
  */
 export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean): RecordPosition | null {
+  const codec = (batch.readInt16BE(ATTRIBUTES) & ATTR_CODEC_MASK) as Codec;
+  const body = codec === Codec.none ? batch.subarray(HEADER_SIZE) : decompressStored(codec, batch);
+  return scanRecords(batch, body, visit);
+}
+
+/** findRecord with the decompression off the event loop (gzip) or in steps (zstd). */
+export async function findRecordAsync(batch: Buffer, visit: (r: RecordPosition) => boolean): Promise<RecordPosition | null> {
+  const codec = (batch.readInt16BE(ATTRIBUTES) & ATTR_CODEC_MASK) as Codec;
+  if (codec === Codec.none) return scanRecords(batch, batch.subarray(HEADER_SIZE), visit);
+  let body: Buffer;
+  try {
+    body = await decompressBoundedAsync(codec, batch.subarray(HEADER_SIZE), maxDecompressedBytes(batch.length));
+  } catch (err) {
+    throw storedError(err);
+  }
+  return scanRecords(batch, body, visit);
+}
+
+function scanRecords(batch: Buffer, body: Buffer, visit: (r: RecordPosition) => boolean): RecordPosition | null {
   const baseOffset = readInt64(batch, BASE_OFFSET);
   const attributes = batch.readInt16BE(ATTRIBUTES);
   const maxTimestamp = readInt64(batch, MAX_TIMESTAMP);
@@ -156,8 +175,6 @@ export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean)
   // records' deltas: a cleaned batch has gaps.
   const logAppendTime = (attributes & ATTR_LOG_APPEND_TIME) !== 0;
   const baseTimestamp = readInt64(batch, BASE_TIMESTAMP);
-  const codec = (attributes & ATTR_CODEC_MASK) as Codec;
-  const body = codec === Codec.none ? batch.subarray(HEADER_SIZE) : decompress(codec, batch.subarray(HEADER_SIZE));
   const reader = new VarintReader(body, 0);
   for (let i = 0; i < count && reader.pos < body.length; i++) {
     const length = reader.varlong();
@@ -170,4 +187,23 @@ export function findRecord(batch: Buffer, visit: (r: RecordPosition) => boolean)
     reader.pos = end;
   }
   return null;
+}
+
+/**
+ * The records of a stored compressed batch, within the decompressed-size limit append validation
+ * applies: a stored batch passed it, so more means the disk changed under it (CORRUPT_MESSAGE).
+ */
+function decompressStored(codec: Codec, batch: Buffer): Buffer {
+  try {
+    return decompressBounded(codec, batch.subarray(HEADER_SIZE), maxDecompressedBytes(batch.length));
+  } catch (err) {
+    throw storedError(err);
+  }
+}
+
+function storedError(err: unknown): unknown {
+  if (err instanceof OutputLimitError) {
+    return new StorageError(StorageErrorCode.CORRUPT_MESSAGE, `stored batch: the records decompress to more than ${String(err.limit)} bytes`);
+  }
+  return err;
 }

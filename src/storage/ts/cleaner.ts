@@ -462,12 +462,17 @@ class Round {
       this.guard.check();
       const want = Math.min(this.readBuf.length, end - pos);
       let n: number;
+      // Held across the await: an idle sealed segment's fd may otherwise be closed by
+      // spool.log.max.open.segment.files meanwhile (and its number reused).
+      const fd = seg.hold();
       try {
-        n = await readFully(seg.logFd, this.readBuf, want, pos);
+        n = await readFully(fd, this.readBuf, want, pos);
       } catch (err) {
         // EBADF and the like from a segment deleted (fd closed) or a log closed under the read.
         this.guard.check();
         throw err;
+      } finally {
+        seg.unhold();
       }
       this.guard.check();
       this.lastYield = performance.now();

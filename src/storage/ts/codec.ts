@@ -6,7 +6,7 @@
 // decompressBounded is what record validation uses on append: it never sizes a buffer from a
 // length the data declares beyond its limit, and stops once the output passes it.
 import { createRequire } from 'node:module';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
 import type * as ZstdApi from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { Codec, StorageError, StorageErrorCode } from '../engine.js';
@@ -164,4 +164,62 @@ export function decompressBounded(codec: Codec, data: Buffer, limit: number): Bu
       return zstdDecompressBounded(requireZstd().binding, data, limit);
   }
   throw new StorageError(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `unknown compression codec ${String(codec)}`);
+}
+
+/** Output per zstd step of decompressBoundedAsync: the event loop turns between steps. */
+const ASYNC_STEP = 1024 * 1024;
+
+/**
+ * decompressBounded without holding the event loop for the whole output: gzip runs on the libuv
+ * pool (node:zlib), zstd in steps of ASYNC_STEP output bytes with a yield between them, snappy and
+ * lz4 (pure JS, bounded by `limit`) as decompressBounded. Same errors.
+ */
+export async function decompressBoundedAsync(codec: Codec, data: Buffer, limit: number): Promise<Buffer> {
+  switch (codec) {
+    case Codec.gzip:
+      return new Promise((resolve, reject) => {
+        gunzip(data, { maxOutputLength: limit }, (err, out) => {
+          if (err === null) resolve(out);
+          else reject((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? new OutputLimitError(limit) : err);
+        });
+      });
+    case Codec.zstd:
+      return zstdDecompressBoundedAsync(requireZstd().binding, data, limit);
+    default:
+      return decompressBounded(codec, data, limit);
+  }
+}
+
+/** zstdDecompressBounded in steps, with a context of its own (steps of calls interleave). */
+async function zstdDecompressBoundedAsync(binding: typeof ZstdBinding, data: Buffer, limit: number): Promise<Buffer> {
+  const dctx = new binding.DCtx();
+  let out = Buffer.allocUnsafe(Math.min(limit + 1, Math.max(ZSTD_FIRST_OUTPUT, data.length * 4)));
+  let produced = 0;
+  let pos = 0;
+  let pending = 0;
+  let sinceYield = 0;
+  for (;;) {
+    if (pos === data.length && pending === 0) return out.subarray(0, produced);
+    if (produced === out.length) {
+      if (out.length > limit) throw new OutputLimitError(limit);
+      const next = Buffer.allocUnsafe(Math.min(out.length * 2, limit + 1));
+      out.copy(next, 0, 0, produced);
+      out = next;
+    }
+    const room = out.subarray(produced, Math.min(out.length, produced + ASYNC_STEP));
+    const [hint, wrote, read] = dctx.decompressStream(room, data.subarray(pos));
+    produced += wrote;
+    pos += read;
+    pending = hint;
+    if (produced > limit) throw new OutputLimitError(limit);
+    if (wrote === 0 && read === 0) {
+      if (hint === 0 && pos === data.length) return out.subarray(0, produced);
+      throw new Error(pos === data.length ? 'zstd: data ends inside a frame' : `zstd: no progress at byte ${pos}`);
+    }
+    sinceYield += wrote;
+    if (sinceYield >= ASYNC_STEP) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
 }

@@ -1,10 +1,11 @@
 // storage/ room (ts engine): the pure-TypeScript StorageEngine, the fallback when the native
 // addon is missing and the reference the native engine is compared against.
-import { Codec, LogConfig, OpenOptions, PartitionLog, StorageEngine } from '../engine.js';
+import { Codec, LogConfig, OpenOptions, PartitionLog, StorageEngine, effectiveMaxOpenSegmentFiles } from '../engine.js';
 import { defaultStorageLogger, type StorageLogger } from '../logger.js';
 import { compress, decompress, setZstdLogger } from './codec.js';
 import { crc32c } from './crc32c.js';
 import { TsPartitionLog } from './log.js';
+import { openSegmentFiles, setMaxOpenSegmentFiles } from './segment.js';
 
 /** The TS engine, warning through `logger` (by default pino on stderr, looked up at first warning). */
 export function createTsEngine(logger?: StorageLogger): StorageEngine {
@@ -22,6 +23,12 @@ export function createTsEngine(logger?: StorageLogger): StorageEngine {
     },
     crc32c(data: Buffer): number {
       return crc32c(data);
+    },
+    setMaxOpenSegmentFiles(limit: number): void {
+      setMaxOpenSegmentFiles(effectiveMaxOpenSegmentFiles(limit));
+    },
+    openSegmentFiles(): number {
+      return openSegmentFiles();
     },
   };
 }

@@ -36,6 +36,7 @@ import {
   PRODUCER_ID,
   RECORDS_COUNT,
   findRecord,
+  findRecordAsync,
   readInt64,
   validateBatches,
   writeInt64,
@@ -54,9 +55,33 @@ function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
+/** fsyncs a file through an fd of its own; a file gone (renamed `.deleted`, swapped) has nothing left to sync. */
+async function fsyncPath(file: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 function storageError(dir: string, what: string, err: unknown): StorageError {
   return new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${dir}: ${what}: ${(err as Error).message}`);
 }
+
+/**
+ * A FileSlice's lease lasts until it is released, at most file.delete.delay.ms and never less
+ * than this (a log with no delete delay still gives a send in flight time to finish).
+ */
+const MIN_LEASE_MS = 10_000;
+/** offsetForTimestampAsync yields to the event loop after this long of work. */
+const LOOKUP_SLICE_MS = 5;
 
 export class TsPartitionLog implements PartitionLog {
   private segs: Segment[];
@@ -157,14 +182,20 @@ export class TsPartitionLog implements PartitionLog {
           continue;
         }
         if (clean ? isLast : i >= checkFrom) {
-          const r = await Segment.openActive(dir, bases[i], config, clean);
+          const r = await Segment.openActive(dir, bases[i], config, clean, isLast ? Number.POSITIVE_INFINITY : bases[i + 1]);
           segs.push(r.segment);
           truncated += r.truncated;
           batches += r.batches;
           if (r.truncated > 0) cut = true;
-          else if (!isLast) r.segment.seal();
+          else if (!isLast) {
+            r.segment.seal();
+            // Released at once, so opening a log never holds a descriptor per segment.
+            r.segment.releaseFiles();
+          }
         } else {
-          segs.push(await Segment.openInactive(dir, bases[i], config, bases[i + 1]));
+          const seg = await Segment.openInactive(dir, bases[i], config, bases[i + 1]);
+          seg.releaseFiles();
+          segs.push(seg);
         }
       }
       if (truncated > 0) {
@@ -175,6 +206,9 @@ export class TsPartitionLog implements PartitionLog {
         );
       }
     }
+    // Sealed segments keep no fd open: their indexes are in memory, their .log opens on the
+    // first read (so a restart never needs a descriptor per segment).
+    for (let i = 0; i < segs.length - 1; i++) segs[i].releaseFiles();
     const logStartOffset = Math.max(options.logStartOffset ?? segs[0].baseOffset, segs[0].baseOffset);
     const log = new TsPartitionLog(dir, config, segs, logStartOffset, truncated, logger);
     // A segment created here is a new directory entry the next flush must make durable.
@@ -356,6 +390,7 @@ export class TsPartitionLog implements PartitionLog {
   private rollNow(): void {
     const old = this.active;
     old.seal();
+    old.releaseFiles();
     this.unsynced.add(old);
     this.segs.push(Segment.create(this.dir, this._logEndOffset, this.config));
     this.dirDirty = true;
@@ -396,6 +431,7 @@ export class TsPartitionLog implements PartitionLog {
     for (const s of old) this.dropSegment(s);
     renamed();
     this.segs.splice(at, old.length, fresh);
+    fresh.releaseFiles();
     this.dirDirty = true;
   }
 
@@ -419,17 +455,17 @@ export class TsPartitionLog implements PartitionLog {
         `${this.dir}: offset ${offset} is outside [${this._logStartOffset}, ${this._logEndOffset}]`,
       );
     }
-    if (offset === this._logEndOffset) return { fd: this.active.logFd, position: this.active.size, length: 0 };
+    if (offset === this._logEndOffset) return this.empty(this.active.size);
     for (let i = this.segmentIndexFor(offset); i < this.segs.length; i++) {
       const seg = this.segs[i];
       const first = seg.findBatch(offset);
       if (first === null) continue;
-      if (first.baseOffset >= maxOffset) return { fd: seg.logFd, position: first.position, length: 0 };
+      if (first.baseOffset >= maxOffset) return this.empty(first.position);
       // A consumer at the tail usually wants the rest of the segment: it holds whole batches
       // only, so when it all fits there is no need to walk the headers.
       const rest = seg.size - first.position;
       if (rest <= Math.max(maxBytes, first.size) && seg.lastOffset < maxOffset) {
-        return { fd: seg.logFd, position: first.position, length: seg.verifySlice(first.position, rest, offset) };
+        return this.slice(seg, first.position, seg.verifySlice(first.position, rest, offset));
       }
       let length = first.size;
       let pos = first.position + first.size;
@@ -439,9 +475,20 @@ export class TsPartitionLog implements PartitionLog {
         length += next.size;
         pos += next.size;
       }
-      return { fd: seg.logFd, position: first.position, length: seg.verifySlice(first.position, length, offset) };
+      return this.slice(seg, first.position, seg.verifySlice(first.position, length, offset));
     }
-    return { fd: this.active.logFd, position: this.active.size, length: 0 };
+    return this.empty(this.active.size);
+  }
+
+  /** A slice with nothing to read: the active segment's fd (pinned), no lease. */
+  private empty(position: number): FileSlice {
+    return { fd: this.active.logFd, position, length: 0 };
+  }
+
+  /** A slice of `seg` holding a lease on its fd (FileSlice in engine.ts). */
+  private slice(seg: Segment, position: number, length: number): FileSlice {
+    const { fd, release } = seg.lease(Math.max(this.config.fileDeleteDelayMs, MIN_LEASE_MS));
+    return { fd, position, length, release };
   }
 
   /** Index of the last segment with baseOffset <= offset (0 when offset precedes them all). */
@@ -475,6 +522,45 @@ export class TsPartitionLog implements PartitionLog {
         if (h.maxTimestamp < timestamp || h.lastOffset < start) continue;
         const r = findRecord(seg.readBatch(h), (rec) => rec.timestamp >= timestamp && rec.offset >= start);
         if (r !== null) return { timestamp: r.timestamp, offset: r.offset };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * offsetForTimestamp in slices: yields to the event loop between batches once LOOKUP_SLICE_MS
+   * of work has passed, and decompresses each batch within the decompressed-size limit (see
+   * findRecord). Segments deleted or truncated meanwhile are skipped or cut short (their offsets
+   * left the log). The segment being read is held open across the yields.
+   */
+  async offsetForTimestampAsync(timestamp: number): Promise<TimestampAndOffset | null> {
+    this.ensureOpen();
+    let sliceStart = performance.now();
+    for (const seg of [...this.segs]) {
+      const start = this._logStartOffset;
+      if (seg.deleted || seg.maxTimestampSoFar < timestamp || seg.lastOffset < start) continue;
+      const indexed = Math.max(seg.lookupTimestamp(timestamp), start);
+      let pos = seg.lookupPosition(indexed);
+      seg.hold();
+      try {
+        for (;;) {
+          if (performance.now() - sliceStart >= LOOKUP_SLICE_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            sliceStart = performance.now();
+            if (this.closed) return null;
+            // Deleted during the yield (TS narrowed it before the yield).
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+            if (seg.deleted) break;
+          }
+          const h = seg.readHeader(pos);
+          if (h === null) break;
+          pos += h.size;
+          if (h.maxTimestamp < timestamp || h.lastOffset < this._logStartOffset) continue;
+          const r = await findRecordAsync(seg.readBatch(h), (rec) => rec.timestamp >= timestamp && rec.offset >= this._logStartOffset);
+          if (r !== null) return { timestamp: r.timestamp, offset: r.offset };
+        }
+      } finally {
+        seg.unhold();
       }
     }
     return null;
@@ -588,11 +674,16 @@ export class TsPartitionLog implements PartitionLog {
     if (this.closed) return;
     const segs = [...this.unsynced, this.active];
     this.unsynced.clear();
-    const plan = segs.map((s) => ({ segment: s, ...s.syncFds() }));
+    // Every file by path (fsyncPath opens, syncs and closes it): a sealed segment's fd may close
+    // while the fsync runs, and its index files have no fd open at all. The active .log is
+    // synced through its fd, held open meanwhile.
+    const active = this.active;
+    const paths = segs.flatMap((s) => s.syncPaths()).filter((p) => p !== active.logPath);
+    const activeFd = active.hold();
     const dirDirty = this.dirDirty;
     this.dirDirty = false;
     try {
-      await Promise.all(plan.flatMap((p) => p.fds.map((fd) => fsyncFd(fd))));
+      await Promise.all([fsyncFd(activeFd), ...paths.map((p) => fsyncPath(p))]);
       if (dirDirty) {
         const dirFd = openDirIfPresent(this.dir);
         if (dirFd !== null) {
@@ -613,8 +704,9 @@ export class TsPartitionLog implements PartitionLog {
         throw storageError(this.dir, 'fsync failed', err);
       }
       return;
+    } finally {
+      active.unhold();
     }
-    for (const p of plan) if (!p.segment.deleted) p.segment.releaseSynced(p.sealed);
   }
 
   async close(): Promise<void> {

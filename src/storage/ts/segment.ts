@@ -3,7 +3,7 @@
 // Index entries live in memory (arrays) and are written through to the files while active.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LogConfig, StorageError, StorageErrorCode } from '../engine.js';
+import { DEFAULT_MAX_OPEN_SEGMENT_FILES, LogConfig, effectiveMaxOpenSegmentFiles, StorageError, StorageErrorCode } from '../engine.js';
 import {
   BASE_OFFSET,
   BATCH_LENGTH,
@@ -23,6 +23,8 @@ export const OFFSET_ENTRY = 8;
 /** Appended to a deleted segment's file names until its delete delay has passed. */
 export const DELETED_SUFFIX = '.deleted';
 export const TIME_ENTRY = 12;
+/** Largest offset - baseOffset a segment can index (a 32-bit relative offset). */
+const MAX_RELATIVE_OFFSET = 0x7fffffff;
 
 export function baseName(baseOffset: number): string {
   return String(baseOffset).padStart(20, '0');
@@ -71,6 +73,7 @@ function walk(
   end: number,
   checkCrc: boolean,
   visit: (h: BatchHeader) => void,
+  accept?: (h: BatchHeader) => boolean,
 ): { pos: number; need: number } {
   const { buf, bufStart, bufLen } = w;
   while (end - pos >= HEADER_SIZE) {
@@ -83,13 +86,15 @@ function walk(
       if (buf.readUInt32BE(at + CRC) !== crc32c(buf, at + ATTRIBUTES, at + size)) break;
     }
     const baseOffset = readInt64(buf, at + BASE_OFFSET);
-    visit({
+    const h: BatchHeader = {
       position: pos,
       size,
       baseOffset,
       lastOffset: baseOffset + buf.readInt32BE(at + LAST_OFFSET_DELTA),
       maxTimestamp: readInt64(buf, at + MAX_TIMESTAMP),
-    });
+    };
+    if (accept !== undefined && !accept(h)) break;
+    visit(h);
     pos += size;
   }
   return { pos, need: 0 };
@@ -135,11 +140,12 @@ export async function scanLogAsync(
   end: number,
   checkCrc: boolean,
   visit: (h: BatchHeader) => void,
+  accept?: (h: BatchHeader) => boolean,
 ): Promise<number> {
   const w: WalkState = { buf: Buffer.allocUnsafe(SCAN_CHUNK), bufStart: start, bufLen: 0 };
   let pos = start;
   for (;;) {
-    const r = walk(w, pos, end, checkCrc, visit);
+    const r = walk(w, pos, end, checkCrc, visit, accept);
     pos = r.pos;
     if (r.need === 0) return pos;
     if (r.need > w.buf.length) w.buf = Buffer.allocUnsafe(r.need);
@@ -149,12 +155,47 @@ export async function scanLogAsync(
   }
 }
 
+// Sealed segments' .log fds: opened on demand, closed when idle, bounded process-wide
+// (spool.log.max.open.segment.files). A FileSlice holds a lease on its fd (see FileSlice in
+// engine.ts) and in-process readers that await between reads hold it (hold/unhold): a segment's
+// fd closes only while neither is live. Active segments are pinned: never closed, not counted.
+let maxOpenSealed = effectiveMaxOpenSegmentFiles(DEFAULT_MAX_OPEN_SEGMENT_FILES);
+/** Sealed segments with an open .log fd, least recently used first. */
+const openSealed = new Set<Segment>();
+
+export function setMaxOpenSegmentFiles(limit: number): void {
+  maxOpenSealed = Math.max(1, Math.floor(limit));
+  enforceBound(null);
+}
+
+export function openSegmentFiles(): number {
+  return openSealed.size;
+}
+
+function enforceBound(except: Segment | null): void {
+  if (openSealed.size <= maxOpenSealed) return;
+  for (const s of [...openSealed]) {
+    if (openSealed.size <= maxOpenSealed) return;
+    if (s !== except) s.closeIfIdle();
+  }
+}
+
 export class Segment {
   // Not readonly: a delete renames the files to `*.deleted` first (renameToDeleted).
   logPath: string;
   indexPath: string;
   timeIndexPath: string;
-  readonly logFd: number;
+  /** The .log's fd, -1 while closed (a sealed segment's opens on demand: see logFd). */
+  private fd: number;
+  /** Active (or being written by the cleaner): the fd is never closed by the bound. */
+  private pinned = true;
+  /** In-process users that await between reads of the fd (no expiry). */
+  private holds = 0;
+  /** FileSlice leases not released yet, and when the last one handed out expires. */
+  private leases = 0;
+  private leaseUntil = 0;
+  /** Bumped each time the fd closes: a late release of an older lease changes nothing. */
+  private generation = 0;
   size = 0;
   /** lastOffset of the last batch; baseOffset - 1 when empty. */
   lastOffset: number;
@@ -179,8 +220,6 @@ export class Segment {
   private readonly timeRel: number[] = [];
   private indexFd = -1;
   private timeIndexFd = -1;
-  /** Index fds of a rolled segment, kept open until a flush has synced them. */
-  private sealedFds: number[] = [];
   /** Entries already in the files; the rest are written in one go at flush, roll, close. */
   private idxWritten = 0;
   private timeWritten = 0;
@@ -198,11 +237,95 @@ export class Segment {
     this.logPath = path.join(dir, `${name}.log`);
     this.indexPath = path.join(dir, `${name}.index`);
     this.timeIndexPath = path.join(dir, `${name}.timeindex`);
-    this.logFd = logFd;
+    this.fd = logFd;
     this.lastOffset = baseOffset - 1;
     this.offsetOfMaxTimestampSoFar = baseOffset;
     this.maxOffsetEntries = Math.floor(config.maxIndexSize / OFFSET_ENTRY);
     this.maxTimeEntries = Math.floor(config.maxIndexSize / TIME_ENTRY);
+  }
+
+  /** The .log's fd, opened again when the bound closed it. */
+  get logFd(): number {
+    if (this.fd < 0) {
+      this.fd = fs.openSync(this.logPath, 'r+');
+      if (!this.pinned) {
+        openSealed.add(this);
+        enforceBound(this);
+      }
+    }
+    return this.fd;
+  }
+
+  /**
+   * The fd for a FileSlice, kept open until `release` or `expiryMs` from now (FileSlice in
+   * engine.ts). Marks the segment most recently used.
+   */
+  lease(expiryMs: number): { fd: number; release: () => void } {
+    const fd = this.logFd;
+    if (!this.pinned) {
+      openSealed.delete(this);
+      openSealed.add(this);
+    }
+    this.leases++;
+    this.leaseUntil = Math.max(this.leaseUntil, performance.now() + expiryMs);
+    const generation = this.generation;
+    let done = false;
+    return {
+      fd,
+      release: () => {
+        if (done) return;
+        done = true;
+        if (generation === this.generation && this.leases > 0) this.leases--;
+        if (this.leases === 0 && !this.pinned && openSealed.size > maxOpenSealed) enforceBound(null);
+      },
+    };
+  }
+
+  /** Keeps the fd open (without expiry) until unhold(): for readers that await between reads. */
+  hold(): number {
+    const fd = this.logFd;
+    this.holds++;
+    return fd;
+  }
+
+  unhold(): void {
+    if (this.holds > 0) this.holds--;
+    if (this.holds === 0 && !this.pinned && openSealed.size > maxOpenSealed) enforceBound(null);
+  }
+
+  /** Closes the .log fd unless pinned, held or leased; true when it is closed now. */
+  closeIfIdle(): boolean {
+    if (this.fd < 0) {
+      openSealed.delete(this);
+      return true;
+    }
+    if (this.pinned || this.holds > 0 || (this.leases > 0 && performance.now() < this.leaseUntil)) return false;
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    this.generation++;
+    this.leases = 0;
+    this.leaseUntil = 0;
+    openSealed.delete(this);
+    return true;
+  }
+
+  /** Whether the .log fd is open now (tests). */
+  get logFdOpen(): boolean {
+    return this.fd >= 0;
+  }
+
+  /**
+   * The segment is sealed (rolled, found inactive at open, or a cleaned segment swapped in): the
+   * index fds close (entries stay in memory) and the .log fd closes unless a lease or hold keeps
+   * it; later reads open it again, within spool.log.max.open.segment.files.
+   */
+  releaseFiles(): void {
+    this.closeIndexFds();
+    this.pinned = false;
+    if (!this.closeIfIdle()) {
+      openSealed.add(this);
+      enforceBound(this);
+    }
   }
 
   /** A new, empty, active segment. */
@@ -241,6 +364,7 @@ export class Segment {
     baseOffset: number,
     config: LogConfig,
     trust = false,
+    nextBaseOffset = Number.POSITIVE_INFINITY,
   ): Promise<{ segment: Segment; truncated: number; batches: number }> {
     const seg = new Segment(dir, baseOffset, config, fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r+'));
     const fileSize = fs.fstatSync(seg.logFd).size;
@@ -250,7 +374,21 @@ export class Segment {
       seg.activate();
       return { segment: seg, truncated: 0, batches: 0 };
     }
-    const validEnd = await scanLogAsync(seg.logFd, 0, fileSize, true, (h) => seg.trackBatch(h));
+    // A batch's baseOffset is outside its CRC: offsets are checked too (as Kafka's
+    // LogSegment.recover does). Each batch starts after the previous one ends, inside
+    // [baseOffset, nextBaseOffset), its last offset a 32-bit offset relative to the base.
+    let next = baseOffset;
+    const offsetsValid = (h: BatchHeader): boolean => {
+      const ok =
+        Number.isSafeInteger(h.baseOffset) &&
+        h.baseOffset >= next &&
+        h.lastOffset >= h.baseOffset &&
+        h.lastOffset < nextBaseOffset &&
+        h.lastOffset - baseOffset <= MAX_RELATIVE_OFFSET;
+      if (ok) next = h.lastOffset + 1;
+      return ok;
+    };
+    const validEnd = await scanLogAsync(seg.logFd, 0, fileSize, true, (h) => seg.trackBatch(h), offsetsValid);
     let batches = 0;
     if (validEnd < fileSize) {
       await scanLogAsync(seg.logFd, validEnd, fileSize, false, () => batches++);
@@ -437,6 +575,8 @@ export class Segment {
 
   /** Opens both index files for writing and preallocates them (the segment becomes active). */
   activate(): void {
+    this.pinned = true;
+    openSealed.delete(this);
     this.indexFd = fs.openSync(this.indexPath, fs.existsSync(this.indexPath) ? 'r+' : 'w+');
     this.timeIndexFd = fs.openSync(this.timeIndexPath, fs.existsSync(this.timeIndexPath) ? 'r+' : 'w+');
     const idx = this.offsetIndexBytes();
@@ -459,31 +599,19 @@ export class Segment {
     this.writeIndexes();
     fs.ftruncateSync(this.indexFd, this.idxRel.length * OFFSET_ENTRY);
     fs.ftruncateSync(this.timeIndexFd, this.timeTs.length * TIME_ENTRY);
-    // Not closed yet: a flush may be syncing them right now, and the next one must.
-    this.sealedFds.push(this.indexFd, this.timeIndexFd);
-    this.indexFd = -1;
-    this.timeIndexFd = -1;
+    // A flush never fsyncs index files through these fds (it opens them by path), so they can
+    // close at once.
+    this.closeIndexFds();
   }
 
   /**
-   * What a flush must fsync: the .log and the index files (pending entries written first).
-   * `sealed` lists index fds to close once they are synced (see releaseSynced).
+   * What a flush must fsync, by path (pending index entries written first): the flush opens each
+   * file, fsyncs it and closes it, so no fd of the segment is in use while the fsync runs (a
+   * sealed segment's fd may close meanwhile; fsync reaches the file's data whichever fd asks).
    */
-  syncFds(): { fds: number[]; sealed: number[] } {
+  syncPaths(): string[] {
     this.writeIndexes();
-    const sealed = [...this.sealedFds];
-    const fds = this.isActive ? [this.logFd, this.indexFd, this.timeIndexFd] : [this.logFd];
-    return { fds: [...fds, ...sealed], sealed };
-  }
-
-  releaseSynced(sealed: number[]): void {
-    for (const fd of sealed) {
-      const i = this.sealedFds.indexOf(fd);
-      if (i >= 0) {
-        this.sealedFds.splice(i, 1);
-        fs.closeSync(fd);
-      }
-    }
+    return [this.logPath, this.indexPath, this.timeIndexPath];
   }
 
   private closeIndexFds(): void {
@@ -493,14 +621,20 @@ export class Segment {
       this.indexFd = -1;
       this.timeIndexFd = -1;
     }
-    for (const fd of this.sealedFds) fs.closeSync(fd);
-    this.sealedFds = [];
   }
 
   close(): void {
     this.seal();
     this.closeIndexFds();
-    fs.closeSync(this.logFd);
+    this.closeLogFd();
+  }
+
+  private closeLogFd(): void {
+    openSealed.delete(this);
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    this.generation++;
+    this.leases = 0;
   }
 
   /**
@@ -529,7 +663,7 @@ export class Segment {
   /** Closes every fd, then removes the files (under their `*.deleted` names once renamed). */
   delete(): void {
     this.closeIndexFds();
-    fs.closeSync(this.logFd);
+    this.closeLogFd();
     this.deleted = true;
     for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) fs.rmSync(p, { force: true });
   }
@@ -660,7 +794,7 @@ export class Segment {
   }
 
   lastModifiedMs(): number {
-    return fs.fstatSync(this.logFd).mtimeMs;
+    return fs.statSync(this.logPath).mtimeMs;
   }
 }
 
