@@ -6,7 +6,7 @@ import { read as fsRead } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { plaintextSecurity, type ConnectionSecurity } from '../security/index.js';
-import type { FileSlice } from '../storage/engine.js';
+import type { FileSlice, SendFile } from '../storage/engine.js';
 import { FrameDecoder, FrameTooLargeError } from './framing.js';
 import type { PoolMember, RequestMemoryPool } from './memory-pool.js';
 
@@ -37,7 +37,7 @@ export interface ConnectionOptions {
   maxInflightRequests: number;
   idleTimeoutMs: number;
   /** Present when file slices may go out with sendfile(2): native engine, plaintext socket. */
-  sendFile?: (socketFd: number, slice: FileSlice) => Promise<number>;
+  sendFile?: SendFile;
 }
 
 interface Pending {
@@ -250,8 +250,28 @@ export class Connection implements ConnectionInfo, PoolMember {
   }
 
   private async writeResponse(response: EncodedResponse): Promise<void> {
+    try {
+      await this.writeResponseChunks(response);
+    } finally {
+      // Done with the file data: the slices' fds may be closed from now on (FileSlice leases,
+      // storage/engine.ts). A response never written leaves its leases to expire.
+      for (const chunk of response.chunks) if (!isBuffer(chunk)) chunk.release?.();
+    }
+  }
+
+  private async writeResponseChunks(response: EncodedResponse): Promise<void> {
     const prefix = Buffer.allocUnsafe(4);
     prefix.writeInt32BE(response.size, 0);
+    const sendFile = this.options.sendFile;
+    // Nothing queued in the stream (the pump awaits every write), so bytes written straight to
+    // the fd stay in order.
+    if (sendFile?.now !== undefined && this.socket.writableLength === 0 && response.chunks.some((c) => !isBuffer(c) && c.length > 0)) {
+      const fd = this.socketFd();
+      if (fd !== undefined) {
+        await this.sendNow(fd, prefix, response, sendFile, sendFile.now);
+        return;
+      }
+    }
     let pending: Buffer[] = [prefix];
     for (const chunk of response.chunks) {
       if (isBuffer(chunk)) {
@@ -271,11 +291,57 @@ export class Connection implements ConnectionInfo, PoolMember {
     if (pending.length > 0) await this.write(pending);
   }
 
-  private async sendFileSlice(slice: FileSlice, sendFile: (fd: number, slice: FileSlice) => Promise<number>): Promise<void> {
-    // Node exposes no public accessor for a socket's fd; libuv's TCP handle carries it. This is
-    // the one place the network layer reaches into Node internals.
+  /**
+   * The whole response from the event loop thread in one native call (sendmsg for the bytes,
+   * MSG_MORE before file data, sendfile for the slices), with no thread hand-off while the socket
+   * takes it all; what did not fit goes on the usual way: stream writes and sendFile on the pool.
+   */
+  private async sendNow(
+    fd: number,
+    prefix: Buffer,
+    response: EncodedResponse,
+    sendFile: SendFile,
+    now: (socketFd: number, buffers: Buffer[], slices: number[]) => number,
+  ): Promise<void> {
+    const buffers: Buffer[] = [];
+    const slices: number[] = [];
+    const files: FileSlice[] = [];
+    let gap: Buffer[] = [prefix];
+    for (const chunk of response.chunks) {
+      if (isBuffer(chunk)) {
+        gap.push(chunk);
+      } else if (chunk.length > 0) {
+        buffers.push(gap.length === 1 ? gap[0] : Buffer.concat(gap));
+        gap = [];
+        slices.push(chunk.fd, chunk.position, chunk.length);
+        files.push(chunk);
+      }
+    }
+    buffers.push(gap.length === 1 ? gap[0] : Buffer.concat(gap));
+    let skip = now(fd, buffers, slices);
+    if (skip === 4 + response.size) return;
+    // The socket filled up: the rest from where it stopped.
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if (skip < b.length) await this.write([b.subarray(skip)]);
+      skip = Math.max(0, skip - b.length);
+      if (i === files.length) break;
+      const f = files[i];
+      if (skip < f.length) await this.sendFileSlice({ fd: f.fd, position: f.position + skip, length: f.length - skip }, sendFile);
+      skip = Math.max(0, skip - f.length);
+    }
+  }
+
+  /** The socket's fd, or undefined (Node exposes no public accessor; libuv's TCP handle has it). */
+  private socketFd(): number | undefined {
     const fd = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    if (typeof fd !== 'number' || fd < 0) {
+    return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+
+  private async sendFileSlice(slice: FileSlice, sendFile: (fd: number, slice: FileSlice) => Promise<number>): Promise<void> {
+    // The one place, with socketFd, where the network layer reaches into Node internals.
+    const fd = this.socketFd();
+    if (fd === undefined) {
       await this.write([await readSlice(slice)]);
       return;
     }
@@ -283,12 +349,20 @@ export class Connection implements ConnectionInfo, PoolMember {
     if (sent !== slice.length) throw new Error(`sendfile sent ${sent} of ${slice.length} bytes`);
   }
 
-  /** Writes buffers; resolves once they are handed to the kernel (and the socket drained). */
+  /**
+   * Writes buffers; resolves once they are handed to the kernel (and the socket drained). Several
+   * go out corked, as one writev: no copy into one buffer (file data read for the TS engine or
+   * TLS is copied through JS once, by the read).
+   */
   private write(buffers: Buffer[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('connection closed'));
-    const data = buffers.length === 1 ? buffers[0] : Buffer.concat(buffers);
+    if (buffers.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+      const last = buffers.length - 1;
+      if (last > 0) this.socket.cork();
+      for (let i = 0; i < last; i++) this.socket.write(buffers[i]);
+      this.socket.write(buffers[last], (err) => (err ? reject(err) : resolve()));
+      if (last > 0) this.socket.uncork();
     });
   }
 
