@@ -63,6 +63,8 @@ export interface RunningBroker {
   port: number;
   /** "host:port", ready for a client's bootstrap servers. */
   bootstrap: string;
+  /** The bound port of every listener by name (PLAINTEXT, SSL, INTERNAL, ...); `port` is the PLAINTEXT one (else the first). */
+  listeners: Record<string, number>;
   /** The log dir in use (a temporary one when none was given). */
   dataDir: string;
   /** Closes the broker (logs flushed, lock released); removes a temporary data dir. */
@@ -130,6 +132,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     host: bound.host,
     port: bound.port,
     bootstrap: `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`,
+    listeners: Object.fromEntries(broker.listenerPorts),
     dataDir: broker.config.logDir,
     stop: async () => {
       await broker.stop();

@@ -1,5 +1,6 @@
 // api/ room: DescribeCluster and InitProducerId. Producer ids come from blocks the metadata store
 // reserves, so they are never reused; with a transactional id the transaction coordinator answers.
+import { brokerEndpoint } from '../cluster/index.js';
 import { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/index.js';
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js';
@@ -27,7 +28,11 @@ export function handleDescribeCluster(req: DescribeClusterRequest, ctx: RequestC
     ...base,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
-    brokers: metadata.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
+    // Addresses on the listener this request arrived on, as Metadata.
+    brokers: metadata.brokers().flatMap((b) => {
+      const at = brokerEndpoint(b, ctx.security.listenerName);
+      return at === null ? [] : [{ brokerId: b.nodeId, host: at.host, port: at.port, rack: b.rack, isFenced: false }];
+    }),
   };
 }
 

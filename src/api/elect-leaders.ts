@@ -7,6 +7,7 @@ import type { ElectionResult, ElectionTarget } from '../cluster/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { BrokerConnection } from '../network/client.js';
 import { ApiKey } from '../protocol/index.js';
+import { peerAddress } from '../replication/index.js';
 import type { ElectLeadersRequest, ElectLeadersResponse } from '../protocol/messages/elect-leaders.js';
 import { errorResponse } from './errors.js';
 import { defineApi, type RequestContext } from './types.js';
@@ -74,8 +75,7 @@ async function forwardToController(req: ElectLeadersRequest, electionType: numbe
   let connection: BrokerConnection | null = null;
   try {
     connection = await BrokerConnection.open({
-      host: controller.host,
-      port: controller.port,
+      ...peerAddress(config, controller),
       clientId: `${FORWARDED_CLIENT_ID_PREFIX}${nodeId}`,
       maxResponseBytes: FORWARD_MAX_RESPONSE_BYTES,
       connectTimeoutMs: config.getNumber('replica.socket.timeout.ms'),

@@ -1,7 +1,7 @@
 // api/ room: Metadata — topics with their partition state (leader, leader epoch, replicas, ISR)
 // as the metadata store holds it, and the brokers clients may reach. Unknown topics are
 // auto-created when auto.create.topics.enable and the client allows it.
-import { INTERNAL_TOPICS, topicNameProblem, type TopicImage } from '../cluster/index.js';
+import { INTERNAL_TOPICS, brokerEndpoint, topicNameProblem, type TopicImage } from '../cluster/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { ApiKey, ZERO_UUID } from '../protocol/index.js';
 import type { MetadataRequest, MetadataResponse } from '../protocol/messages/metadata.js';
@@ -86,7 +86,8 @@ export async function handleMetadata(req: MetadataRequest, ctx: RequestContext):
   } else {
     const allowAuto = config.getBoolean('auto.create.topics.enable') && (ctx.apiVersion < 4 || req.allowAutoTopicCreation);
     for (const wanted of req.topics ?? []) {
-      if (wanted.name === null) {
+      // By topic id (v12+): the Java consumer names ids it was assigned (KIP-848 regex subscriptions) with an empty name.
+      if (wanted.name === null || (wanted.name === '' && wanted.topicId !== ZERO_UUID)) {
         const topic = metadata.topicById(wanted.topicId);
         topics.push(topic ? describeTopicPartitions(services, topic) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
         continue;
@@ -115,7 +116,11 @@ export async function handleMetadata(req: MetadataRequest, ctx: RequestContext):
   }
   return {
     throttleTimeMs: 0,
-    brokers: metadata.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    // Each broker's address on the listener this request arrived on (brokers without it are left out, as Kafka).
+    brokers: metadata.brokers().flatMap((b) => {
+      const at = brokerEndpoint(b, ctx.security.listenerName);
+      return at === null ? [] : [{ nodeId: b.nodeId, host: at.host, port: at.port, rack: b.rack }];
+    }),
     clusterId: metadata.clusterId,
     controllerId: metadata.controllerId(),
     topics,

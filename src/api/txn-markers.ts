@@ -10,6 +10,7 @@ import { TRANSACTION_STATE_TOPIC, type MarkerRequest, type TxnMarkerWriter, type
 import { ErrorCode, errorCodeOf, errorName } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
+import { peerAddress } from '../replication/index.js';
 import type { ApiServices } from './services.js';
 
 const CONSUMER_OFFSETS = '__consumer_offsets';
@@ -119,8 +120,7 @@ export class TxnMarkerSender implements TxnMarkerWriter {
     const broker = services.metadata.brokers().find((b) => b.nodeId === nodeId);
     if (broker === undefined) return Promise.reject(new Error(`broker ${nodeId} is not registered`));
     const opening = BrokerConnection.open({
-      host: broker.host,
-      port: broker.port,
+      ...peerAddress(services.config, broker),
       clientId: `spool-txn-marker-sender-${services.nodeId}`,
       maxResponseBytes: 1024 * 1024,
       connectTimeoutMs: this.options.requestTimeoutMs,
@@ -169,8 +169,7 @@ export async function addPartitionsImplicitly(
   try {
     // One connection per call: this runs once per partition and transaction, not per batch.
     connection = await BrokerConnection.open({
-      host: broker.host,
-      port: broker.port,
+      ...peerAddress(services.config, broker),
       clientId: `spool-txn-partition-adder-${services.nodeId}`,
       maxResponseBytes: 1024 * 1024,
       connectTimeoutMs: timeoutMs,

@@ -29,11 +29,27 @@ export interface TopicImage {
   partitions: PartitionState[];
 }
 
+/** One listener of a broker as clients and other brokers reach it (its advertised address). */
+export interface BrokerEndpoint {
+  /** Listener name, upper case (PLAINTEXT, SSL, INTERNAL, ...). */
+  name: string;
+  host: string;
+  port: number;
+  /** PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+  securityProtocol: string;
+}
+
 export interface BrokerRegistration {
   nodeId: number;
+  /** The address of the broker's primary listener (PLAINTEXT, else its first). */
   host: string;
   port: number;
   rack: string | null;
+  /**
+   * Every listener's advertised address. Absent in registrations written before listeners
+   * (then host/port serve every listener name).
+   */
+  endpoints?: BrokerEndpoint[];
   /** Bumped at every registration, so a restarted broker is told apart from its old session. */
   epoch: number;
 }
@@ -53,4 +69,15 @@ export type MetadataListener = (event: MetadataEvent) => void | Promise<void>;
 export interface ProducerIdBlock {
   firstProducerId: number;
   size: number;
+}
+
+/**
+ * Where a broker is reached on a listener: that listener's advertised address, or null when the
+ * broker has no listener of that name (Kafka leaves such a broker out of Metadata). A
+ * registration without endpoints answers every listener with its host/port.
+ */
+export function brokerEndpoint(broker: BrokerRegistration, listenerName: string): { host: string; port: number } | null {
+  if (broker.endpoints === undefined || broker.endpoints.length === 0) return { host: broker.host, port: broker.port };
+  const e = broker.endpoints.find((x) => x.name === listenerName);
+  return e === undefined ? null : { host: e.host, port: e.port };
 }

@@ -2,6 +2,7 @@
 // and matched to responses by correlation id; each has a timeout; a connection error fails every
 // pending request and the connection is not reused (callers open a new one after a backoff).
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import {
   decodeResponse,
   encodeRequest,
@@ -24,6 +25,8 @@ export interface BrokerConnectionOptions {
   /** Bound on a response's size (socket.request.max.bytes on the other side is the real limit). */
   maxResponseBytes: number;
   connectTimeoutMs: number;
+  /** Present for a TLS connection (the other broker's inter-broker listener is SSL): see tls.ts clientTlsOptions. */
+  tls?: TlsConnectOptions;
 }
 
 export class BrokerConnection {
@@ -43,17 +46,20 @@ export class BrokerConnection {
 
   static open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: options.host, port: options.port, noDelay: true });
+      const socket =
+        options.tls === undefined
+          ? connect({ host: options.host, port: options.port, noDelay: true })
+          : connectTls({ ...options.tls, host: options.host, port: options.port }).setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connecting to ${options.host}:${options.port} timed out after ${options.connectTimeoutMs} ms`));
       }, options.connectTimeoutMs);
-      socket.once('connect', () => {
+      socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new BrokerConnection(socket, options));
       });
-      socket.once('error', (err) => {
+      socket.once('error', (err: Error) => {
         clearTimeout(timer);
         reject(err);
       });

@@ -4,3 +4,4 @@ export * from './connection.js';
 export * from './server.js';
 export * from './client.js';
 export * from './memory-pool.js';
+export * from './tls.js';

@@ -1,16 +1,30 @@
-// network/ room: the TCP listener. Accepts connections within max.connections and
-// max.connections.per.ip (a connection beyond them is closed at once), hands each frame to the
-// request processor, keeps the broker-wide request memory budget (queued.max.request.bytes), and
-// on stop finishes in-flight requests before closing.
+// network/ room: one listener. Accepts connections within max.connections and
+// max.connections.per.ip (a connection beyond them is closed at once), on an SSL listener runs the
+// TLS handshake (ssl.client.auth, the client certificate's principal, certificate reload), gives
+// each connection its listener's security state, hands each frame to the request processor, keeps
+// the broker-wide request memory budget (queued.max.request.bytes), and on stop finishes
+// in-flight requests before closing.
 import { lookup } from 'node:dns/promises';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { Connection, type ConnectionOptions, type RequestProcessor } from './connection.js';
+import { ANONYMOUS, type ConnectionSecurity, type SecurityProtocol } from '../security/index.js';
+import { Connection, type ConnectionInfo, type ConnectionOptions, type RequestProcessor } from './connection.js';
 import { RequestMemoryPool } from './memory-pool.js';
+import { clientAuthOptions, loadServerTls, peerIdentity, type TlsSettings } from './tls.js';
 
 export interface ServerOptions extends ConnectionOptions {
   host: string;
   port: number;
+  /** The listener's name (Kafka's listener name, upper case). Default PLAINTEXT. */
+  listenerName?: string;
+  /** Its security protocol (listener.security.protocol.map). Default PLAINTEXT. */
+  securityProtocol?: SecurityProtocol;
+  /** SSL and SASL_SSL listeners: the ssl.* settings. */
+  tls?: TlsSettings;
+  /** How often the keystore/truststore files are checked for changes (0: never). */
+  tlsReloadCheckIntervalMs?: number;
   /** max.connections: connections open at once; a new one beyond it is closed at once. Default unbounded. */
   maxConnections?: number;
   /** max.connections.per.ip: the same, per client address. Default unbounded. */
@@ -19,6 +33,21 @@ export interface ServerOptions extends ConnectionOptions {
   maxConnectionsPerIpOverrides?: ReadonlyMap<string, number>;
   /** queued.max.request.bytes: request bytes held at once (≤ 0: unbounded). Default unbounded. */
   queuedMaxRequestBytes?: number;
+  /**
+   * What the broker's listeners share: the request memory pool and the connection counts that
+   * max.connections and max.connections.per.ip limit (broker-wide in Kafka, not per listener).
+   * Default: this server's own.
+   */
+  shared?: SharedListenerState;
+}
+
+/** The request memory and connection counts every listener of a broker draws on. */
+export class SharedListenerState {
+  /** Open connections (TLS handshakes included) over all listeners. */
+  total = 0;
+  readonly perAddress = new Map<string, number>();
+
+  constructor(readonly memoryPool: RequestMemoryPool) {}
 }
 
 /** Rejections are logged at most once per this many ms per reason, with how many were not. */
@@ -67,8 +96,19 @@ class RateLimitedLog {
 
 export class SocketServer {
   private readonly server: Server;
+  /** SSL listeners: the TLS side; accepted sockets are handed to it after the connection limits. */
+  private readonly tlsServer: TlsServer | null = null;
+  private readonly tlsFiles: string[] = [];
+  private readonly tlsWatchers: Array<{ file: string; listener: (now: Stats, before: Stats) => void }> = [];
   private readonly connections = new Set<Connection>();
-  private readonly perAddress = new Map<string, number>();
+  /** Every accepted socket (TLS handshakes included), until it closes. */
+  private readonly sockets = new Set<Socket>();
+  private readonly shared: SharedListenerState;
+  readonly listenerName: string;
+  readonly securityProtocol: SecurityProtocol;
+  /** The options connections get: without sendFile on TLS (file data must go through TLS). */
+  private readonly connectionOptions: ConnectionOptions;
+  private tlsReloads = 0;
   private readonly maxConnections: number;
   private readonly maxConnectionsPerIp: number;
   /** Overrides by address; host names are resolved when the server starts listening. */
@@ -86,7 +126,33 @@ export class SocketServer {
   ) {
     this.maxConnections = options.maxConnections ?? Number.POSITIVE_INFINITY;
     this.maxConnectionsPerIp = options.maxConnectionsPerIp ?? Number.POSITIVE_INFINITY;
-    this.memoryPool = new RequestMemoryPool(options.queuedMaxRequestBytes ?? -1);
+    this.shared = options.shared ?? new SharedListenerState(new RequestMemoryPool(options.queuedMaxRequestBytes ?? -1));
+    this.memoryPool = this.shared.memoryPool;
+    this.listenerName = options.listenerName ?? 'PLAINTEXT';
+    this.securityProtocol = options.securityProtocol ?? 'PLAINTEXT';
+    const tlsListener = this.securityProtocol === 'SSL' || this.securityProtocol === 'SASL_SSL';
+    const { sendFile, ...withoutSendFile } = options;
+    this.connectionOptions = tlsListener || sendFile === undefined ? withoutSendFile : { ...withoutSendFile, sendFile };
+    if (tlsListener) {
+      if (options.tls === undefined) throw new Error(`listener ${this.listenerName} is ${this.securityProtocol} but has no TLS settings`);
+      const loaded = loadServerTls(options.tls);
+      this.tlsFiles = loaded.files;
+      // Never listens: the plain server accepts (connection limits first), then hands the socket over.
+      this.tlsServer = createTlsServer({
+        ...loaded.context, ...clientAuthOptions(options.tls.clientAuth),
+        allowHalfOpen: true,
+        // The handshake is bounded by the idle timeout, as Kafka bounds it by connections.max.idle.ms.
+        handshakeTimeout: options.idleTimeoutMs,
+      });
+      this.tlsServer.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
+      this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        this.logger.info(
+          { listener: this.listenerName, clientAddress: socket.remoteAddress, code: err.code, reason: err.message.split('\n')[0] },
+          'TLS handshake failed; closing connection',
+        );
+        socket.destroy();
+      });
+    }
     // allowHalfOpen: a client that shuts down its write side still gets its responses.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => this.logger.error({ err }, 'listener error'));
@@ -96,8 +162,49 @@ export class SocketServer {
     return this.boundPort;
   }
 
+  /** Open connections, TLS handshakes in progress included. */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.sockets.size;
+  }
+
+  /** The open connections (after their TLS handshake): listener, security protocol, principal. */
+  openConnections(): ConnectionInfo[] {
+    return [...this.connections];
+  }
+
+  /** How many times the TLS certificates were reloaded since start. */
+  get tlsReloadCount(): number {
+    return this.tlsReloads;
+  }
+
+  /**
+   * Re-reads the keystore and truststore for new connections (existing ones keep theirs). A
+   * keystore that does not load is logged and the previous one stays; returns whether it loaded.
+   */
+  reloadTls(): boolean {
+    if (this.tlsServer === null || this.options.tls === undefined) return false;
+    try {
+      const loaded = loadServerTls(this.options.tls);
+      this.tlsServer.setSecureContext(loaded.context);
+      this.tlsReloads++;
+      this.logger.info({ listener: this.listenerName, files: loaded.files }, 'TLS keystore/truststore reloaded');
+      return true;
+    } catch (err) {
+      this.logger.error({ listener: this.listenerName, err: (err as Error).message }, 'TLS reload failed; the previous certificate stays in use');
+      return false;
+    }
+  }
+
+  private watchTlsFiles(): void {
+    const interval = this.options.tlsReloadCheckIntervalMs ?? 0;
+    if (this.tlsServer === null || interval <= 0) return;
+    for (const file of this.tlsFiles) {
+      const listener = (now: Stats, before: Stats): void => {
+        if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) this.reloadTls();
+      };
+      watchFile(file, { interval, persistent: false }, listener);
+      this.tlsWatchers.push({ file, listener });
+    }
   }
 
   /** Connections closed at accept for max.connections / max.connections.per.ip since start. */
@@ -114,6 +221,7 @@ export class SocketServer {
         this.server.off('error', onError);
         const addr = this.server.address();
         this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : this.options.port;
+        this.watchTlsFiles();
         resolve({ host: this.options.host, port: this.boundPort });
       });
     });
@@ -144,9 +252,9 @@ export class SocketServer {
       return;
     }
     const address = normalizeAddress(socket.remoteAddress);
-    const fromAddress = this.perAddress.get(address) ?? 0;
+    const fromAddress = this.shared.perAddress.get(address) ?? 0;
     const perIpLimit = this.overrides.get(address) ?? this.maxConnectionsPerIp;
-    if (this.connections.size >= this.maxConnections) {
+    if (this.shared.total >= this.maxConnections) {
       this.reject(socket, address, 'max.connections', this.maxConnections);
       return;
     }
@@ -154,18 +262,50 @@ export class SocketServer {
       this.reject(socket, address, 'max.connections.per.ip', perIpLimit);
       return;
     }
-    const id = this.nextConnectionId++;
-    this.perAddress.set(address, fromAddress + 1);
-    const conn = new Connection(id, socket, this.process, this.options, this.logger, (c) => this.closed(c, address), this.memoryPool);
-    this.connections.add(conn);
-    this.logger.debug({ connectionId: id, clientHost: conn.clientHost }, 'accepted connection');
+    this.shared.perAddress.set(address, fromAddress + 1);
+    this.shared.total++;
+    this.sockets.add(socket);
+    socket.once('close', () => this.released(socket, address));
+    if (this.tlsServer !== null) {
+      this.tlsServer.emit('connection', socket);
+      return;
+    }
+    this.open(socket, ANONYMOUS);
   }
 
-  private closed(conn: Connection, address: string): void {
-    if (!this.connections.delete(conn)) return;
-    const left = (this.perAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.perAddress.set(address, left);
-    else this.perAddress.delete(address);
+  /** An SSL listener's handshake finished: the principal is the verified client certificate's subject. */
+  private secured(socket: TLSSocket): void {
+    const identity = peerIdentity(socket);
+    if ('refused' in identity) {
+      this.logger.info({ listener: this.listenerName, clientAddress: socket.remoteAddress, reason: identity.refused }, 'TLS client refused');
+      socket.destroy();
+      return;
+    }
+    // On SASL_SSL the principal comes from SASL (as Kafka), whatever certificate the client showed.
+    const subject = this.securityProtocol === 'SSL' ? identity.subject : null;
+    this.open(socket, subject === null ? ANONYMOUS : { principalType: 'User', name: subject });
+  }
+
+  private open(socket: Socket, principal: ConnectionSecurity['principal']): void {
+    const id = this.nextConnectionId++;
+    const security: ConnectionSecurity = {
+      listenerName: this.listenerName,
+      securityProtocol: this.securityProtocol,
+      principal,
+      // SASL listeners start unauthenticated; the SASL authenticator moves them on.
+      authenticated: this.securityProtocol === 'PLAINTEXT' || this.securityProtocol === 'SSL',
+    };
+    const conn = new Connection(id, socket, this.process, this.connectionOptions, this.logger, (c) => this.connections.delete(c), this.memoryPool, security);
+    this.connections.add(conn);
+    this.logger.debug({ connectionId: id, clientHost: conn.clientHost, listener: this.listenerName }, 'accepted connection');
+  }
+
+  private released(socket: Socket, address: string): void {
+    if (!this.sockets.delete(socket)) return;
+    this.shared.total--;
+    const left = (this.shared.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.shared.perAddress.set(address, left);
+    else this.shared.perAddress.delete(address);
   }
 
   /** Closes a connection beyond a limit at once (existing ones are untouched), logged rate-limited. */
@@ -188,6 +328,7 @@ export class SocketServer {
 
   /** Stops accepting, lets every connection answer what it has in flight (bounded), then closes. */
   async close(graceMs = 5000): Promise<void> {
+    for (const { file, listener } of this.tlsWatchers.splice(0)) unwatchFile(file, listener);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const drains = [...this.connections].map((c) => c.drain());
     let timer: NodeJS.Timeout | undefined;
@@ -199,6 +340,8 @@ export class SocketServer {
     ]);
     clearTimeout(timer);
     for (const c of this.connections) c.destroy();
+    // TLS handshakes still in progress.
+    for (const socket of this.sockets) socket.destroy();
     await closed;
   }
 }

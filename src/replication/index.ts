@@ -6,3 +6,4 @@ export * from './leader-epoch-cache.js';
 export * from './producer-state.js';
 export * from './internal-topic-log.js';
 export * from './producer-ids.js';
+export * from './inter-broker.js';

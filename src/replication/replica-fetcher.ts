@@ -9,6 +9,7 @@ import type { BrokerConfig } from '../config/index.js';
 import { ErrorCode, errorName } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
+import { interBrokerAddress, interBrokerRoute, type InterBrokerRoute } from './inter-broker.js';
 import { UNDEFINED_EPOCH } from './leader-epoch-cache.js';
 import type { Partition } from './partition.js';
 
@@ -32,6 +33,8 @@ export interface ReplicaFetcherSettings {
   responseMaxBytes: number;
   backoffMs: number;
   socketTimeoutMs: number;
+  /** inter.broker.listener.name: which of the leader's listeners to fetch from, and how. */
+  interBroker: InterBrokerRoute;
 }
 
 export function replicaFetcherSettings(config: BrokerConfig): ReplicaFetcherSettings {
@@ -42,6 +45,7 @@ export function replicaFetcherSettings(config: BrokerConfig): ReplicaFetcherSett
     responseMaxBytes: config.getNumber('replica.fetch.response.max.bytes'),
     backoffMs: config.getNumber('replica.fetch.backoff.ms'),
     socketTimeoutMs: config.getNumber('replica.socket.timeout.ms'),
+    interBroker: interBrokerRoute(config),
   };
 }
 
@@ -99,9 +103,18 @@ class ReplicaFetcher {
     this.connection = null;
     const leader = this.metadata.brokers().find((b) => b.nodeId === this.leaderId);
     if (leader === undefined) return null;
+    const address = interBrokerAddress(this.settings.interBroker, leader);
+    if (address === null) {
+      this.logger.warn(
+        { leaderId: this.leaderId, listener: this.settings.interBroker.listenerName },
+        this.settings.interBroker.unreachable
+          ? 'the inter-broker listener is SASL, which Spool brokers cannot speak to each other; add a PLAINTEXT or SSL listener and name it in inter.broker.listener.name'
+          : 'the leader has no endpoint on the inter-broker listener',
+      );
+      return null;
+    }
     this.connection = await BrokerConnection.open({
-      host: leader.host,
-      port: leader.port,
+      ...address,
       clientId: `spool-replica-fetcher-${this.localBrokerId}`,
       maxResponseBytes: this.settings.responseMaxBytes + 1024 * 1024,
       connectTimeoutMs: this.settings.socketTimeoutMs,

@@ -46,7 +46,7 @@ t.test('invalid values name the key and what is allowed', async (t) => {
   t.throws(() => new BrokerConfig({ env: {}, overrides: { 'auto.create.topics.enable': 'yes' } }), /auto\.create\.topics\.enable: must be true or false/);
   t.throws(() => new BrokerConfig({ env: {}, overrides: { 'spool.engine': 'rust' } }), /spool\.engine: must be one of native, ts, auto/);
   t.throws(() => new BrokerConfig({ env: {}, overrides: { listeners: 'localhost:9092' } }), /listeners/);
-  t.throws(() => new BrokerConfig({ env: {}, overrides: { listeners: 'SSL://localhost:9093' } }), /only PLAINTEXT/);
+  t.throws(() => new BrokerConfig({ env: {}, overrides: { listeners: 'PLAINTEXT://localhost:9092,PLAINTEXT://localhost:9093' } }), /different name/);
   const combined = new BrokerConfig({ env: {}, overrides: { listeners: 'CONTROLLER://:9093,PLAINTEXT://:9092' } });
   t.same(combined.listener(), { host: '', port: 9092 }, 'KRaft combined-mode listeners: the PLAINTEXT one is served');
   t.throws(() => new BrokerConfig({ env: { SPOOL_MESSAGE_MAX_BYTES: 'big' } }), /message\.max\.bytes: must be an integer/);
