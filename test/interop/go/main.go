@@ -8,6 +8,7 @@
 //	consume  kgo.ConsumePartitions from offset 0 (no group) until `count` records; JSON lines
 //	times    a raw kmsg ListOffsetsRequest with each comma-separated timestamp, every partition
 //	txn-*    transactions (issue 13), with their own arguments: see txn.go
+//	sasl-*   SASL round trips (issue 14), with their own arguments: see sasl.go
 package main
 
 import (
@@ -96,6 +97,10 @@ func strOrNil(b []byte) *string {
 func main() {
 	if len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "txn-") {
 		txnMain(os.Args[1:]) // transaction modes: txn.go
+		return
+	}
+	if len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "sasl-") {
+		saslMain(os.Args[1:]) // SASL modes: sasl.go
 		return
 	}
 	if len(os.Args) < 8 {

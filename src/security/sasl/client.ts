@@ -1,0 +1,67 @@
+// security/ room: the client side of SASL for Spool's own connections to other brokers — PLAIN,
+// SCRAM-SHA-256 and SCRAM-SHA-512 over SaslHandshake v1 + SaslAuthenticate v2 (the server's final
+// SCRAM signature is checked, so a broker that does not know the password cannot pass as one).
+// Works over any connection with a typed request() (network/client.ts BrokerConnection).
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ScramMechanismName } from '../../cluster/index.js';
+import { ErrorCode, KafkaError } from '../../errors.js';
+import { ApiKey, type DecodedResponseFor, type KnownApiKey, type RequestInputFor } from '../../protocol/index.js';
+import { saltPassword } from './scram.js';
+
+export interface SaslClientCredentials {
+  mechanism: 'PLAIN' | ScramMechanismName;
+  username: string;
+  password: string;
+}
+
+/** What the SASL client needs of a connection. */
+export interface SaslRequester {
+  request<K extends KnownApiKey>(apiKey: K, apiVersion: number, body: RequestInputFor<K>, timeoutMs: number): Promise<DecodedResponseFor<K>>;
+}
+
+function refused(message: string): KafkaError {
+  return new KafkaError(ErrorCode.SASL_AUTHENTICATION_FAILED, message);
+}
+
+/** Authenticates `conn`; resolves with the session lifetime the broker gave (0: unbounded). */
+export async function saslClientAuthenticate(conn: SaslRequester, creds: SaslClientCredentials, timeoutMs: number): Promise<{ sessionLifetimeMs: number }> {
+  const handshake = await conn.request(ApiKey.SaslHandshake, 1, { mechanism: creds.mechanism }, timeoutMs);
+  if (handshake.errorCode !== ErrorCode.NONE) {
+    throw new KafkaError(handshake.errorCode, `SaslHandshake ${creds.mechanism} refused (the broker offers ${handshake.mechanisms.join(', ') || 'none'})`);
+  }
+  const step = async (authBytes: Buffer): Promise<{ authBytes: Buffer; sessionLifetimeMs: number }> => {
+    const r = await conn.request(ApiKey.SaslAuthenticate, 2, { authBytes }, timeoutMs);
+    if (r.errorCode !== ErrorCode.NONE) throw new KafkaError(r.errorCode, r.errorMessage ?? `SaslAuthenticate failed with error ${r.errorCode}`);
+    return { authBytes: r.authBytes, sessionLifetimeMs: r.sessionLifetimeMs };
+  };
+  if (creds.mechanism === 'PLAIN') {
+    const r = await step(Buffer.from(`\u0000${creds.username}\u0000${creds.password}`, 'utf8'));
+    return { sessionLifetimeMs: r.sessionLifetimeMs };
+  }
+  const hash = creds.mechanism === 'SCRAM-SHA-256' ? 'sha256' : 'sha512';
+  const clientNonce = randomBytes(24).toString('base64url');
+  const clientFirstBare = `n=${creds.username.replace(/=/g, '=3D').replace(/,/g, '=2C')},r=${clientNonce}`;
+  const serverFirst = (await step(Buffer.from(`n,,${clientFirstBare}`, 'utf8'))).authBytes.toString('utf8');
+  const attrs = new Map(serverFirst.split(',').map((p) => [p.slice(0, 1), p.slice(2)] as const));
+  const nonce = attrs.get('r') ?? '';
+  const salt = Buffer.from(attrs.get('s') ?? '', 'base64');
+  const iterations = Number(attrs.get('i'));
+  if (!nonce.startsWith(clientNonce) || nonce.length === clientNonce.length || salt.length === 0 || !Number.isSafeInteger(iterations) || iterations < 1) {
+    throw refused('Invalid SCRAM server first message');
+  }
+  const salted = saltPassword(creds.mechanism, creds.password, salt, iterations);
+  const clientKey = createHmac(hash, salted).update('Client Key').digest();
+  const storedKey = createHash(hash).update(clientKey).digest();
+  const withoutProof = `c=${Buffer.from('n,,').toString('base64')},r=${nonce}`;
+  const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
+  const signature = createHmac(hash, storedKey).update(authMessage).digest();
+  const proof = Buffer.alloc(clientKey.length);
+  for (let i = 0; i < proof.length; i++) proof[i] = clientKey[i] ^ signature[i];
+  const final = await step(Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8'));
+  const serverKey = createHmac(hash, salted).update('Server Key').digest();
+  const expected = createHmac(hash, serverKey).update(authMessage).digest();
+  const v = /^v=([A-Za-z0-9+/=]+)$/.exec(final.authBytes.toString('utf8'));
+  const got = v ? Buffer.from(v[1], 'base64') : Buffer.alloc(0);
+  if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw refused('The broker\'s SCRAM server signature does not match: it does not know the password');
+  return { sessionLifetimeMs: final.sessionLifetimeMs };
+}
