@@ -18,6 +18,7 @@ import {
   type ApiVersionRange,
   type RequestHeader,
 } from '../protocol/index.js';
+import { authorizationLayer } from './authorize.js';
 import type { ApiServices } from './services.js';
 import type { ApiRegistration, RequestContext } from './types.js';
 
@@ -43,15 +44,19 @@ interface Hooks {
 export class Dispatcher {
   private readonly registrations = new Map<number, ApiRegistration>();
   private readonly hooks: Hooks = { onRequest: [], preHandler: [], onResponse: [], onError: [], onHandled: [] };
+  /** With an authorizer (authorizer.class.name): wraps each handler in its API's authorization rule. */
+  private readonly authorize: ((registration: ApiRegistration) => ApiRegistration) | null;
 
   constructor(
     private readonly services: ApiServices,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.authorize = authorizationLayer(services);
+  }
 
   register(registration: ApiRegistration): this {
     if (this.registrations.has(registration.apiKey)) throw new Error(`${apiName(registration.apiKey)} is registered twice`);
-    this.registrations.set(registration.apiKey, registration);
+    this.registrations.set(registration.apiKey, this.authorize?.(registration) ?? registration);
     return this;
   }
 
@@ -133,7 +138,9 @@ export class Dispatcher {
         this.logger.error({ err: hookErr }, 'onError hook failed');
       }
     }
-    this.logger.error({ ...this.logContext(ctx), err, errorCode: errorCodeOf(err) }, `${what}; closing connection`);
+    // A hook refusing on purpose (the SASL gate: not authenticated, session expired) logged why itself.
+    const quiet = typeof err === 'object' && err !== null && (err as { closeQuietly?: unknown }).closeQuietly === true;
+    if (!quiet) this.logger.error({ ...this.logContext(ctx), err, errorCode: errorCodeOf(err) }, `${what}; closing connection`);
     return { kind: 'close', reason: `${apiName(ctx.apiKey)} ${what}` };
   }
 

@@ -13,6 +13,9 @@
 //                                            state is the initial one (leader = first replica, ISR =
 //                                            replicas, epochs 0) derived from the topic's assignment
 //   /spool/<prefix>/producer_ids             first producer id of the next block (decimal)
+//   /spool/<prefix>/scram/<mechanism>/<user> a SCRAM credential {"user","mechanism","salt","storedKey",
+//                                            "serverKey","iterations"} (user URI-encoded), read on demand
+//                                            by the SASL authenticator: no watch, no image
 import type { PartitionState } from './types.js';
 
 export interface TopicRecord {
@@ -37,6 +40,8 @@ export interface BrokerRecord {
   host: string;
   port: number;
   rack: string | null;
+  /** Every listener's advertised address; absent in records written before listeners. */
+  endpoints?: Array<{ name: string; host: string; port: number; securityProtocol: string }>;
 }
 
 export interface ControllerRecord {
@@ -192,11 +197,19 @@ export function decodeBroker(value: Buffer | string): BrokerRecord {
     host: str(o.host, 'broker.host'),
     port: int(o.port, 'broker.port'),
     rack: o.rack === null || o.rack === undefined ? null : str(o.rack, 'broker.rack'),
+    ...(Array.isArray(o.endpoints)
+      ? {
+          endpoints: o.endpoints.map((e: unknown) => {
+            const r = (e ?? {}) as Record<string, unknown>;
+            return { name: str(r.name, 'broker.endpoints.name'), host: str(r.host, 'broker.endpoints.host'), port: int(r.port, 'broker.endpoints.port'), securityProtocol: str(r.securityProtocol, 'broker.endpoints.securityProtocol') };
+          }),
+        }
+      : {}),
   };
 }
 
 export function encodeBroker(record: BrokerRecord): string {
-  return JSON.stringify({ nodeId: record.nodeId, host: record.host, port: record.port, rack: record.rack });
+  return JSON.stringify({ nodeId: record.nodeId, host: record.host, port: record.port, rack: record.rack, endpoints: record.endpoints });
 }
 
 export function decodeController(value: Buffer | string): ControllerRecord {

@@ -12,6 +12,7 @@
 //   (lease expired, or revoked at clean shutdown) it elects new leaders from the ISR (controller.ts)
 //   and writes them with a Txn that also compares the controller key's mod revision it won with, so
 //   a deposed controller cannot write. Any broker that sees no controller campaigns.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3, type ICompare, type IKeyValue, type IOptions, type IRequestOp, type ITxnResponse, type IWatchResponse, type Lease, type Watcher } from 'etcd3';
@@ -35,7 +36,18 @@ import {
   type TopicRecord,
 } from './etcd-keys.js';
 import { loadOrCreateMetaProperties } from './meta-properties.js';
-import type { ElectionResult, ElectionTarget, ElectionType, MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
+import type {
+  AclRecord,
+  ElectionResult,
+  ElectionTarget,
+  ElectionType,
+  MetadataStore,
+  NewTopic,
+  PartitionChange,
+  ScramCredentialDeletion,
+  ScramCredentialRecord,
+  ScramMechanismName,
+} from './metadata-store.js';
 import { assignReplicas, continuationStartIndex } from './replica-assignment.js';
 import {
   applyPartitionChange,
@@ -173,6 +185,9 @@ export class EtcdMetadataStore implements MetadataStore {
   private readonly topicsById = new Map<string, TopicEntry>();
   private readonly brokersById = new Map<number, BrokerEntry>();
   private controller: ControllerEntry | null = null;
+  /** ACLs by etcd key; `aclList` is replaced (never mutated) at each change. */
+  private readonly aclsByKey = new Map<string, AclRecord>();
+  private aclList: readonly AclRecord[] = [];
   private readonly listeners = new Set<MetadataListener>();
 
   // Following the prefix.
@@ -535,6 +550,10 @@ export class EtcdMetadataStore implements MetadataStore {
 
   /** Applies one key change to the image; returns the events it makes. */
   private applyKv(type: 'put' | 'delete', kv: IKeyValue): PendingEvent[] {
+    if (kv.key.toString().startsWith(this.aclPrefix)) {
+      this.applyAclKv(type, kv);
+      return [];
+    }
     const key = this.keys.parse(kv.key.toString());
     const mod = Number(kv.mod_revision);
     switch (key.kind) {
@@ -648,6 +667,7 @@ export class EtcdMetadataStore implements MetadataStore {
     };
     const gone = (key: string): IKeyValue => ({ key: buf(key), create_revision: '0', mod_revision: '0', version: '0', value: Buffer.alloc(0), lease: '0' });
     const parsed = kvs.map((kv) => ({ kv, key: this.keys.parse(kv.key.toString()) }));
+    this.replaceAcls(kvs.filter((kv) => kv.key.toString().startsWith(this.aclPrefix)));
 
     const brokers = new Set<number>();
     let controller: IKeyValue | undefined;
@@ -739,7 +759,7 @@ export class EtcdMetadataStore implements MetadataStore {
     this.assertOpen();
     // broker.rack is the default rack of this broker's registration.
     const rack = registration.rack ?? (this.config.getString('broker.rack') || null);
-    const reg = { nodeId: registration.nodeId, host: registration.host, port: registration.port, rack };
+    const reg = { nodeId: registration.nodeId, host: registration.host, port: registration.port, rack, endpoints: registration.endpoints };
     const revision = await this.putRegistration(reg);
     this.registration = reg;
     await this.waitForRevision(revision);
@@ -1200,4 +1220,128 @@ export class EtcdMetadataStore implements MetadataStore {
       if (res.succeeded) return { firstProducerId: first, size: ETCD_PRODUCER_ID_BLOCK_SIZE };
     }
   }
+
+  // ---- SCRAM credentials: /spool/<prefix>/scram/<mechanism>/<user, URI-encoded>, read on demand ----
+
+  private scramKey(user: string, mechanism: ScramMechanismName): string {
+    return `${this.keys.base}scram/${mechanism}/${encodeURIComponent(user)}`;
+  }
+
+  async scramCredential(user: string, mechanism: ScramMechanismName): Promise<ScramCredentialRecord | undefined> {
+    const kv = await this.getKv(this.scramKey(user, mechanism));
+    return kv ? (JSON.parse(kv.value.toString()) as ScramCredentialRecord) : undefined;
+  }
+
+  async scramCredentials(): Promise<ScramCredentialRecord[]> {
+    const prefix = `${this.keys.base}scram/`;
+    try {
+      const res = await this.etcd.kv.range({ key: buf(prefix), range_end: prefixEnd(prefix) });
+      return res.kvs.map((kv) => JSON.parse(kv.value.toString()) as ScramCredentialRecord);
+    } catch (err) {
+      throw this.etcdError(err);
+    }
+  }
+
+  async alterScramCredentials(upsertions: ScramCredentialRecord[], deletions: ScramCredentialDeletion[]): Promise<void> {
+    this.assertOpen();
+    const ops = [
+      ...deletions.map((d) => del(this.scramKey(d.user, d.mechanism))),
+      ...upsertions.map((u) => put(this.scramKey(u.user, u.mechanism), JSON.stringify(u))),
+    ];
+    if (ops.length > 0) await this.txn([], ops);
+  }
+
+  // ---- ACLs: /spool/<prefix>/acls/<sha-256 of the binding>, followed by the watch like topics ----
+
+  private get aclPrefix(): string {
+    return `${this.keys.base}acls/`;
+  }
+
+  private aclKey(acl: AclRecord): string {
+    const identity = JSON.stringify([acl.resourceType, acl.resourceName, acl.patternType, acl.principal, acl.host, acl.operation, acl.permissionType]);
+    return `${this.aclPrefix}${createHash('sha256').update(identity).digest('base64url')}`;
+  }
+
+  private applyAclKv(type: 'put' | 'delete', kv: IKeyValue): void {
+    const key = kv.key.toString();
+    if (type === 'delete') this.aclsByKey.delete(key);
+    else this.aclsByKey.set(key, decodeAcl(kv.value));
+    this.aclList = Object.freeze([...this.aclsByKey.values()]);
+  }
+
+  /** A snapshot's ACL keys replace the image's. */
+  private replaceAcls(kvs: IKeyValue[]): void {
+    this.aclsByKey.clear();
+    for (const kv of kvs) {
+      try {
+        this.aclsByKey.set(kv.key.toString(), decodeAcl(kv.value));
+      } catch (err) {
+        this.logger.error({ key: kv.key.toString(), err: (err as Error).message }, 'ignoring a malformed metadata key');
+      }
+    }
+    this.aclList = Object.freeze([...this.aclsByKey.values()]);
+  }
+
+  acls(): readonly AclRecord[] {
+    return this.aclList;
+  }
+
+  createAcls(acls: AclRecord[]): Promise<void> {
+    const puts = new Map<string, AclRecord>();
+    for (const acl of acls) {
+      const key = this.aclKey(acl);
+      if (!this.aclsByKey.has(key)) puts.set(key, acl);
+    }
+    return this.writeAclOps([...puts].map(([key, acl]) => put(key, encodeAcl(acl))));
+  }
+
+  deleteAcls(acls: AclRecord[]): Promise<void> {
+    const keys = new Set(acls.map((acl) => this.aclKey(acl)).filter((key) => this.aclsByKey.has(key)));
+    return this.writeAclOps([...keys].map((key) => del(key)));
+  }
+
+  /** Writes in Txns of at most etcd's operation limit; resolves once this broker applied them. */
+  private async writeAclOps(ops: IRequestOp[]): Promise<void> {
+    let revision = 0;
+    for (let i = 0; i < ops.length; i += ETCD_MAX_TXN_OPS) {
+      const res = await this.txn([], ops.slice(i, i + ETCD_MAX_TXN_OPS));
+      revision = Number(res.header.revision);
+    }
+    if (revision > 0) await this.waitForRevision(revision);
+  }
+}
+
+function encodeAcl(acl: AclRecord): string {
+  return JSON.stringify({
+    resourceType: acl.resourceType,
+    resourceName: acl.resourceName,
+    patternType: acl.patternType,
+    principal: acl.principal,
+    host: acl.host,
+    operation: acl.operation,
+    permissionType: acl.permissionType,
+  });
+}
+
+function decodeAcl(value: Buffer): AclRecord {
+  const o = JSON.parse(value.toString()) as Record<string, unknown>;
+  const int = (k: string): number => {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new Error(`acl.${k}: not an integer`);
+    return v;
+  };
+  const str = (k: string): string => {
+    const v = o[k];
+    if (typeof v !== 'string') throw new Error(`acl.${k}: not a string`);
+    return v;
+  };
+  return {
+    resourceType: int('resourceType'),
+    resourceName: str('resourceName'),
+    patternType: int('patternType'),
+    principal: str('principal'),
+    host: str('host'),
+    operation: int('operation'),
+    permissionType: int('permissionType'),
+  };
 }

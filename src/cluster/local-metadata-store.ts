@@ -9,7 +9,18 @@ import { ErrorCode, KafkaError } from '../errors.js';
 import { writeFileAtomic } from '../log/checkpoint.js';
 import { decideElection, electionResult, electionResultsFor, electionTargets } from './elections.js';
 import { loadOrCreateMetaProperties } from './meta-properties.js';
-import type { ElectionResult, ElectionTarget, ElectionType, MetadataStore, NewTopic, PartitionChange } from './metadata-store.js';
+import type {
+  AclRecord,
+  ElectionResult,
+  ElectionTarget,
+  ElectionType,
+  MetadataStore,
+  NewTopic,
+  PartitionChange,
+  ScramCredentialDeletion,
+  ScramCredentialRecord,
+  ScramMechanismName,
+} from './metadata-store.js';
 import {
   applyPartitionChange,
   checkNewPartitionCount,
@@ -26,6 +37,10 @@ import type { BrokerRegistration, MetadataEvent, MetadataListener, PartitionStat
 
 const TOPICS_FILE = '__spool_topics.json';
 const PRODUCER_ID_FILE = '__spool_producer_id_block';
+/** SCRAM credentials (salted, never passwords): {"version":1,"credentials":[ScramCredentialRecord…]}. */
+const SCRAM_FILE = '__spool_scram_credentials.json';
+/** ACLs: {"version":1,"acls":[AclRecord…]}. */
+const ACLS_FILE = '__spool_acls.json';
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
 
 /** v1 (before partition state was stored): every partition led by this node at epoch 0. */
@@ -53,6 +68,11 @@ export class LocalMetadataStore implements MetadataStore {
   private closed = false;
   /** The topics file lags the image (a rollback's write failed); see persistTopicsOrRetry. */
   private topicsFileStale = false;
+  /** SCRAM credentials by "mechanism user". */
+  private readonly scram = new Map<string, ScramCredentialRecord>();
+
+  /** Replaced (never mutated) at each change: acls() hands out the same array until then. */
+  private aclList: readonly AclRecord[] = [];
 
   constructor(
     private readonly dataDir: string,
@@ -74,6 +94,13 @@ export class LocalMetadataStore implements MetadataStore {
       if (!Number.isSafeInteger(end) || end < 0) throw new Error(`malformed ${pidPath}`);
       this.producerIdBlockEnd = end;
     }
+    const scramPath = join(this.dataDir, SCRAM_FILE);
+    if (existsSync(scramPath)) {
+      const parsed = JSON.parse(readFileSync(scramPath, 'utf8')) as { version: number; credentials?: ScramCredentialRecord[] };
+      if (parsed.version !== 1 || !Array.isArray(parsed.credentials)) throw new Error(`unsupported ${scramPath} format`);
+      for (const c of parsed.credentials) this.scram.set(`${c.mechanism} ${c.user}`, c);
+    }
+    this.aclList = this.readAclsFile();
     return Promise.resolve();
   }
 
@@ -337,4 +364,72 @@ export class LocalMetadataStore implements MetadataStore {
       return Promise.resolve({ firstProducerId, size: PRODUCER_ID_BLOCK_SIZE });
     });
   }
+
+  scramCredential(user: string, mechanism: ScramMechanismName): Promise<ScramCredentialRecord | undefined> {
+    return Promise.resolve(this.scram.get(`${mechanism} ${user}`));
+  }
+
+  scramCredentials(): Promise<ScramCredentialRecord[]> {
+    return Promise.resolve([...this.scram.values()]);
+  }
+
+  alterScramCredentials(upsertions: ScramCredentialRecord[], deletions: ScramCredentialDeletion[]): Promise<void> {
+    return this.serialize(() => {
+      this.assertOpen();
+      const next = new Map(this.scram);
+      for (const d of deletions) next.delete(`${d.mechanism} ${d.user}`);
+      for (const u of upsertions) next.set(`${u.mechanism} ${u.user}`, u);
+      writeFileAtomic(join(this.dataDir, SCRAM_FILE), JSON.stringify({ version: 1, credentials: [...next.values()] }, null, 2) + '\n');
+      this.scram.clear();
+      for (const [k, v] of next) this.scram.set(k, v);
+      return Promise.resolve();
+    });
+  }
+
+  private readAclsFile(): readonly AclRecord[] {
+    const file = join(this.dataDir, ACLS_FILE);
+    if (!existsSync(file)) return [];
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; acls?: AclRecord[] };
+    if (parsed.version !== 1 || !Array.isArray(parsed.acls)) throw new Error(`unsupported ${file} format`);
+    return Object.freeze(parsed.acls);
+  }
+
+  private writeAcls(next: readonly AclRecord[]): void {
+    writeFileAtomic(join(this.dataDir, ACLS_FILE), JSON.stringify({ version: 1, acls: next }, null, 2) + '\n');
+    this.aclList = Object.freeze(next);
+  }
+
+  acls(): readonly AclRecord[] {
+    return this.aclList;
+  }
+
+  createAcls(acls: AclRecord[]): Promise<void> {
+    return this.serialize(() => {
+      this.assertOpen();
+      const keys = new Set(this.aclList.map(aclKey));
+      const added = acls.filter((a) => {
+        const key = aclKey(a);
+        if (keys.has(key)) return false;
+        keys.add(key);
+        return true;
+      });
+      if (added.length > 0) this.writeAcls([...this.aclList, ...added.map((a) => ({ ...a }))]);
+      return Promise.resolve();
+    });
+  }
+
+  deleteAcls(acls: AclRecord[]): Promise<void> {
+    return this.serialize(() => {
+      this.assertOpen();
+      const gone = new Set(acls.map(aclKey));
+      const next = this.aclList.filter((a) => !gone.has(aclKey(a)));
+      if (next.length !== this.aclList.length) this.writeAcls(next);
+      return Promise.resolve();
+    });
+  }
+}
+
+/** A binding's identity: every field. */
+function aclKey(a: AclRecord): string {
+  return JSON.stringify([a.resourceType, a.resourceName, a.patternType, a.principal, a.host, a.operation, a.permissionType]);
 }

@@ -45,6 +45,44 @@ export interface ElectionResult {
   errorMessage: string | null;
 }
 
+/** SCRAM mechanisms as Kafka names them (ScramMechanism: SCRAM-SHA-256 = 1, SCRAM-SHA-512 = 2). */
+export type ScramMechanismName = 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+/**
+ * One user's SCRAM credential for one mechanism, salted as Kafka's controller stores it (RFC 5802
+ * StoredKey and ServerKey, base64): the password itself is never stored.
+ */
+export interface ScramCredentialRecord {
+  user: string;
+  mechanism: ScramMechanismName;
+  salt: string;
+  storedKey: string;
+  serverKey: string;
+  iterations: number;
+}
+
+export interface ScramCredentialDeletion {
+  user: string;
+  mechanism: ScramMechanismName;
+}
+
+/**
+ * One ACL as the authorizer stores it (Kafka's AclBinding / AccessControlEntryRecord), codes as on
+ * the wire: resourceType (TOPIC 2, GROUP 3, CLUSTER 4, TRANSACTIONAL_ID 5, DELEGATION_TOKEN 6,
+ * USER 7), patternType (LITERAL 3, PREFIXED 4), operation, permissionType (DENY 2, ALLOW 3).
+ */
+export interface AclRecord {
+  resourceType: number;
+  resourceName: string;
+  patternType: number;
+  /** "User:alice", or "User:*" for every principal. */
+  principal: string;
+  /** A client address, or "*" for every host. */
+  host: string;
+  operation: number;
+  permissionType: number;
+}
+
 export interface MetadataStore {
   readonly clusterId: string;
   /** Version of the last event applied to this broker's image. */
@@ -89,6 +127,25 @@ export interface MetadataStore {
   electLeaders(type: ElectionType, partitions: ElectionTarget[] | null): Promise<ElectionResult[]>;
   /** A block of producer ids no other caller (on any broker, before or after a restart) gets. */
   allocateProducerIds(): Promise<ProducerIdBlock>;
+
+  /**
+   * SCRAM credentials (KIP-554), seen by every broker of the cluster. Optional: a store without
+   * them has no SCRAM users. `alterScramCredentials` applies deletions then upsertions at once.
+   */
+  scramCredential?(user: string, mechanism: ScramMechanismName): Promise<ScramCredentialRecord | undefined>;
+  scramCredentials?(): Promise<ScramCredentialRecord[]>;
+  alterScramCredentials?(upsertions: ScramCredentialRecord[], deletions: ScramCredentialDeletion[]): Promise<void>;
+
+  /**
+   * ACLs (the authorizer's bindings), the same on every broker of the cluster and kept across
+   * restarts. Optional: a store without them has no ACLs (and cannot create any). `acls` returns
+   * the same array until the ACLs change, so a caller may cache what it derives from it.
+   * `createAcls` skips bindings already stored (as Kafka); `deleteAcls` removes exactly the given
+   * ones. Both resolve once this broker applied the change.
+   */
+  acls?(): readonly AclRecord[];
+  createAcls?(acls: AclRecord[]): Promise<void>;
+  deleteAcls?(acls: AclRecord[]): Promise<void>;
 
   /**
    * Follows changes in order. Listeners run one event at a time; an async listener delays the
