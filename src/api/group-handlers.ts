@@ -2,11 +2,13 @@
 // LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete, DescribeGroups, ListGroups, DeleteGroups).
 // They translate decoded request bodies (field names = Kafka's JSON names in lowerCamelCase) into
 // GroupCoordinator calls and back, for every version; version differences are handled here.
-import type { FetchedOffsets } from '../coordinator/group/index.js';
+import { brokerEndpoint } from '../cluster/index.js';
+import type { FetchedOffsets, TopicsView } from '../coordinator/group/index.js';
 import { ErrorCode as GroupErrorCode, errorName } from '../errors.js';
 import { ApiKey, type RequestFor, type ResponseFor } from '../protocol/index.js';
 import { errorResponse } from './errors.js';
 import { autoCreateTopic } from './metadata.js';
+import { findShareCoordinator, listShareGroups, shareGroupDescribeGroupsMessage } from './share-groups.js';
 import type { ApiServices } from './services.js';
 import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
 
@@ -14,6 +16,7 @@ import { defineApi, type ApiRegistration, type RequestContext } from './types.js
 /** FindCoordinator key types. */
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
+const KEY_TYPE_SHARE = 2;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const CONSUMER_OFFSETS = '__consumer_offsets';
 const TRANSACTION_STATE = '__transaction_state';
@@ -58,6 +61,10 @@ type ListGroupsRequest = RequestFor<typeof ApiKey.ListGroups>;
 type ListGroupsResponse = ResponseFor<typeof ApiKey.ListGroups>;
 type DeleteGroupsRequest = RequestFor<typeof ApiKey.DeleteGroups>;
 type DeleteGroupsResponse = ResponseFor<typeof ApiKey.DeleteGroups>;
+type ConsumerGroupHeartbeatRequest = RequestFor<typeof ApiKey.ConsumerGroupHeartbeat>;
+type ConsumerGroupHeartbeatResponse = ResponseFor<typeof ApiKey.ConsumerGroupHeartbeat>;
+type ConsumerGroupDescribeRequest = RequestFor<typeof ApiKey.ConsumerGroupDescribe>;
+type ConsumerGroupDescribeResponse = ResponseFor<typeof ApiKey.ConsumerGroupDescribe>;
 
 /** One FindCoordinator answer (v4+ per key; v0-3 flattened into the response). */
 interface Coordinator {
@@ -77,6 +84,7 @@ async function handleFindCoordinator(req: FindCoordinatorRequest, ctx: RequestCo
   const keyType = req.keyType;
   const lookup = async (key: string): Promise<Coordinator> => {
     const miss = (errorCode: number, errorMessage: string | null): Coordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
+    if (keyType === KEY_TYPE_SHARE) return findShareCoordinator(ctx, key);
     if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) return miss(GroupErrorCode.INVALID_REQUEST, `unknown key type ${keyType}`);
     // A group's coordinator leads its __consumer_offsets partition; a transactional id's, its
     // __transaction_state partition. The first lookup creates the topic (as Kafka).
@@ -101,7 +109,10 @@ async function handleFindCoordinator(req: FindCoordinatorRequest, ctx: RequestCo
     if (leader.nodeId === services.nodeId && coordinator.coordinatorErrorFor(key) !== GroupErrorCode.NONE) {
       return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, null);
     }
-    return { key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: GroupErrorCode.NONE, errorMessage: null };
+    // The coordinator's address on the listener this request arrived on.
+    const at = brokerEndpoint(leader, ctx.security.listenerName);
+    if (at === null) return miss(GroupErrorCode.COORDINATOR_NOT_AVAILABLE, null);
+    return { key, nodeId: leader.nodeId, host: at.host, port: at.port, errorCode: GroupErrorCode.NONE, errorMessage: null };
   };
   if (ctx.apiVersion >= 4) {
     const coordinators = await Promise.all(req.coordinatorKeys.map(lookup));
@@ -203,6 +214,7 @@ async function handleOffsetCommit(req: OffsetCommitRequest, ctx: RequestContext)
     memberId: req.memberId,
     groupInstanceId: ctx.apiVersion >= 7 ? (req.groupInstanceId ?? null) : null,
     retentionTimeMs: ctx.apiVersion <= 4 ? req.retentionTimeMs : -1,
+    apiVersion: ctx.apiVersion,
     topics: known.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({
@@ -230,7 +242,9 @@ function handleOffsetFetch(req: OffsetFetchRequest, ctx: RequestContext): Offset
   const requireStable = ctx.apiVersion >= 7 && req.requireStable;
   if (ctx.apiVersion >= 8) {
     const groups = req.groups.map((g) => {
-      const r = coordinator.fetchOffsets(g.groupId, g.topics, requireStable);
+      // v9+: a consumer group member names itself and its epoch (STALE_MEMBER_EPOCH when behind).
+      const member = ctx.apiVersion >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined;
+      const r = coordinator.fetchOffsets(g.groupId, g.topics, requireStable, member);
       return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
     });
     return { throttleTimeMs: 0, topics: [], errorCode: 0, groups };
@@ -254,16 +268,21 @@ function handleDescribeGroups(req: DescribeGroupsRequest, ctx: RequestContext): 
   const authorizedOperations = req.includeAuthorizedOperations ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
   return {
     throttleTimeMs: 0,
-    groups: coordinator.describeGroups(req.groups).map((g) => ({ ...g, errorMessage: null, authorizedOperations })),
+    groups: coordinator.describeGroups(req.groups).map((g) => {
+      // A consumer group's id is not found as a classic group; before v6 Kafka says Dead, no error.
+      if (g.errorCode === GroupErrorCode.GROUP_ID_NOT_FOUND && ctx.apiVersion < 6) return { ...g, errorCode: GroupErrorCode.NONE, errorMessage: null, authorizedOperations };
+      const notClassic = g.errorCode === GroupErrorCode.GROUP_ID_NOT_FOUND ? shareGroupDescribeGroupsMessage(ctx.services, g.groupId) : null;
+      return { ...g, errorMessage: notClassic ?? g.errorMessage ?? null, authorizedOperations };
+    }),
   };
 }
 
 function handleListGroups(req: ListGroupsRequest, ctx: RequestContext): ListGroupsResponse {
   const coordinator = ctx.services.groupCoordinator;
-  const types = req.typesFilter.map((t) => t.toLowerCase());
-  if (types.length > 0 && !types.includes('classic')) return { throttleTimeMs: 0, errorCode: 0, groups: [] };
+  const types = new Set(req.typesFilter.map((t) => t.toLowerCase()));
   const r = coordinator.listGroups(req.statesFilter);
-  return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups.map((g) => ({ ...g, groupType: 'classic' })) };
+  const groups = [...r.groups.map((g) => ({ ...g, groupType: g.groupType ?? 'classic' })), ...listShareGroups(ctx.services, req.statesFilter)];
+  return { throttleTimeMs: 0, errorCode: r.errorCode, groups: groups.filter((g) => types.size === 0 || types.has(g.groupType)) };
 }
 
 /** DeleteGroups v3's per-group cause (Kafka's wording for the errors a deletion returns). */
@@ -288,6 +307,44 @@ async function handleDeleteGroups(req: DeleteGroupsRequest, ctx: RequestContext)
   };
 }
 
+/** The broker's topics as KIP-848 subscriptions see them: internal topics left out. */
+function topicsView(services: ApiServices): TopicsView {
+  let names: string[] | null = null;
+  return {
+    names: () => (names ??= services.metadata.topics().filter((t) => !t.internal).map((t) => t.name)),
+    byName: (name) => {
+      const t = services.metadata.topic(name);
+      return t === undefined || t.internal ? undefined : { topicId: t.topicId, numPartitions: t.partitions.length };
+    },
+    nameOf: (topicId) => services.metadata.topicById(topicId)?.name,
+  };
+}
+
+async function handleConsumerGroupHeartbeat(req: ConsumerGroupHeartbeatRequest, ctx: RequestContext): Promise<ConsumerGroupHeartbeatResponse> {
+  const r = await ctx.services.groupCoordinator.consumerGroupHeartbeat({
+    groupId: req.groupId,
+    memberId: req.memberId,
+    memberEpoch: req.memberEpoch,
+    instanceId: req.instanceId,
+    rackId: req.rackId,
+    rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+    subscribedTopicNames: req.subscribedTopicNames,
+    subscribedTopicRegex: ctx.apiVersion >= 1 ? req.subscribedTopicRegex : null,
+    serverAssignor: req.serverAssignor,
+    topicPartitions: req.topicPartitions,
+    clientId: ctx.clientId ?? '',
+    clientHost: kafkaClientHost(ctx.clientHost),
+    topics: topicsView(ctx.services),
+  });
+  return { throttleTimeMs: 0, ...r };
+}
+
+function handleConsumerGroupDescribe(req: ConsumerGroupDescribeRequest, ctx: RequestContext): ConsumerGroupDescribeResponse {
+  const authorizedOperations = req.includeAuthorizedOperations ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
+  const groups = ctx.services.groupCoordinator.describeConsumerGroups(req.groupIds, topicsView(ctx.services));
+  return { throttleTimeMs: 0, groups: groups.map((g) => ({ ...g, authorizedOperations })) };
+}
+
 export const groupApis: ApiRegistration[] = [
   defineApi({ apiKey: ApiKey.FindCoordinator, handler: handleFindCoordinator }),
   defineApi({ apiKey: ApiKey.JoinGroup, handler: handleJoinGroup }),
@@ -300,4 +357,6 @@ export const groupApis: ApiRegistration[] = [
   defineApi({ apiKey: ApiKey.DescribeGroups, handler: handleDescribeGroups }),
   defineApi({ apiKey: ApiKey.ListGroups, handler: handleListGroups }),
   defineApi({ apiKey: ApiKey.DeleteGroups, handler: handleDeleteGroups }),
+  defineApi({ apiKey: ApiKey.ConsumerGroupHeartbeat, handler: handleConsumerGroupHeartbeat }),
+  defineApi({ apiKey: ApiKey.ConsumerGroupDescribe, handler: handleConsumerGroupDescribe }),
 ];

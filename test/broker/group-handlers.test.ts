@@ -62,6 +62,11 @@ async function fakeServices(topics: Record<string, number>): Promise<ApiServices
       partition: partitionState,
       brokers: () => [{ nodeId: 7, host: 'spool.local', port: 9099, rack: null, epoch: 0 }],
     },
+    // No share groups here: ListGroups/DescribeGroups ask the share coordinator too.
+    share: {
+      groups: { groupIds: () => [], stateOf: () => undefined, hasGroup: () => false },
+      state: { statesOfGroup: () => [] },
+    },
   };
   return fake as unknown as ApiServices & { groupCoordinator: GroupCoordinator };
 }

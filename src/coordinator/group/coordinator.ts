@@ -26,6 +26,7 @@ import {
   type TopicPartitionErrors,
 } from './requests.js';
 import { GroupCoordinatorShard, writeErrorCode } from './shard.js';
+import type { ConsumerHeartbeatParams, ConsumerHeartbeatResult, DescribedConsumerGroup, TopicsView } from './consumer-coordinator.js';
 
 export * from './requests.js';
 
@@ -181,12 +182,17 @@ export class GroupCoordinator implements CoordinatorLeadershipListener {
    * `requireStable`, a partition with an offset commit in an open transaction answers
    * UNSTABLE_OFFSET_COMMIT (the client retries).
    */
-  fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable = false): FetchedOffsets {
+  fetchOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+    requireStable = false,
+    member?: { memberId: string | null; memberEpoch: number },
+  ): FetchedOffsets {
     const partition = this.partitionFor(groupId);
     const err = this.runtime.shardError(partition);
     if (err !== E.NONE) return { errorCode: err, topics: [] };
     return this.runtime.scheduleReadOperation(partition, (shard) => {
-      const fetched = shard.fetchOffsets(groupId, topics);
+      const fetched = shard.fetchOffsets(groupId, topics, member);
       if (!requireStable) return fetched;
       for (const t of fetched.topics) {
         for (const x of t.partitions) if (shard.hasPendingTxnOffset(groupId, t.name, x.partitionIndex)) x.errorCode = E.UNSTABLE_OFFSET_COMMIT;
@@ -200,6 +206,29 @@ export class GroupCoordinator implements CoordinatorLeadershipListener {
     topics: Array<{ name: string; partitions: Array<{ partitionIndex: number }> }>,
   ): Promise<{ errorCode: number; topics: TopicPartitionErrors[] }> {
     return this.onShard(groupId, (shard) => shard.deleteOffsets(groupId, topics), (code) => Promise.resolve({ errorCode: code, topics: [] }));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // KIP-848 consumer groups
+
+  /** ConsumerGroupHeartbeat on the group's shard (or the partition's availability error). */
+  consumerGroupHeartbeat(p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
+    return this.onShard(
+      p.groupId,
+      (shard) => shard.consumerGroupHeartbeat(p),
+      (code) => Promise.resolve({ errorCode: code, errorMessage: null, memberId: null, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null }),
+    );
+  }
+
+  describeConsumerGroups(groupIds: string[], topics: TopicsView): DescribedConsumerGroup[] {
+    return groupIds.map((groupId) => {
+      const partition = this.partitionFor(groupId);
+      const err = this.runtime.shardError(partition);
+      if (err !== E.NONE) {
+        return { errorCode: err, errorMessage: null, groupId, groupState: '', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] };
+      }
+      return this.runtime.scheduleReadOperation(partition, (shard) => shard.describeConsumerGroup(groupId, topics));
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -9,3 +9,7 @@ export * from './errors.js';
 export * from './consumer-protocol.js';
 export * from './memory-log.js';
 export * from './offsets-topic.js';
+export * from './consumer-group.js';
+export * from './consumer-coordinator.js';
+export * from './assignors.js';
+export * from './consumer-records.js';

@@ -2,6 +2,7 @@
 // logger, settings; its storage is the runtime's CoordinatorPartitionLog), so the state machine
 // runs without a broker in unit tests.
 import type { Clock, CoordinatorLogger, CoordinatorRecord } from '../runtime/ports.js';
+import { assignorName } from './assignors.js';
 
 export type { Clock, TimerHandle } from '../runtime/ports.js';
 
@@ -26,6 +27,16 @@ export interface GroupCoordinatorConfig {
   offsetsRetentionCheckIntervalMs: number;
   /** offset.metadata.max.bytes */
   offsetMetadataMaxBytes: number;
+  /** group.coordinator.rebalance.protocols includes "consumer" (KIP-848). */
+  consumerProtocolEnabled: boolean;
+  /** group.consumer.assignors, as short names (uniform, range); the first is the default. */
+  consumerAssignors: string[];
+  /** group.consumer.session.timeout.ms */
+  groupConsumerSessionTimeoutMs: number;
+  /** group.consumer.heartbeat.interval.ms */
+  groupConsumerHeartbeatIntervalMs: number;
+  /** group.consumer.max.size */
+  groupConsumerMaxSize: number;
 }
 
 export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
@@ -36,6 +47,11 @@ export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
   offsetsRetentionMs: 10080 * 60 * 1000,
   offsetsRetentionCheckIntervalMs: 600000,
   offsetMetadataMaxBytes: 4096,
+  consumerProtocolEnabled: true,
+  consumerAssignors: ['uniform', 'range'],
+  groupConsumerSessionTimeoutMs: 45000,
+  groupConsumerHeartbeatIntervalMs: 5000,
+  groupConsumerMaxSize: 2147483647,
 };
 
 /** Reads the coordinator settings from a map keyed by Kafka's setting names. */
@@ -47,6 +63,12 @@ export function groupConfigFromKafkaSettings(get: (name: string) => unknown): Gr
     if (!Number.isFinite(n)) throw new TypeError(`${name} must be a number, got ${JSON.stringify(v)}`);
     return n;
   };
+  const list = (name: string, fallback: string[]): string[] => {
+    const v = get(name);
+    if (v === undefined || v === null) return fallback;
+    const items = Array.isArray(v) ? (v as unknown[]).map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : typeof v === 'string' ? v.split(',') : [];
+    return items.map((x) => x.trim()).filter((x) => x.length > 0);
+  };
   const d = defaultGroupCoordinatorConfig;
   return {
     groupMinSessionTimeoutMs: num('group.min.session.timeout.ms', d.groupMinSessionTimeoutMs),
@@ -56,6 +78,11 @@ export function groupConfigFromKafkaSettings(get: (name: string) => unknown): Gr
     offsetsRetentionMs: num('offsets.retention.minutes', d.offsetsRetentionMs / 60000) * 60000,
     offsetsRetentionCheckIntervalMs: num('offsets.retention.check.interval.ms', d.offsetsRetentionCheckIntervalMs),
     offsetMetadataMaxBytes: num('offset.metadata.max.bytes', d.offsetMetadataMaxBytes),
+    consumerProtocolEnabled: list('group.coordinator.rebalance.protocols', ['classic', 'consumer']).includes('consumer'),
+    consumerAssignors: list('group.consumer.assignors', d.consumerAssignors).map(assignorName),
+    groupConsumerSessionTimeoutMs: num('group.consumer.session.timeout.ms', d.groupConsumerSessionTimeoutMs),
+    groupConsumerHeartbeatIntervalMs: num('group.consumer.heartbeat.interval.ms', d.groupConsumerHeartbeatIntervalMs),
+    groupConsumerMaxSize: num('group.consumer.max.size', d.groupConsumerMaxSize),
   };
 }
 

@@ -57,6 +57,8 @@ export interface OffsetCommitParams {
   groupInstanceId: string | null;
   /** OffsetCommit v2-v4 retentionTimeMs; -1 = offsets.retention.minutes. */
   retentionTimeMs: number;
+  /** The request's version: a consumer group refuses commits below v9 (no member epoch). */
+  apiVersion?: number;
   topics: Array<{
     name: string;
     partitions: Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }>;
@@ -78,6 +80,7 @@ export interface FetchedOffsets {
 
 export interface DescribedGroup {
   errorCode: number;
+  errorMessage?: string | null;
   groupId: string;
   groupState: GroupState;
   protocolType: string;
@@ -95,7 +98,10 @@ export interface DescribedGroup {
 export interface ListedGroup {
   groupId: string;
   protocolType: string;
-  groupState: GroupState;
+  /** A classic GroupState, or a consumer group's (Empty, Assigning, Reconciling, Stable). */
+  groupState: string;
+  /** ListGroups v5: "consumer" for KIP-848 groups; absent for classic ones. */
+  groupType?: 'consumer';
 }
 
 /** What a generation settled on: reported once per generation when the group becomes Stable. */

@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode as E, KafkaError, assert } from '../../errors.js';
 import type { CoordinatorRecord, TimerHandle, TransactionalProducer, TransactionMarker } from '../runtime/ports.js';
 import type { CoordinatorResult, CoordinatorShard, CoordinatorShardContext } from '../runtime/runtime.js';
+import { ConsumerGroupManager, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup, type TopicsView } from './consumer-coordinator.js';
 import { subscribedTopics } from './consumer-protocol.js';
+import { consumerGroupKeyType } from './consumer-records.js';
 import { ClassicGroup, EMPTY_BYTES, MemberMetadata, type CommittedOffset, type GroupState, type JoinGroupResult, type SyncGroupResult } from './group.js';
 import { OffsetStore } from './offset-store.js';
 import type { Clock, GroupCoordinatorConfig, GroupLogger } from './ports.js';
@@ -92,8 +94,43 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   private readonly timers = new Set<TimerHandle>();
   private expiryTimer: TimerHandle | null = null;
   private unloaded = false;
+  /** KIP-848 consumer groups ("consumer" protocol) of this partition; classic ones are in `groups`. */
+  private readonly consumer: ConsumerGroupManager;
 
-  constructor(private readonly deps: GroupShardDeps) {}
+  constructor(private readonly deps: GroupShardDeps) {
+    this.consumer = new ConsumerGroupManager({
+      clock: deps.clock,
+      logger: deps.logger,
+      config: deps.config,
+      partition: deps.context.partition,
+      schedule: (delayMs, fn) => this.schedule(delayMs, fn),
+      write: (name, records) => this.writeRecords(name, records),
+      classicGroupStatus: (groupId) => {
+        const group = this.groups.get(groupId);
+        if (group === undefined || group.is('Dead')) return 'none';
+        return group.is('Empty') && group.members.size === 0 && group.pendingMembers.size === 0 ? 'empty' : 'active';
+      },
+      onStableGeneration: (g) => deps.onStableGeneration(g),
+      convertClassicGroup: (groupId) => {
+        const group = this.groups.get(groupId);
+        if (group === undefined) return [];
+        this.groups.delete(groupId);
+        this.closeGroup(group, E.COORDINATOR_NOT_AVAILABLE);
+        // Only a group that was written has a record to delete; its offsets stay (shared).
+        return group.generationId > 0 || group.protocolType !== null ? [{ key: encodeGroupMetadataKey(groupId), value: null }] : [];
+      },
+    });
+  }
+
+  /** Writes records the state already reflects (not replayed); resolves with an error code. */
+  private writeRecords(name: string, records: CoordinatorRecord[]): Promise<number> {
+    return this.deps.context
+      .scheduleWriteOperation(name, () => ({ records, response: E.NONE, replay: false }))
+      .catch((err: unknown) => {
+        if (!this.unloaded) this.deps.logger.error({ partition: this.partition, err: String(err) }, 'failed to write consumer group records to __consumer_offsets');
+        return writeErrorCode(err);
+      });
+  }
 
   get partition(): number {
     return this.deps.context.partition;
@@ -107,6 +144,17 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   // Replay, load and unload
 
   replay(record: CoordinatorRecord, txn?: TransactionalProducer): void {
+    if (consumerGroupKeyType(record.key) !== null) {
+      try {
+        const groupId = this.consumer.replay(record.key, record.value);
+        // Offsets replayed before the group's records made a simple classic group: it is this one.
+        const simple = this.groups.get(groupId);
+        if (simple !== undefined && this.consumer.get(groupId) !== undefined && simple.members.size === 0 && simple.is('Empty')) this.groups.delete(groupId);
+      } catch (err) {
+        this.deps.logger.warn({ partition: this.partition, err: String(err) }, 'skipping unreadable consumer group record');
+      }
+      return;
+    }
     let key;
     try {
       key = decodeKey(record.key);
@@ -133,7 +181,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
       return;
     }
     const v = decodeOffsetCommitValue(record.value);
-    if (!this.groups.has(key.group)) {
+    if (!this.groups.has(key.group) && this.consumer.get(key.group) === undefined) {
       // Offsets without a group: a simple group (standalone commits), as Kafka creates on replay.
       const group = new ClassicGroup(key.group);
       group.currentStateTimestamp = this.deps.clock.now();
@@ -217,14 +265,16 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     for (const group of this.groups.values()) {
       for (const member of group.members.values()) this.scheduleHeartbeatExpiry(group, member);
     }
+    this.consumer.onLoaded();
     this.scheduleExpiry();
-    this.deps.logger.info({ partition: this.partition, groups: this.groups.size }, 'group coordinator shard loaded');
+    this.deps.logger.info({ partition: this.partition, groups: this.groups.size, consumerGroups: this.consumer.groups.size }, 'group coordinator shard loaded');
   }
 
   /** Cancels every timer and answers every waiting request with NOT_COORDINATOR. */
   onUnloaded(): void {
     this.unloaded = true;
     for (const group of this.groups.values()) this.closeGroup(group, E.NOT_COORDINATOR);
+    this.consumer.onUnloaded();
     for (const timer of [...this.timers]) timer.cancel();
     this.expiryTimer = null;
   }
@@ -273,6 +323,14 @@ export class GroupCoordinatorShard implements CoordinatorShard {
       return Promise.resolve(joinError(p.memberId, E.INVALID_SESSION_TIMEOUT));
     }
     const isUnknownMember = p.memberId === UNKNOWN_MEMBER_ID;
+    const consumerGroup = this.consumer.get(p.groupId);
+    if (consumerGroup !== undefined) {
+      // A classic member cannot join a consumer group that has members (no online downgrade); an
+      // empty consumer group becomes a classic group again, as in Kafka.
+      if (consumerGroup.members.size > 0) return Promise.resolve(joinError(p.memberId, E.INCONSISTENT_GROUP_PROTOCOL));
+      void this.writeRecords('ConvertToClassicGroup', this.consumer.deleteGroupRecords(consumerGroup));
+      this.deps.logger.info({ groupId: p.groupId }, 'converted an empty consumer group to a classic group');
+    }
     let group = this.groups.get(p.groupId);
     if (group === undefined) {
       if (!isUnknownMember) return Promise.resolve(joinError(p.memberId, E.UNKNOWN_MEMBER_ID));
@@ -775,7 +833,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     const validated: { response: TopicPartitionErrors[] | null } = { response: null };
     try {
       return await this.deps.context.scheduleWriteOperation('OffsetCommit', (shard) => {
-        const result = shard.commitOffsetsOp(p);
+        const result = shard.commitOffsetsOp(p, false);
         validated.response = result.response;
         return result;
       });
@@ -799,7 +857,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     if (p.topics.every((t) => t.partitions.length === 0)) return allPartitions(p, E.NONE);
     try {
       return await this.deps.context.scheduleWriteOperation('TxnOffsetCommit', (shard) => {
-        const result = shard.commitOffsetsOp(p);
+        const result = shard.commitOffsetsOp(p, true);
         return { ...result, transactional: txn };
       });
     } catch (err) {
@@ -812,10 +870,15 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     return this.deps.context.scheduleWriteOperation('WriteTxnMarkers', () => ({ records: [], response: E.NONE, marker }));
   }
 
-  private commitOffsetsOp(p: OffsetCommitParams): CoordinatorResult<TopicPartitionErrors[]> {
+  private commitOffsetsOp(p: OffsetCommitParams, transactional: boolean): CoordinatorResult<TopicPartitionErrors[]> {
     const refuse = (errorCode: number): CoordinatorResult<TopicPartitionErrors[]> => ({ records: [], response: allPartitions(p, errorCode) });
     const group = this.groups.get(p.groupId);
-    if (group === undefined) {
+    const consumerGroup = this.consumer.get(p.groupId);
+    if (consumerGroup !== undefined) {
+      // A consumer group: the commit carries the member epoch (OffsetCommit v9+).
+      const err = this.consumer.validateOffsetCommit(consumerGroup, p.memberId, p.generationId, p.apiVersion, transactional);
+      if (err !== E.NONE) return refuse(err);
+    } else if (group === undefined) {
       // Without a generation it is a standalone commit; replaying it creates a simple group.
       if (p.generationId >= 0) return refuse(E.ILLEGAL_GENERATION);
     } else {
@@ -853,8 +916,16 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   }
 
   /** OffsetFetch for one group; `topics` null means every committed partition. */
-  fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null): FetchedOffsets {
-    // Without transactions no commit is ever pending, so require_stable never needs UNSTABLE_OFFSET_COMMIT.
+  fetchOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+    member?: { memberId: string | null; memberEpoch: number },
+  ): FetchedOffsets {
+    const consumerGroup = this.consumer.get(groupId);
+    if (consumerGroup !== undefined && member !== undefined) {
+      const err = this.consumer.validateOffsetFetch(consumerGroup, member.memberId, member.memberEpoch);
+      if (err !== E.NONE) return { errorCode: err, topics: [] };
+    }
     const live = this.groups.get(groupId)?.is('Dead') !== true;
     const offsetOf = (topic: string, partition: number): CommittedOffset | undefined => (live ? this.offsets.offset(groupId, topic, partition) : undefined);
     if (topics === null) {
@@ -918,9 +989,13 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     topics: Array<{ name: string; partitions: Array<{ partitionIndex: number }> }>,
   ): CoordinatorResult<{ errorCode: number; topics: TopicPartitionErrors[] }> {
     const group = this.groups.get(groupId);
-    if (group === undefined || group.is('Dead')) return { records: [], response: { errorCode: E.GROUP_ID_NOT_FOUND, topics: [] } };
+    const consumerGroup = this.consumer.get(groupId);
     let subscribed = new Set<string>();
-    if (!group.is('Empty')) {
+    if (consumerGroup !== undefined) {
+      if (consumerGroup.members.size > 0) subscribed = this.consumer.subscribedTopics(consumerGroup);
+    } else if (group === undefined || group.is('Dead')) {
+      return { records: [], response: { errorCode: E.GROUP_ID_NOT_FOUND, topics: [] } };
+    } else if (!group.is('Empty')) {
       const s = this.subscribedTopics(group);
       if (s === null) return { records: [], response: { errorCode: E.NON_EMPTY_GROUP, topics: [] } };
       subscribed = s;
@@ -940,10 +1015,28 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // KIP-848 consumer groups
+
+  /** ConsumerGroupHeartbeat: answered once the group's changed records are written. */
+  consumerGroupHeartbeat(p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
+    return this.consumer.heartbeat(p);
+  }
+
+  /** ConsumerGroupDescribe for one group of this shard. */
+  describeConsumerGroup(groupId: string, topics: TopicsView): DescribedConsumerGroup {
+    const classic = this.groups.get(groupId);
+    return this.consumer.describe(groupId, topics, classic !== undefined && !classic.is('Dead'));
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Administration
 
   /** DescribeGroups for one group of this shard. */
   describeGroup(groupId: string): DescribedGroup {
+    if (this.consumer.get(groupId) !== undefined) {
+      // DescribeGroups is for classic groups; Kafka answers a consumer group's id as not found.
+      return { errorCode: E.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a classic group.`, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] };
+    }
     const group = this.groups.get(groupId);
     if (group === undefined) {
       // Kafka describes an unknown group as Dead with no error; tools print "does not exist".
@@ -976,6 +1069,12 @@ export class GroupCoordinatorShard implements CoordinatorShard {
       if (states.size > 0 && !states.has(g.state.toLowerCase())) continue;
       groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state });
     }
+    for (const g of this.consumer.groups.values()) {
+      if (g.dead) continue;
+      const state = g.state;
+      if (states.size > 0 && !states.has(state.toLowerCase())) continue;
+      groups.push({ groupId: g.groupId, protocolType: 'consumer', groupState: state, groupType: 'consumer' });
+    }
     return groups;
   }
 
@@ -992,6 +1091,16 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   }
 
   private deleteGroupOp(groupId: string, removals: Removals): CoordinatorResult<number> {
+    const consumerGroup = this.consumer.get(groupId);
+    if (consumerGroup !== undefined) {
+      if (consumerGroup.members.size > 0) return { records: [], response: E.NON_EMPTY_GROUP };
+      const records: CoordinatorRecord[] = [];
+      for (const [topic, byPartition] of this.offsets.offsetsOf(groupId)) {
+        for (const partition of byPartition.keys()) records.push({ key: encodeOffsetCommitKey(groupId, topic, partition), value: null });
+      }
+      records.push(...this.consumer.deleteGroupRecords(consumerGroup));
+      return { records, response: E.NONE };
+    }
     const group = this.groups.get(groupId);
     if (group === undefined || group.is('Dead')) return { records: [], response: E.GROUP_ID_NOT_FOUND };
     if (!group.is('Empty')) return { records: [], response: E.NON_EMPTY_GROUP };
@@ -1086,6 +1195,25 @@ export class GroupCoordinatorShard implements CoordinatorShard {
       } else {
         records.push(...expired);
       }
+    }
+    for (const group of [...this.consumer.groups.values()]) {
+      if (group.dead) continue;
+      const empty = group.members.size === 0;
+      const subscribed = this.consumer.subscribedTopics(group);
+      const expired: CoordinatorRecord[] = [];
+      let total = 0;
+      for (const [topic, byPartition] of this.offsets.offsetsOf(group.groupId)) {
+        for (const [partition, o] of byPartition) {
+          total++;
+          const base = empty ? Math.max(group.emptySince, o.commitTimestamp) : o.commitTimestamp;
+          const hit = o.expireTimestamp >= 0 ? now >= o.expireTimestamp : (empty || !subscribed.has(topic)) && base + retention <= now;
+          if (hit) expired.push({ key: encodeOffsetCommitKey(group.groupId, topic, partition), value: null });
+        }
+      }
+      expiredCount += expired.length;
+      records.push(...expired);
+      // An empty consumer group without offsets left is deleted, as Kafka does.
+      if (empty && expired.length === total && group.emptySince + retention <= now) records.push(...this.consumer.deleteGroupRecords(group));
     }
     return { records, response: expiredCount };
   }
