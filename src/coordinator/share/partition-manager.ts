@@ -1,0 +1,232 @@
+// coordinator/share room: the share-partitions this broker leads (Kafka's SharePartitionManager):
+// created on the first ShareFetch for (group, topic, partition) from the state in
+// __share_group_state (or, the first time, at the offset share.auto.offset.reset names), their
+// acquisition-lock timers, the share sessions, and the writes of their state after every change
+// that must survive a restart (acknowledgements, releases, lock expiries). Records acquired but
+// not acknowledged when the broker stops are delivered again after it restarts.
+import { ErrorCode, KafkaError } from '../../errors.js';
+import type { Clock, CoordinatorLogger, TimerHandle } from '../runtime/ports.js';
+import type { ShareGroupCoordinator } from './group-coordinator.js';
+import { coordinatorKey, type SharePartitionKey } from './records.js';
+import { ShareSessionCache } from './share-sessions.js';
+import { SharePartition, type AcknowledgementBatch, type AcquiredRange, type FetchedBatch, type SharePartitionConfig } from './share-partition.js';
+import type { ShareStateStore } from './state-store.js';
+
+export interface SharePartitionManagerConfig extends SharePartitionConfig {
+  /** group.share.max.share.sessions */
+  maxShareSessions: number;
+  /** How long a read of the state waits for its __share_group_state shard to load. */
+  stateLoadTimeoutMs: number;
+}
+
+/** The partition's log offsets the manager needs (from the replica manager). */
+export interface LogOffsets {
+  logStartOffset: number;
+  highWatermark: number;
+}
+
+interface Entry {
+  key: SharePartitionKey;
+  leaderEpoch: number;
+  ready: Promise<SharePartition>;
+  sp: SharePartition | null;
+  lockTimer: TimerHandle | null;
+  lockTimerAt: number;
+}
+
+type AvailabilityListener = () => void;
+
+export const SHARE_AUTO_OFFSET_RESET = 'share.auto.offset.reset';
+
+export class SharePartitionManager {
+  private readonly entries = new Map<string, Entry>();
+  private readonly availabilityListeners = new Set<AvailabilityListener>();
+  readonly sessions: ShareSessionCache;
+
+  constructor(
+    private readonly deps: {
+      clock: Clock;
+      logger: CoordinatorLogger;
+      config: SharePartitionManagerConfig;
+      store: ShareStateStore;
+      groups: ShareGroupCoordinator;
+    },
+  ) {
+    this.sessions = new ShareSessionCache(deps.config.maxShareSessions);
+    deps.groups.onMemberRemoved((groupId, memberId) => {
+      this.sessions.remove(groupId, memberId);
+      void this.releaseMember(groupId, memberId);
+    });
+  }
+
+  get config(): SharePartitionManagerConfig {
+    return this.deps.config;
+  }
+
+  /** The share-partition, created from its durable state on first use. */
+  async get(key: SharePartitionKey, leaderEpoch: number, offsets: LogOffsets): Promise<SharePartition> {
+    const id = coordinatorKey(key);
+    let entry = this.entries.get(id);
+    if (entry !== undefined && entry.leaderEpoch !== leaderEpoch) {
+      // Leadership moved away and back: the state on disk is the truth again.
+      this.drop(id);
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      const created: Entry = { key, leaderEpoch, ready: Promise.resolve(null as unknown as SharePartition), sp: null, lockTimer: null, lockTimerAt: 0 };
+      created.ready = this.load(created, offsets);
+      entry = created;
+      this.entries.set(id, created);
+      created.ready.catch(() => {
+        if (this.entries.get(id) === created) this.entries.delete(id);
+      });
+    }
+    const sp = await entry.ready;
+    // Retention or DeleteRecords moved the log start past records still in flight.
+    if (sp.startOffset < offsets.logStartOffset) {
+      sp.resetStartOffset(offsets.logStartOffset);
+      await this.persist(entry);
+    }
+    return sp;
+  }
+
+  /** The loaded share-partition, or undefined (for describe). */
+  peek(key: SharePartitionKey): SharePartition | undefined {
+    return this.entries.get(coordinatorKey(key))?.sp ?? undefined;
+  }
+
+  acquire(key: SharePartitionKey, memberId: string, batches: readonly FetchedBatch[], maxRecords: number): AcquiredRange[] {
+    const entry = this.loadedEntry(key);
+    const acquired = this.loadedPartition(entry).acquire(memberId, batches, maxRecords, this.deps.clock.now());
+    if (acquired.length > 0) this.scheduleLockTimer(entry);
+    return acquired;
+  }
+
+  /** Applies acknowledgements and resolves once the new state is durable. */
+  async acknowledge(key: SharePartitionKey, memberId: string, batches: readonly AcknowledgementBatch[]): Promise<void> {
+    const entry = this.entries.get(coordinatorKey(key));
+    if (entry?.sp == null) throw new KafkaError(ErrorCode.INVALID_RECORD_STATE, `share-partition ${coordinatorKey(key)} has no acquired records`);
+    const changed = entry.sp.acknowledge(memberId, batches, this.deps.clock.now());
+    this.deps.logger.debug({ shareKey: coordinatorKey(key), memberId, batches: batches.length, startOffset: entry.sp.startOffset, changed }, 'share acknowledgements applied');
+    if (!changed) return;
+    this.notifyAvailability();
+    this.scheduleLockTimer(entry);
+    await this.persist(entry);
+  }
+
+  /** Called by waiting fetches: records were released (acknowledged RELEASE, lock expiry, member left). */
+  onAvailability(listener: AvailabilityListener): () => void {
+    this.availabilityListeners.add(listener);
+    return () => this.availabilityListeners.delete(listener);
+  }
+
+  /** Releases every record `memberId` holds in `groupId`'s share-partitions (leave, session close). */
+  async releaseMember(groupId: string, memberId: string): Promise<void> {
+    const writes: Array<Promise<void>> = [];
+    for (const entry of this.entries.values()) {
+      if (entry.key.groupId !== groupId || entry.sp === null) continue;
+      if (entry.sp.releaseMember(memberId)) writes.push(this.persist(entry));
+    }
+    if (writes.length > 0) this.notifyAvailability();
+    await Promise.allSettled(writes);
+  }
+
+  /** The start offset a share-partition has (loaded or stored), or null when it has no state. */
+  async startOffset(key: SharePartitionKey): Promise<{ startOffset: number; stateEpoch: number } | null> {
+    const sp = this.peek(key);
+    if (sp !== undefined) return { startOffset: sp.startOffset, stateEpoch: sp.stateEpoch };
+    const stored = await this.deps.store.read(key, this.deps.config.stateLoadTimeoutMs);
+    return stored === null ? null : { startOffset: stored.startOffset, stateEpoch: stored.stateEpoch };
+  }
+
+  /** AlterShareGroupOffsets: a new state epoch, the window emptied, the start offset set. */
+  async alterStartOffset(key: SharePartitionKey, startOffset: number): Promise<void> {
+    const id = coordinatorKey(key);
+    const current = await this.startOffset(key);
+    const stateEpoch = (current?.stateEpoch ?? -1) + 1;
+    this.drop(id);
+    await this.deps.store.write(key, { stateEpoch, startOffset, stateBatches: [] }, -1);
+  }
+
+  /** DeleteShareGroupOffsets: forgets the share-partition's state. */
+  async deleteState(key: SharePartitionKey): Promise<void> {
+    this.drop(coordinatorKey(key));
+    await this.deps.store.delete(key);
+  }
+
+  close(): void {
+    for (const id of [...this.entries.keys()]) this.drop(id);
+    this.sessions.clear();
+    this.availabilityListeners.clear();
+  }
+
+  private async load(entry: Entry, offsets: LogOffsets): Promise<SharePartition> {
+    const { store, config, groups } = this.deps;
+    const stored = await store.read(entry.key, config.stateLoadTimeoutMs);
+    let sp: SharePartition;
+    if (stored !== null && stored.startOffset >= 0) {
+      sp = new SharePartition(config, stored);
+    } else {
+      const reset = groups.groupConfig(entry.key.groupId, SHARE_AUTO_OFFSET_RESET) ?? 'latest';
+      const startOffset = reset === 'earliest' ? offsets.logStartOffset : offsets.highWatermark;
+      sp = new SharePartition(config, { stateEpoch: stored?.stateEpoch ?? 0, startOffset, stateBatches: [] });
+      // Kafka's InitializeShareGroupState: the start offset is fixed once, not at every restart.
+      await store.write(entry.key, sp.snapshot(), entry.leaderEpoch);
+    }
+    entry.sp = sp;
+    return sp;
+  }
+
+  private loadedEntry(key: SharePartitionKey): Entry {
+    const entry = this.entries.get(coordinatorKey(key));
+    if (entry?.sp == null) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `share-partition ${coordinatorKey(key)} is not loaded`);
+    return entry;
+  }
+
+  private loadedPartition(entry: Entry): SharePartition {
+    if (entry.sp === null) throw new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, `share-partition ${coordinatorKey(entry.key)} is not loaded`);
+    return entry.sp;
+  }
+
+  private persist(entry: Entry): Promise<void> {
+    const sp = entry.sp;
+    if (sp === null) return Promise.resolve();
+    return this.deps.store.write(entry.key, sp.snapshot(), entry.leaderEpoch).catch((err: unknown) => {
+      this.deps.logger.warn({ err, shareKey: coordinatorKey(entry.key) }, 'writing share-partition state failed');
+      throw err;
+    });
+  }
+
+  private scheduleLockTimer(entry: Entry): void {
+    const deadline = entry.sp?.nextLockDeadline() ?? null;
+    if (deadline === null) {
+      entry.lockTimer?.cancel();
+      entry.lockTimer = null;
+      return;
+    }
+    if (entry.lockTimer !== null && entry.lockTimerAt <= deadline) return;
+    entry.lockTimer?.cancel();
+    entry.lockTimerAt = deadline;
+    entry.lockTimer = this.deps.clock.schedule(Math.max(0, deadline - this.deps.clock.now()), () => {
+      entry.lockTimer = null;
+      const sp = entry.sp;
+      if (sp === null || this.entries.get(coordinatorKey(entry.key)) !== entry) return;
+      if (sp.expireLocks(this.deps.clock.now())) {
+        this.notifyAvailability();
+        void this.persist(entry).catch(() => undefined);
+      }
+      this.scheduleLockTimer(entry);
+    });
+  }
+
+  private notifyAvailability(): void {
+    for (const l of [...this.availabilityListeners]) l();
+  }
+
+  private drop(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    entry.lockTimer?.cancel();
+    this.entries.delete(id);
+  }
+}
