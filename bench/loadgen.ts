@@ -4,6 +4,7 @@
 // only their correlation id (and a fetch's offset) patched per send, and pipelined on one
 // connection: the broker answers in request order, so responses are matched first in, first out.
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { ErrorCode, Writer } from '../src/protocol/index.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from '../src/protocol/messages/create-topics.js';
 import { FetchRequest, FetchResponse } from '../src/protocol/messages/fetch.js';
@@ -168,10 +169,11 @@ export class KafkaConnection {
     socket.on('close', () => this.fail(new Error('connection closed by the broker')));
   }
 
-  static open(host: string, port: number): Promise<KafkaConnection> {
+  /** `tls`: connect with TLS (bench/tls.ts) using these node:tls options. */
+  static open(host: string, port: number, tls?: TlsConnectOptions): Promise<KafkaConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
+      const socket = tls === undefined ? connect({ host, port }) : connectTls({ ...tls, host, port });
+      socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         socket.off('error', reject);
         resolve(new KafkaConnection(socket));
       });

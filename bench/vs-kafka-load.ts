@@ -2,12 +2,15 @@
 // partitions (Produce v9, flexible, one v2 batch per partition per request, like a producer that
 // drains its per-partition batches into one request) and fetch-until-caught-up consume (Fetch v11,
 // one partition per request, many requests in flight). Frames are encoded once up front by
-// src/protocol's schemas; only the correlation id is patched per send, and a frame is reused only
-// after its response has arrived.
+// src/protocol's schemas; per send only the correlation id and the batches' timestamps are
+// patched (every record carries its send time, as a producer stamps it: the batch header's base
+// and max timestamps, record deltas 0, CRC-32C recomputed), and a frame is reused only after its
+// response has arrived.
 import { compress } from 'zstd-napi';
 import { ErrorCode, Writer } from '../src/protocol/index.js';
 import { ProduceRequest, ProduceResponse } from '../src/protocol/messages/produce.js';
 import { BatchAttribute, RECORD_BATCH_OVERHEAD, encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { loadNativeBinding } from '../src/storage/native.js';
 import { crc32c } from '../src/storage/ts/crc32c.js';
 import { KafkaConnection, decodeFetchResponse, encodeFetchRequest } from './loadgen.js';
 
@@ -16,7 +19,37 @@ const CLIENT_ID = 'spool-bench';
 /** Batch header positions (KIP-98 layout). */
 const CRC_POSITION = 17;
 const ATTRIBUTES_POSITION = 21;
+const BASE_TIMESTAMP_POSITION = 27;
+const MAX_TIMESTAMP_POSITION = 35;
 const ZSTD_CODEC = 4;
+
+/** CRC-32C of buf[21..]: the addon's (hardware) when it is built, else the TS one. */
+const batchCrc: (batch: Buffer) => number = (() => {
+  try {
+    const binding = loadNativeBinding();
+    return (batch: Buffer) => binding.crc32c(batch.subarray(ATTRIBUTES_POSITION));
+  } catch {
+    return (batch: Buffer) => crc32c(batch, ATTRIBUTES_POSITION, batch.length);
+  }
+})();
+
+/** Sets a batch's base and max timestamps (its records' deltas are 0) and its CRC; in place. */
+export function stampBatch(batch: Buffer, timestampMs: number): Buffer {
+  const ts = BigInt(timestampMs);
+  batch.writeBigInt64BE(ts, BASE_TIMESTAMP_POSITION);
+  batch.writeBigInt64BE(ts, MAX_TIMESTAMP_POSITION);
+  batch.writeUInt32BE(batchCrc(batch), CRC_POSITION);
+  return batch;
+}
+
+/** The zstd form of an uncompressed batch (records section compressed), stamped. */
+export function zstdBatch(plain: Buffer, timestampMs: number): Buffer {
+  const packed = compress(plain.subarray(RECORD_BATCH_OVERHEAD));
+  const batch = Buffer.concat([plain.subarray(0, RECORD_BATCH_OVERHEAD), packed]);
+  batch.writeInt32BE(batch.length - 12, 8);
+  batch.writeInt16BE(plain.readInt16BE(ATTRIBUTES_POSITION) | (ZSTD_CODEC & BatchAttribute.codecMask), ATTRIBUTES_POSITION);
+  return stampBatch(batch, timestampMs);
+}
 
 /** Retried while a new topic's partitions get their leader. */
 const RETRIABLE = new Set<number>([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.NOT_LEADER_OR_FOLLOWER]);
@@ -25,7 +58,7 @@ const RETRIABLE = new Set<number>([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCo
  * Record values: bytes from a 16-symbol alphabet, different per record, so zstd gets a realistic
  * ~2x rather than the 100x of a repeated constant.
  */
-function recordValue(size: number, seed: number): Buffer {
+export function recordValue(size: number, seed: number): Buffer {
   const value = Buffer.alloc(size);
   let x = (seed * 2654435761 + 1) >>> 0;
   for (let i = 0; i < size; i++) {
@@ -48,12 +81,7 @@ export function buildBatch(shape: BatchShape, seed: number): { batch: Buffer; un
     Array.from({ length: shape.recordsPerBatch }, (_, i) => ({ key: null, value: recordValue(shape.recordSize, seed * 1000 + i), timestamp })),
   );
   if (!shape.zstd) return { batch: plain, uncompressedBytes: plain.length };
-  const packed = compress(plain.subarray(RECORD_BATCH_OVERHEAD));
-  const batch = Buffer.concat([plain.subarray(0, RECORD_BATCH_OVERHEAD), packed]);
-  batch.writeInt32BE(batch.length - 12, 8);
-  batch.writeInt16BE(plain.readInt16BE(ATTRIBUTES_POSITION) | (ZSTD_CODEC & BatchAttribute.codecMask), ATTRIBUTES_POSITION);
-  batch.writeUInt32BE(crc32c(batch, ATTRIBUTES_POSITION, batch.length), CRC_POSITION);
-  return { batch, uncompressedBytes: plain.length };
+  return { batch: zstdBatch(plain, timestamp), uncompressedBytes: plain.length };
 }
 
 /** Size prefix + request header v2 (flexible) + Produce v9 body; correlation id at byte 8. */
@@ -88,15 +116,19 @@ export function produceError(body: Buffer): number {
   return ErrorCode.NONE;
 }
 
-/** Produces one batch to every partition until each takes writes (a new topic's leaders). */
+/**
+ * Produces one small batch (one 16-byte record, in the topic's codec) to every partition until
+ * each takes writes (a new topic's leaders). Small, so it adds no index entry: on 1,000 partitions
+ * the setup then costs Kafka no index page faults (see docs/benchmarks.md).
+ */
 export async function waitForLeaders(conn: KafkaConnection, topic: string, partitions: number, shape: BatchShape): Promise<void> {
-  const { batch } = buildBatch(shape, 0);
+  const { batch } = buildBatch({ ...shape, recordsPerBatch: 1, recordSize: 16 }, 0);
   for (let start = 0; start < partitions; start += 100) {
     const ids = Array.from({ length: Math.min(100, partitions - start) }, (_, i) => start + i);
-    const frame = encodeProduceV9(topic, ids, 1, ids.map(() => batch));
     // Bounded: 900 attempts 100 ms apart (Kafka on a busy machine takes a while for 1,000 leaders).
     for (let attempt = 0; ; attempt++) {
-      const err = produceError(await conn.request(frame));
+      stampBatch(batch, Date.now());
+      const err = produceError(await conn.request(encodeProduceV9(topic, ids, 1, ids.map(() => batch))));
       if (err === ErrorCode.NONE) break;
       if (!RETRIABLE.has(err) || attempt >= 900) throw new Error(`Produce ${topic} (waiting for leaders, attempt ${attempt}): error code ${err}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -133,13 +165,18 @@ export async function runProducePhase(conn: KafkaConnection, p: ProducePhase): P
   const windows = Math.ceil(p.partitions / perRequest);
   // The 8 distinct batches are shared by all frames: only the frame header is rewritten per send.
   const built = Array.from({ length: perRequest }, (_, i) => buildBatch(p.shape, i + 1));
-  const frameFor = (w: number): { frame: Buffer; wire: number; logical: number } => {
+  const frameFor = (w: number): { frame: Buffer; batchesAt: Buffer[]; wire: number; logical: number } => {
     const ids = Array.from({ length: perRequest }, (_, i) => (w * perRequest + i) % p.partitions);
-    return {
-      frame: encodeProduceV9(p.topic, ids, p.acks, built.map((b) => b.batch)),
-      wire: built.reduce((n, b) => n + b.batch.length, 0),
-      logical: built.reduce((n, b) => n + b.uncompressedBytes, 0),
-    };
+    const frame = encodeProduceV9(p.topic, ids, p.acks, built.map((b) => b.batch));
+    // Views of the frame's own copies of the batches, to restamp before each send.
+    let from = 0;
+    const batchesAt = built.map((b) => {
+      const at = frame.indexOf(b.batch, from);
+      if (at < 0) throw new Error('batch not found in its produce frame');
+      from = at + b.batch.length;
+      return frame.subarray(at, from);
+    });
+    return { frame, batchesAt, wire: built.reduce((n, b) => n + b.batch.length, 0), logical: built.reduce((n, b) => n + b.uncompressedBytes, 0) };
   };
   const slots = Array.from({ length: p.inFlight }, (_, slot) => {
     const owned = windows >= p.inFlight ? Array.from({ length: windows }, (_, w) => w).filter((w) => w % p.inFlight === slot) : [slot % windows];
@@ -156,6 +193,8 @@ export async function runProducePhase(conn: KafkaConnection, p: ProducePhase): P
     // Bounded by the phase's end time.
     for (let i = 0; performance.now() < end; i++) {
       const f = frames[i % frames.length];
+      const now = Date.now();
+      for (const b of f.batchesAt) stampBatch(b, now);
       const sentAt = performance.now();
       const err = produceError(await conn.request(f.frame));
       latencies.push(performance.now() - sentAt);

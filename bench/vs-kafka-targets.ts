@@ -138,6 +138,13 @@ export async function startKafka(): Promise<Target> {
     'share.coordinator.state.topic.min.isr': '1',
     'group.initial.rebalance.delay.ms': '0',
   };
+  // Extra broker settings for experiments (comma list of key=value), e.g.
+  // SPOOL_BENCH_KAFKA_CONFIG=log.index.size.max.bytes=1048576 (see docs/benchmarks.md, 1,000 partitions).
+  for (const kv of (process.env.SPOOL_BENCH_KAFKA_CONFIG ?? '').split(',').filter((x) => x !== '')) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`SPOOL_BENCH_KAFKA_CONFIG: ${kv} is not key=value`);
+    props[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+  }
   const propsFile = join(dir, 'server.properties');
   writeFileSync(propsFile, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
   const clusterId = randomBytes(16).toString('base64url');

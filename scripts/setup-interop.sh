@@ -4,7 +4,7 @@
 #   kcat (Debian)             -> /usr/bin/kcat
 #   etcd (Debian etcd-server) -> /usr/bin/etcd, for the cluster and fault tests
 #   chromium (Debian)         -> /usr/bin/chromium, headless, for test/admin/console.test.ts
-#   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py
+#   confluent-kafka (PyPI)    -> librdkafka for test/interop/python/client.py and bench/vs-kafka-rdkafka.py
 #   franz-go (Go proxy)       -> test/interop/go/bin/franz, test/interop/groups/franz/target/groupsfranz
 #   kafka-clients (Maven)     -> test/interop/java/target/{classes,dependency}
 #   kafka-clients 4.1 (Maven) -> test/interop/java/target-4.1/{classes,dependency}
@@ -122,7 +122,8 @@ else
   lack "rustup (for nightly Rust and cargo-fuzz)"
 fi
 
-# 2. librdkafka through confluent-kafka-python (binary wheels bundle librdkafka).
+# 2. librdkafka through confluent-kafka-python (binary wheels bundle librdkafka), also the second
+#    client of `npm run bench:vs-kafka` (which skips its rows, with a message, when it is missing).
 python=${PYTHON:-python3}
 if "$python" -c 'import confluent_kafka' 2>/dev/null; then
   step "confluent-kafka: present ($("$python" -c 'import confluent_kafka; v = confluent_kafka.version(); print(v[0] if isinstance(v, tuple) else v)'))"
