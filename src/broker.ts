@@ -4,16 +4,17 @@
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
-import { Dispatcher, allApis, type ApiServices } from './api/index.js';
+import { Dispatcher, allApis, installSasl, type ApiServices } from './api/index.js';
 import { createMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
-import { BrokerConfig, type LoadConfigOptions } from './config/index.js';
+import { BrokerConfig, primaryListener, type LoadConfigOptions } from './config/index.js';
 import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings, systemClock } from './coordinator/group/index.js';
+import { SHARE_GROUP_STATE_TOPIC, ShareGroupCoordinator, SharePartitionManager, ShareStateStore, type ShareServices } from './coordinator/share/index.js';
 import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/txn/index.js';
 import { TxnMarkerSender } from './api/txn-markers.js';
 import { LogManager } from './log/index.js';
 import { DirLock } from './log/dir-lock.js';
 import { isNoSpace, releaseSpaceReserve } from './log/disk-space.js';
-import { SocketServer, parseConnectionOverrides } from './network/index.js';
+import { RequestMemoryPool, SharedListenerState, SocketServer, parseConnectionOverrides, type ConnectionInfo } from './network/index.js';
 import { InternalTopicLog, ProducerIdManager, ReplicaManager } from './replication/index.js';
 import type { StorageEngine } from './storage/engine.js';
 import { loadEngine } from './storage/loader.js';
@@ -44,11 +45,18 @@ export class Broker {
   replicaManager!: ReplicaManager;
   groupCoordinator!: GroupCoordinator;
   txnCoordinator!: TransactionCoordinator;
+  private share: ShareServices | null = null;
   private markerSender: TxnMarkerSender | null = null;
   dispatcher!: Dispatcher;
   advertisedHost = '';
   advertisedPort = 0;
-  private server: SocketServer | null = null;
+  private servers: SocketServer[] = [];
+  /** The primary listener's server (tests reach the shared memory pool and counts through it). */
+  private get server(): SocketServer | undefined {
+    return this.servers.find((s) => s.listenerName === 'PLAINTEXT') ?? this.servers.at(0);
+  }
+  /** Each listener's bound port, by listener name (set once the listeners are up). */
+  private boundPorts = new Map<string, number>();
   /** Set once every service is built: stop() before that has nothing to close. */
   private servicesStarted = false;
   private readonly injectedMetadataStore: MetadataStore | undefined;
@@ -85,13 +93,31 @@ export class Broker {
     return this.adminServer?.address ?? null;
   }
 
+  /** Each listener's bound port by listener name (PLAINTEXT, SSL, INTERNAL, ...); empty before start. */
+  get listenerPorts(): ReadonlyMap<string, number> {
+    return this.boundPorts;
+  }
+
+  /** Every open client connection with its listener, security protocol and principal. */
+  connections(): ConnectionInfo[] {
+    return this.servers.flatMap((s) => s.openConnections());
+  }
+
+  /**
+   * Re-reads the keystore and truststore of every SSL listener now (they are also re-read when
+   * their files change, see spool.ssl.reload.check.interval.ms); returns the listeners reloaded.
+   */
+  reloadTls(): string[] {
+    return this.servers.filter((s) => s.reloadTls()).map((s) => s.listenerName);
+  }
+
   /** Starts the admin plane first (probes answer while logs load), then the Kafka side. */
   async start(): Promise<{ host: string; port: number }> {
     this.adminServer = await AdminServer.start(this.config, this.logger, {
       nodeId: this.nodeId,
       services: () => (this.servicesStarted && this.apiServices !== null ? { api: this.apiServices, engine: this.engine } : null),
-      kafkaListenerBound: () => this.server !== null,
-      connectionCount: () => this.server?.connectionCount ?? 0,
+      kafkaListenerBound: () => this.servers.length > 0,
+      connectionCount: () => this.servers.reduce((n, s) => n + s.connectionCount, 0),
     });
     try {
       return await this.startKafka();
@@ -130,6 +156,7 @@ export class Broker {
     const { config, logger } = this;
     const engineChoice = config.getString('spool.engine') as 'native' | 'ts' | 'auto';
     this.engine = await loadEngine(engineChoice, logger);
+    this.engine.setMaxOpenSegmentFiles(config.getNumber('spool.log.max.open.segment.files'));
     const metadata = this.injectedMetadataStore ?? createMetadataStore(config, config.logDir, logger.child({ room: 'metadata' }));
     if (!this.injectedMetadataStore) await metadata.start();
     this.metadata = metadata;
@@ -190,6 +217,8 @@ export class Broker {
       if (change === 'leader') this.txnCoordinator.onElection(partition.index, partition.leaderEpoch);
       else this.txnCoordinator.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
     });
+    const share = this.buildShareServices(replicaManager, metadata);
+    this.share = share;
     await replicaManager.start();
     this.servicesStarted = true;
     this.logManager.startBackgroundTasks();
@@ -202,45 +231,76 @@ export class Broker {
       replicaManager,
       groupCoordinator: this.groupCoordinator,
       txnCoordinator: this.txnCoordinator,
+      share,
       producerIds,
     };
     const dispatcher = new Dispatcher(services, logger);
     for (const api of allApis(() => dispatcher.advertisedApis())) dispatcher.register(api);
+    installSasl(dispatcher, services, config.listeners().filter((l) => l.securityProtocol.startsWith('SASL_')).map((l) => l.name));
     this.apiServices = services;
     this.adminServer?.instrument(dispatcher);
     this.dispatcher = dispatcher;
 
-    const listener = config.listener();
-    const server = new SocketServer(
-      {
-        host: listener.host,
-        port: listener.port,
-        maxFrameBytes: config.getNumber('socket.request.max.bytes'),
-        maxInflightBytes: config.getNumber('spool.connection.max.inflight.bytes'),
-        maxInflightRequests: config.getNumber('queued.max.requests'),
-        idleTimeoutMs: config.getNumber('connections.max.idle.ms'),
-        maxConnections: config.getNumber('max.connections'),
-        maxConnectionsPerIp: config.getNumber('max.connections.per.ip'),
-        maxConnectionsPerIpOverrides: parseConnectionOverrides(config.getString('max.connections.per.ip.overrides')),
-        queuedMaxRequestBytes: config.getNumber('queued.max.request.bytes'),
-        // Plaintext only today, so sendfile applies whenever the engine offers it.
-        sendFile: this.engine.sendFile?.bind(this.engine),
-      },
-      dispatcher.process,
-      logger,
-    );
-    let bound: { host: string; port: number };
+    // One socket server per listener (CONTROLLER listeners are not served), each giving its
+    // connections that listener's name and security protocol; SSL ones run TLS.
+    const listeners = config.listeners();
+    const primary = primaryListener(listeners);
+    const servers: SocketServer[] = [];
+    const boundPorts = new Map<string, number>();
+    // One request memory budget and one set of connection counts for all listeners, as Kafka.
+    const shared = new SharedListenerState(new RequestMemoryPool(config.getNumber('queued.max.request.bytes')));
     try {
-      bound = await server.listen();
+      for (const listener of listeners) {
+        const tls = listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL';
+        const server = new SocketServer(
+          {
+            host: listener.host,
+            port: listener.port,
+            listenerName: listener.name,
+            securityProtocol: listener.securityProtocol,
+            ...(tls ? { tls: config.sslSettings(listener.name), tlsReloadCheckIntervalMs: config.getNumber('spool.ssl.reload.check.interval.ms') } : {}),
+            maxFrameBytes: config.getNumber('socket.request.max.bytes'),
+            maxInflightBytes: config.getNumber('spool.connection.max.inflight.bytes'),
+            maxInflightRequests: config.getNumber('queued.max.requests'),
+            idleTimeoutMs: config.getNumber('connections.max.idle.ms'),
+            maxConnections: config.getNumber('max.connections'),
+            maxConnectionsPerIp: config.getNumber('max.connections.per.ip'),
+            maxConnectionsPerIpOverrides: parseConnectionOverrides(config.getString('max.connections.per.ip.overrides')),
+            queuedMaxRequestBytes: config.getNumber('queued.max.request.bytes'),
+            shared,
+            // sendfile on plaintext listeners when the engine offers it; SocketServer leaves it off on TLS.
+            // A plain function (StorageEngine.sendFile), passed as is: it carries sendFile.now.
+            sendFile: this.engine.sendFile,
+          },
+          dispatcher.process,
+          logger,
+        );
+        servers.push(server);
+        const bound = await server.listen();
+        boundPorts.set(listener.name, bound.port);
+      }
     } catch (err) {
+      await Promise.all(servers.map((s) => s.close(0)));
       await this.closeServices();
       throw err;
     }
-    this.server = server;
-    const advertised = config.has('advertised.listeners') ? config.advertisedListener() : listener;
-    this.advertisedHost = advertised.host === '' || advertised.host === '0.0.0.0' || advertised.host === '::' ? hostname() : advertised.host;
-    this.advertisedPort = advertised.port === 0 ? bound.port : advertised.port;
-    await metadata.registerBroker({ nodeId: this.nodeId, host: this.advertisedHost, port: this.advertisedPort, rack: null });
+    this.servers = servers;
+    this.boundPorts = boundPorts;
+    const boundPort = (name: string): number => boundPorts.get(name) ?? 0;
+    const bound = { host: primary.host, port: boundPort(primary.name) };
+    // Every listener's advertised address goes into the registration: other brokers and clients on
+    // each listener are given the address of that listener.
+    const resolveHost = (host: string): string => (host === '' || host === '0.0.0.0' || host === '::' ? hostname() : host);
+    const endpoints = config.advertisedListeners().map((a) => ({
+      name: a.name,
+      host: resolveHost(a.host),
+      port: a.port === 0 ? boundPort(a.name) : a.port,
+      securityProtocol: a.securityProtocol,
+    }));
+    const advertised = endpoints.find((e) => e.name === primary.name) ?? endpoints[0];
+    this.advertisedHost = advertised.host;
+    this.advertisedPort = advertised.port;
+    await metadata.registerBroker({ nodeId: this.nodeId, host: this.advertisedHost, port: this.advertisedPort, rack: null, endpoints });
     logger.info(
       { nodeId: this.nodeId, clusterId: this.clusterId, host: bound.host, port: bound.port, engine: this.engine.name, logDir: config.logDir },
       'Spool broker started',
@@ -248,11 +308,64 @@ export class Broker {
     return bound;
   }
 
+  /** Share groups (KIP-932): their coordinator, share-partitions, and __share_group_state's shards. */
+  private buildShareServices(replicaManager: ReplicaManager, metadata: MetadataStore): ShareServices {
+    const { config, logger } = this;
+    const state = new ShareStateStore({
+      log: new InternalTopicLog({
+        topic: SHARE_GROUP_STATE_TOPIC,
+        replicaManager,
+        decompress: (codec, data) => this.engine.decompress(codec, data),
+        commitTimeoutMs: config.getNumber('share.coordinator.write.timeout.ms'),
+      }),
+      numPartitions: metadata.topic(SHARE_GROUP_STATE_TOPIC)?.partitions.length ?? config.getNumber('share.coordinator.state.topic.num.partitions'),
+      clock: systemClock,
+      logger: logger.child({ room: 'share-coordinator' }),
+    });
+    replicaManager.onLeadershipChange(SHARE_GROUP_STATE_TOPIC, (partition, change) => {
+      if (change === 'leader') state.onElection(partition.index, partition.leaderEpoch);
+      else state.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
+    });
+    const groups = new ShareGroupCoordinator({
+      clock: systemClock,
+      config: {
+        sessionTimeoutMs: config.getNumber('group.share.session.timeout.ms'),
+        heartbeatIntervalMs: config.getNumber('group.share.heartbeat.interval.ms'),
+        maxSize: config.getNumber('group.share.max.size'),
+      },
+      topicByName: (name) => {
+        const t = metadata.topic(name);
+        return t === undefined ? undefined : { name: t.name, topicId: t.topicId, numPartitions: t.partitions.length };
+      },
+      otherGroupExists: (groupId) => {
+        const s = this.groupCoordinator.groupState(groupId);
+        return s !== null && s !== 'Dead';
+      },
+    });
+    const partitions = new SharePartitionManager({
+      clock: systemClock,
+      logger: logger.child({ room: 'share-partitions' }),
+      config: {
+        lockDurationMs: config.getNumber('group.share.record.lock.duration.ms'),
+        deliveryCountLimit: config.getNumber('group.share.delivery.count.limit'),
+        maxRecordLocks: config.getNumber('group.share.partition.max.record.locks'),
+        maxShareSessions: config.getNumber('group.share.max.share.sessions'),
+        stateLoadTimeoutMs: 5000,
+      },
+      store: state,
+      groups,
+    });
+    return { groups, partitions, state };
+  }
+
   private async closeServices(): Promise<void> {
     this.servicesStarted = false;
     this.replicaManager.shutdown();
     this.groupCoordinator.close();
     this.txnCoordinator.close();
+    this.share?.partitions.close();
+    this.share?.groups.close();
+    this.share?.state.close();
     this.markerSender?.close();
     // Fetchers stop before the logs close, so no follower append races the close.
     await this.replicaManager.stopped();
@@ -267,7 +380,7 @@ export class Broker {
       if (this.adminServer) await this.adminServer.close();
       // Waiting fetches and acks=all produces are answered first, so the server can drain.
       if (this.servicesStarted) this.replicaManager.fetchPurgatory.shutdown();
-      if (this.server) await this.server.close();
+      await Promise.all(this.servers.map((s) => s.close()));
       if (this.servicesStarted) await this.closeServices();
       this.releaseDirLock();
       this.logger.info({ nodeId: this.nodeId }, 'Spool broker stopped');

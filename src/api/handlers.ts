@@ -1,5 +1,6 @@
 // api/ room: every API this broker serves, as registrations declared next to their handlers.
 import type { ApiVersionRange } from '../protocol/index.js';
+import { aclApis } from './acls.js';
 import { apiVersionsApi } from './api-versions.js';
 import { describeClusterApi, initProducerIdApi } from './cluster.js';
 import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './configs.js';
@@ -11,6 +12,9 @@ import { listOffsetsApi, offsetForLeaderEpochApi } from './list-offsets.js';
 import { describeLogDirsApi } from './log-dirs.js';
 import { metadataApi } from './metadata.js';
 import { produceApi } from './produce.js';
+import { saslApis } from './sasl.js';
+import { shareFetchApis } from './share-fetch.js';
+import { shareGroupApis } from './share-groups.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
 import { txnAdminApis } from './txn-admin.js';
 import { txnApis } from './txn-handlers.js';
@@ -38,5 +42,9 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     ...groupApis,
     ...txnApis,
     ...txnAdminApis,
+    ...aclApis,
+    ...shareGroupApis,
+    ...shareFetchApis,
+    ...saslApis,
   ];
 }

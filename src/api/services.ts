@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { MetadataStore } from '../cluster/index.js';
 import type { BrokerConfig } from '../config/index.js';
 import type { GroupCoordinator } from '../coordinator/group/index.js';
+import type { ShareServices } from '../coordinator/share/index.js';
 import type { TransactionCoordinator } from '../coordinator/txn/index.js';
 import type { ProducerIdManager, ReplicaManager } from '../replication/index.js';
 
@@ -16,5 +17,7 @@ export interface ApiServices {
   readonly replicaManager: ReplicaManager;
   readonly groupCoordinator: GroupCoordinator;
   readonly txnCoordinator: TransactionCoordinator;
+  /** Share groups (KIP-932): their coordinator, the share-partitions led here, their durable state. */
+  readonly share: ShareServices;
   readonly producerIds: ProducerIdManager;
 }

@@ -101,9 +101,10 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Fail closed: a security setting Spool does not implement yet (an authorizer, TLS or SASL)
- * refuses to start instead of running without the protection the operator asked for. Values
- * that leave security off (an empty authorizer, PLAINTEXT everywhere, ssl.client.auth=none) pass.
+ * Fail closed: a security setting Spool does not implement yet (inter-broker SASL, GSSAPI)
+ * refuses to start instead of running without the protection the operator asked for. An
+ * authorizer.class.name other than Kafka's ACL authorizers is refused by its schema validation. TLS (ssl.*, listener.name.<name>.ssl.*) and
+ * SASL on client listeners (sasl.*, listener.name.<name>.[<mechanism>.]sasl.*) are implemented.
  */
 function refuseUnimplementedSecurity(key: string, raw: string | number | boolean | null): void {
   const value = String(raw ?? '').trim();
@@ -111,19 +112,111 @@ function refuseUnimplementedSecurity(key: string, raw: string | number | boolean
     throw new ConfigError(key, value, `${what} is not implemented by Spool yet; refusing to start without it (remove the setting to run unprotected on a trusted network)`);
   };
   if (value === '') return;
-  if (key === 'authorizer.class.name') refuse('authorization (ACLs)');
-  if (key === 'super.users') refuse('authorization (ACLs)');
-  if (key === 'security.inter.broker.protocol' && value.toUpperCase() !== 'PLAINTEXT') refuse(`security protocol ${value}`);
-  // listener.security.protocol.map passes: Kafka's sample config maps SSL and SASL names too, and
-  // `listeners` already accepts PLAINTEXT listeners only.
-  if (key === 'ssl.client.auth' && value.toLowerCase() !== 'none') refuse('TLS client authentication');
-  if (/^ssl\.(keystore|truststore)\.(location|certificate\.chain|key|certificates)$/.test(key) || /^listener\.name\..+\.(ssl|sasl)\./.test(key)) refuse('TLS/SASL');
-  if (key === 'sasl.jaas.config' || key === 'sasl.enabled.mechanisms' || key === 'sasl.mechanism.inter.broker.protocol') refuse('SASL');
+  if (/^listener\.name\..+\.sasl\./.test(key)) refuse('this SASL setting (GSSAPI or an unknown one)');
+  if (key === 'sasl.mechanism.inter.broker.protocol') refuse('SASL between brokers');
+}
+
+/**
+ * Inter-broker SASL: refused until Spool's replica fetcher authenticates (fail closed). SASL client
+ * listeners are served (src/security/sasl/).
+ */
+function refuseSaslListeners(listeners: readonly ListenerSpec[], interBrokerProtocol: string | null, interBrokerListener: string | null): void {
+  const refuse = (key: string, value: string): never => {
+    throw new ConfigError(key, value, 'SASL between brokers is not implemented by Spool yet; refusing to start without it (use a PLAINTEXT or SSL inter-broker listener)');
+  };
+  if (interBrokerProtocol?.startsWith('SASL_') === true) refuse('security.inter.broker.protocol', interBrokerProtocol);
+  const named = listeners.find((l) => l.name === interBrokerListener?.toUpperCase());
+  if (named?.securityProtocol.startsWith('SASL_') === true) refuse('inter.broker.listener.name', named.name);
+}
+
+/** Kafka's security protocols (the same values as security/'s SecurityProtocol; config/ imports no other room). */
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+
+/** One listener of `listeners`: its (upper-case) name, where it binds, and its security protocol. */
+export interface ListenerSpec {
+  name: string;
+  host: string;
+  port: number;
+  securityProtocol: SecurityProtocol;
+}
+
+/** One listener's ssl.* settings (listener.name.<name>.ssl.* over ssl.*), unread. */
+export interface SslSettings {
+  listenerName: string;
+  /** JKS (Kafka's default, not supported), PEM or PKCS12. */
+  keystoreType: string;
+  keystoreLocation: string | null;
+  keystorePassword: string | null;
+  keystoreKey: string | null;
+  keystoreCertificateChain: string | null;
+  keyPassword: string | null;
+  truststoreType: string;
+  truststoreLocation: string | null;
+  truststoreCertificates: string | null;
+  clientAuth: 'none' | 'requested' | 'required';
+  enabledProtocols: string[];
+  cipherSuites: string[];
+  /** ssl.endpoint.identification.algorithm=https: a TLS client checks the peer's host name. */
+  endpointIdentification: boolean;
+}
+
+/** Kafka's default listener.security.protocol.map. */
+const DEFAULT_PROTOCOL_MAP = 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL';
+
+/** listener.security.protocol.map: NAME:PROTOCOL pairs; names upper-cased as Kafka normalises them. */
+export function parseProtocolMap(text: string): Map<string, SecurityProtocol> {
+  const out = new Map<string, SecurityProtocol>();
+  for (const raw of text.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const at = entry.indexOf(':');
+    const name = entry.slice(0, Math.max(0, at)).trim().toUpperCase();
+    const protocol = entry.slice(at + 1).trim().toUpperCase();
+    if (at <= 0 || !/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new ConfigError('listener.security.protocol.map', text, `"${entry}" is not NAME:PROTOCOL`);
+    if (!(SECURITY_PROTOCOLS as readonly string[]).includes(protocol)) {
+      throw new ConfigError('listener.security.protocol.map', text, `"${entry}": unknown security protocol (${SECURITY_PROTOCOLS.join(', ')})`);
+    }
+    if (out.has(name)) throw new ConfigError('listener.security.protocol.map', text, `listener ${name} is mapped twice`);
+    out.set(name, protocol as SecurityProtocol);
+  }
+  return out;
+}
+
+/**
+ * Parses `listeners` (or `advertised.listeners`) against the protocol map: names unique, each
+ * mapped to a protocol, ports unique (0 excepted). CONTROLLER listeners are left out: Spool has no
+ * separate controller, so a KRaft combined-mode server.properties works unchanged.
+ */
+export function parseListeners(key: string, uris: readonly string[], protocols: ReadonlyMap<string, SecurityProtocol>): ListenerSpec[] {
+  const out: ListenerSpec[] = [];
+  const names = new Set<string>();
+  const ports = new Map<number, string>();
+  for (const uri of uris) {
+    const name = uri.slice(0, Math.max(0, uri.indexOf('://'))).toUpperCase();
+    const { host, port } = parseListener(uri, key);
+    if (names.has(name)) throw new ConfigError(key, uris.join(','), `each listener must have a different name; ${name} is listed twice`);
+    names.add(name);
+    if (name === 'CONTROLLER') continue;
+    const securityProtocol = protocols.get(name);
+    if (securityProtocol === undefined) {
+      throw new ConfigError(key, uris.join(','), `no security protocol defined for listener ${name} (add ${name}:PLAINTEXT or ${name}:SSL to listener.security.protocol.map)`);
+    }
+    const samePort = ports.get(port);
+    if (key === 'listeners' && port !== 0 && samePort !== undefined) {
+      throw new ConfigError(key, uris.join(','), `each listener must have a different port; ${samePort} and ${name} both use ${port}`);
+    }
+    ports.set(port, name);
+    out.push({ name, host, port, securityProtocol });
+  }
+  return out;
 }
 
 export class BrokerConfig {
   private readonly values = new Map<string, ConfigValue>();
   private readonly sources = new Map<string, ConfigSource>();
+  /** listener.name.<name>.ssl.* / [<mechanism>.]sasl.* overrides, by upper-case listener name. */
+  private readonly listenerValues = new Map<string, Map<string, ConfigValue>>();
   /** Settings given that Spool does not know (Kafka logs these and carries on). */
   readonly unknownKeys: string[] = [];
 
@@ -152,6 +245,16 @@ export class BrokerConfig {
     for (const layer of layers) {
       for (const [key, raw] of Object.entries(layer)) {
         const def = brokerConfigByName.get(key);
+        // ssl.* and sasl.* per listener; SASL also per mechanism (listener.name.<l>.plain.sasl.jaas.config).
+        const perListener = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.((?:(?:plain|scram-sha-256|scram-sha-512|oauthbearer)\.)?(?:ssl|sasl)\..+)$/.exec(key);
+        const listenerDef = perListener ? brokerConfigByName.get(perListener[2].replace(/^(plain|scram-sha-256|scram-sha-512|oauthbearer)\.(?=sasl\.)/, '')) : undefined;
+        if (perListener && listenerDef) {
+          const name = perListener[1].toUpperCase();
+          const values = this.listenerValues.get(name) ?? new Map<string, ConfigValue>();
+          values.set(perListener[2], parseAndValidate(listenerDef, raw));
+          this.listenerValues.set(name, values);
+          continue;
+        }
         if (!def) {
           refuseUnimplementedSecurity(key, raw);
           if (!this.unknownKeys.includes(key)) this.unknownKeys.push(key);
@@ -173,7 +276,15 @@ export class BrokerConfig {
     if (this.getNumber('max.connections.per.ip') === 0 && this.getString('max.connections.per.ip.overrides').trim() === '') {
       throw new ConfigError('max.connections.per.ip', '0', 'can be set to zero only if max.connections.per.ip.overrides is set');
     }
-    this.listener();
+    const listeners = this.listeners();
+    if (listeners.length === 0) throw new ConfigError('listeners', this.getString('listeners'), 'needs a client listener, e.g. PLAINTEXT://localhost:9092');
+    refuseSaslListeners(
+      listeners,
+      this.has('security.inter.broker.protocol') ? this.getString('security.inter.broker.protocol') : null,
+      this.has('inter.broker.listener.name') ? this.getString('inter.broker.listener.name') : null,
+    );
+    this.advertisedListeners();
+    this.interBrokerListener();
   }
 
   has(key: string): boolean {
@@ -219,17 +330,112 @@ export class BrokerConfig {
     return dirs.length > 0 ? dirs[0] : this.getString('log.dir');
   }
 
+  /** listener.security.protocol.map, Kafka's default when unset. */
+  protocolMap(): Map<string, SecurityProtocol> {
+    return parseProtocolMap(this.has('listener.security.protocol.map') ? this.getString('listener.security.protocol.map') : DEFAULT_PROTOCOL_MAP);
+  }
+
+  /** Every listener this broker binds (CONTROLLER listeners left out), in `listeners` order. */
+  listeners(): ListenerSpec[] {
+    return parseListeners('listeners', this.getList('listeners'), this.protocolMap());
+  }
+
   /**
-   * The client listener: the one named PLAINTEXT, else the first that is not a KRaft CONTROLLER
-   * listener (so a combined-mode server.properties works unchanged). Only plaintext is served.
+   * The address clients are given for each listener: advertised.listeners by name, else the
+   * listener's own. Every advertised name must be a listener (as Kafka requires).
+   */
+  advertisedListeners(): ListenerSpec[] {
+    const listeners = this.listeners();
+    const adv = this.getList('advertised.listeners');
+    const given = adv.length > 0 ? parseListeners('advertised.listeners', adv, this.protocolMap()) : [];
+    for (const a of given) {
+      if (!listeners.some((l) => l.name === a.name)) {
+        throw new ConfigError('advertised.listeners', adv.join(','), `listener ${a.name} is not in listeners (${listeners.map((l) => l.name).join(', ')})`);
+      }
+    }
+    return listeners.map((l) => given.find((a) => a.name === l.name) ?? l);
+  }
+
+  /**
+   * The listener other brokers connect to: inter.broker.listener.name, else the listener named
+   * after security.inter.broker.protocol. With neither set and no PLAINTEXT listener, the first
+   * non-SASL listener, else the first (a single-listener broker needs no inter-broker setting).
+   */
+  interBrokerListener(): ListenerSpec {
+    const listeners = this.listeners();
+    if (this.has('inter.broker.listener.name') && this.has('security.inter.broker.protocol')) {
+      throw new ConfigError('inter.broker.listener.name', this.getString('inter.broker.listener.name'), 'only one of inter.broker.listener.name and security.inter.broker.protocol may be set');
+    }
+    if (this.has('inter.broker.listener.name')) {
+      const name = this.getString('inter.broker.listener.name').toUpperCase();
+      const found = listeners.find((l) => l.name === name);
+      if (found === undefined) throw new ConfigError('inter.broker.listener.name', name, `must be a listener name defined in listeners (${listeners.map((l) => l.name).join(', ')})`);
+      return found;
+    }
+    const protocol = this.getString('security.inter.broker.protocol').toUpperCase();
+    const found = listeners.find((l) => l.name === protocol);
+    if (found !== undefined) return found;
+    if (this.has('security.inter.broker.protocol')) {
+      throw new ConfigError('security.inter.broker.protocol', protocol, `needs a listener named ${protocol} in listeners (or set inter.broker.listener.name)`);
+    }
+    return listeners.find((l) => !l.securityProtocol.startsWith('SASL_')) ?? listeners[0];
+  }
+
+  /**
+   * The client listener the embedding API reports: the one named PLAINTEXT, else the first
+   * listener (CONTROLLER listeners are never served).
    */
   listener(): { host: string; port: number } {
-    return parseListener(pickListener(this.getList('listeners'), 'listeners'));
+    const l = primaryListener(this.listeners());
+    return { host: l.host, port: l.port };
   }
 
   advertisedListener(): { host: string; port: number } {
-    const adv = this.getList('advertised.listeners');
-    return adv.length > 0 ? parseListener(pickListener(adv, 'advertised.listeners')) : this.listener();
+    const primary = primaryListener(this.listeners());
+    const l = this.advertisedListeners().find((a) => a.name === primary.name) ?? primary;
+    return { host: l.host, port: l.port };
+  }
+
+  /** A listener-scoped setting: listener.name.<name>.<key> when set, else <key>. */
+  listenerSetting(listenerName: string, key: string): ConfigValue {
+    const values = this.listenerValues.get(listenerName.toUpperCase());
+    return values?.has(key) === true ? (values.get(key) as ConfigValue) : this.get(key);
+  }
+
+  /**
+   * The TLS settings of one listener (listener.name.<name>.ssl.* over ssl.*), as plain values for
+   * the network layer: what to read, not yet read.
+   */
+  sslSettings(listenerName: string): SslSettings {
+    const str = (key: string): string | null => {
+      const v = this.listenerSetting(listenerName, key);
+      return v === null || v === '' ? null : formatConfigValue(v);
+    };
+    const list = (key: string): string[] => {
+      const v = this.listenerSetting(listenerName, key);
+      return Array.isArray(v) ? v : v === null || v === '' ? [] : [String(v)];
+    };
+    return {
+      listenerName,
+      keystoreType: (str('ssl.keystore.type') ?? 'JKS').toUpperCase(),
+      keystoreLocation: str('ssl.keystore.location'),
+      keystorePassword: str('ssl.keystore.password'),
+      keystoreKey: str('ssl.keystore.key'),
+      keystoreCertificateChain: str('ssl.keystore.certificate.chain'),
+      keyPassword: str('ssl.key.password'),
+      truststoreType: (str('ssl.truststore.type') ?? 'JKS').toUpperCase(),
+      truststoreLocation: str('ssl.truststore.location'),
+      truststoreCertificates: str('ssl.truststore.certificates'),
+      clientAuth: (str('ssl.client.auth') ?? 'none') as SslSettings['clientAuth'],
+      enabledProtocols: list('ssl.enabled.protocols'),
+      cipherSuites: list('ssl.cipher.suites'),
+      endpointIdentification: str('ssl.endpoint.identification.algorithm') !== null,
+    };
+  }
+
+  /** Whether <key> or listener.name.<name>.<key> was given. */
+  hasListenerSetting(listenerName: string, key: string): boolean {
+    return this.listenerValues.get(listenerName.toUpperCase())?.has(key) === true || this.has(key);
   }
 
   /** The broker value behind a topic setting, following its synonyms in priority order. */
@@ -363,19 +569,16 @@ export function validateTopicConfigs(configs: Record<string, string | null>): vo
   }
 }
 
-function pickListener(uris: string[], key: string): string {
-  const name = (uri: string): string => uri.slice(0, Math.max(0, uri.indexOf('://'))).toUpperCase();
-  const chosen = uris.find((u) => name(u) === 'PLAINTEXT') ?? uris.find((u) => name(u) !== 'CONTROLLER');
-  if (chosen === undefined) throw new ConfigError(key, uris.join(','), 'needs a client listener, e.g. PLAINTEXT://localhost:9092');
-  if (/^(SSL|SASL_PLAINTEXT|SASL_SSL)$/.test(name(chosen))) {
-    throw new ConfigError(key, chosen, 'only PLAINTEXT listeners are supported (no TLS or SASL yet)');
-  }
+/** The listener named PLAINTEXT, else the first. */
+export function primaryListener(listeners: readonly ListenerSpec[]): ListenerSpec {
+  const chosen = listeners.find((l) => l.name === 'PLAINTEXT') ?? listeners.at(0);
+  if (chosen === undefined) throw new ConfigError('listeners', '', 'needs a client listener, e.g. PLAINTEXT://localhost:9092');
   return chosen;
 }
 
-export function parseListener(uri: string): { host: string; port: number } {
+export function parseListener(uri: string, key = 'listeners'): { host: string; port: number } {
   const m = /^[A-Za-z_][A-Za-z0-9_]*:\/\/(\[[0-9a-fA-F:]+\]|[^:\s/]*):(\d+)$/.exec(uri);
-  if (!m) throw new ConfigError('listeners', uri, 'must be NAME://host:port');
+  if (!m) throw new ConfigError(key, uri, 'must be NAME://host:port');
   const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1];
   return { host, port: Number(m[2]) };
 }

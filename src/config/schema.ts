@@ -80,6 +80,38 @@ function listenerList(v: ConfigValue): string | null {
   return null;
 }
 
+/** listener.security.protocol.map: NAME:PROTOCOL, comma-separated. */
+function protocolMap(v: ConfigValue): string | null {
+  if (v === null || v === '') return null;
+  if (typeof v !== 'string') return 'must be NAME:PROTOCOL pairs, comma-separated';
+  for (const raw of v.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*):(.*)$/.exec(entry);
+    if (!m) return `"${entry}" is not NAME:PROTOCOL`;
+    if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(m[2].trim().toUpperCase())) {
+      return `"${entry}": unknown security protocol ${m[2].trim()} (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)`;
+    }
+  }
+  return null;
+}
+
+/** Kafka's ACL authorizers (KRaft's and the ZooKeeper-era name), both served by Spool's ACL authorizer. */
+export const ACL_AUTHORIZER_CLASSES: readonly string[] = ['org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'kafka.security.authorizer.AclAuthorizer'];
+function authorizerClass(v: ConfigValue): string | null {
+  if (v === null || v === '' || (typeof v === 'string' && ACL_AUTHORIZER_CLASSES.includes(v.trim()))) return null;
+  return `authorizer ${String(v)} is not implemented by Spool yet; refusing to start without it (Spool serves Kafka's ACL authorizer, ${ACL_AUTHORIZER_CLASSES[0]}; leave it empty to run without authorization)`;
+}
+/** super.users: principals (Type:name), semicolon-separated. */
+function superUsers(v: ConfigValue): string | null {
+  if (v === null) return null;
+  for (const raw of String(v).split(';')) {
+    const p = raw.trim();
+    if (p !== '' && !/^[^:]+:.+$/.test(p)) return `"${p}" is not a principal (Type:name, e.g. User:admin)`;
+  }
+  return null;
+}
+
 /** spool.admin.listeners: nothing (off) or one http://host:port. */
 function adminListener(v: ConfigValue): string | null {
   if (v === null) return null;
@@ -120,8 +152,37 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('node.id', 'INT', 1, 'The node id of this broker; reported in Metadata as the leader of every partition.', atLeast(0)),
   broker('broker.id', 'INT', null, 'Older name of node.id; used when node.id is not set.', atLeast(0)),
   broker('cluster.id', 'STRING', null, 'Cluster id written to meta.properties; generated on first start when unset.'),
-  broker('listeners', 'LIST', ['PLAINTEXT://localhost:9092'], 'Listener URIs the broker binds, NAME://host:port. Only PLAINTEXT is supported.', listenerList),
-  broker('advertised.listeners', 'LIST', null, 'Listener URIs handed to clients in Metadata; defaults to listeners.', listenerList),
+  broker('listeners', 'LIST', ['PLAINTEXT://localhost:9092'], 'Listener URIs the broker binds, NAME://host:port, comma-separated; each name is unique and maps to a security protocol in listener.security.protocol.map (PLAINTEXT or SSL). An empty host binds every interface; port 0 picks a free port. A listener named CONTROLLER is a KRaft controller listener and is not bound.', listenerList),
+  broker('advertised.listeners', 'LIST', null, 'Listener URIs handed to clients in Metadata, FindCoordinator and DescribeCluster, by listener name: a client gets the address of the listener its request arrived on. A listener not named here advertises its own host and bound port.', listenerList),
+  broker('listener.security.protocol.map', 'STRING', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', 'Listener name to security protocol, NAME:PROTOCOL comma-separated. Every listener in listeners needs an entry.', protocolMap),
+  broker('inter.broker.listener.name', 'STRING', null, 'The listener other brokers connect to for replication and forwarded requests (its advertised address, TLS when it is SSL). Not together with security.inter.broker.protocol. Default: the listener named by security.inter.broker.protocol.'),
+  broker('security.inter.broker.protocol', 'STRING', 'PLAINTEXT', 'Security protocol between brokers, when inter.broker.listener.name is not set: the listener of that name is used.', oneOf('PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL')),
+  broker('ssl.keystore.type', 'STRING', 'JKS', 'Keystore format. PEM (ssl.keystore.location holding the private key and certificate chain, or ssl.keystore.key with ssl.keystore.certificate.chain) or PKCS12; JKS is not supported by Spool.', oneOf('JKS', 'PEM', 'PKCS12')),
+  broker('ssl.keystore.location', 'STRING', null, 'Keystore file: with PEM, a PKCS#8 private key followed by the certificate chain. Re-read without restart when it changes (see spool.ssl.reload.check.interval.ms).'),
+  { ...broker('ssl.keystore.password', 'PASSWORD', null, 'Password of a PKCS12 keystore (not used with PEM, as in Kafka).'), sensitive: true },
+  { ...broker('ssl.keystore.key', 'PASSWORD', null, 'PEM private key (PKCS#8), inline; with ssl.keystore.certificate.chain instead of ssl.keystore.location.'), sensitive: true },
+  { ...broker('ssl.keystore.certificate.chain', 'PASSWORD', null, 'PEM certificate chain, inline, leaf first.'), sensitive: true },
+  { ...broker('ssl.key.password', 'PASSWORD', null, 'Password of an encrypted PEM private key.'), sensitive: true },
+  broker('ssl.truststore.type', 'STRING', 'JKS', 'Truststore format: PEM (ssl.truststore.location or ssl.truststore.certificates); JKS and PKCS12 truststores are not supported by Spool.', oneOf('JKS', 'PEM', 'PKCS12')),
+  broker('ssl.truststore.location', 'STRING', null, 'Truststore file (PEM certificates): the CAs client certificates (ssl.client.auth) and, for an SSL inter-broker listener, other brokers\' certificates are verified against. Without one, the system CAs.'),
+  { ...broker('ssl.truststore.certificates', 'PASSWORD', null, 'Trusted certificates in PEM, inline.'), sensitive: true },
+  { ...broker('ssl.truststore.password', 'PASSWORD', null, 'Truststore password (not used with PEM).'), sensitive: true },
+  broker('ssl.client.auth', 'STRING', 'none', 'Client certificates on SSL listeners: required (a client without a certificate trusted by the truststore is refused), requested (asked for; a client without one connects as User:ANONYMOUS, one with an untrusted certificate is refused) or none. A verified certificate makes the principal User:<subject DN> (RFC 2253, as Kafka\'s ssl.principal.mapping.rules=DEFAULT).', oneOf('none', 'requested', 'required')),
+  broker('ssl.enabled.protocols', 'LIST', ['TLSv1.2', 'TLSv1.3'], 'TLS versions accepted.', oneOf('TLSv1.2', 'TLSv1.3')),
+  broker('ssl.protocol', 'STRING', 'TLSv1.3', 'Kafka\'s SSLContext protocol; Spool negotiates within ssl.enabled.protocols.'),
+  broker('ssl.cipher.suites', 'LIST', null, 'Cipher suites allowed (OpenSSL or IANA names as Node accepts them; TLSv1.3 suites start with TLS_). Empty: Node\'s defaults.'),
+  broker('ssl.endpoint.identification.algorithm', 'STRING', 'https', 'https: a broker connecting to another broker over SSL checks the certificate matches the host name; empty turns the check off.'),
+  broker('ssl.principal.mapping.rules', 'STRING', 'DEFAULT', 'How a client certificate\'s subject becomes the principal name; Spool supports DEFAULT only (the full RFC 2253 DN).', oneOf('DEFAULT')),
+  broker('spool.ssl.reload.check.interval.ms', 'LONG', 5000, 'How often each SSL listener checks its keystore and truststore files for changes; a change is loaded for new connections without restart (existing connections keep theirs). A file that fails to load is logged and the previous certificate stays. 0 turns the check off.', atLeast(0)),
+  broker('sasl.enabled.mechanisms', 'LIST', ['GSSAPI'], 'SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer (listener.name.<listener>.sasl.enabled.mechanisms overrides it per listener): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER. Kafka\'s default GSSAPI (Kerberos) is not implemented by Spool: set this on a SASL listener, or every handshake is refused with UNSUPPORTED_SASL_MECHANISM.', oneOf('GSSAPI', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER')),
+  { ...broker('sasl.jaas.config', 'PASSWORD', null, 'JAAS login configuration in Kafka\'s format. The broker reads the users of SASL/PLAIN from org.apache.kafka.common.security.plain.PlainLoginModule options user_<name>="<password>"; listener.name.<listener>.plain.sasl.jaas.config overrides it per listener (Kafka\'s usual form).'), sensitive: true },
+  broker('connections.max.reauth.ms', 'LONG', 0, 'KIP-368: when positive, the longest a SASL session lives (SaslAuthenticate v1+ tells the client, which re-authenticates before then); a connection whose session expired is closed on its next request other than a re-authentication. 0: sessions do not expire, except an OAUTHBEARER session, which ends when its token expires (as in Kafka).', atLeast(0)),
+  broker('sasl.oauthbearer.jwks.endpoint.url', 'STRING', null, 'OAUTHBEARER: where the JSON Web Key Set that signs access tokens is, a file:// or http(s):// URL; required when OAUTHBEARER is enabled (Spool never accepts unsecured tokens). Tokens signed RS256/RS384/RS512/ES256/ES384 by a key of the set are accepted; the set is read again after sasl.oauthbearer.jwks.endpoint.refresh.ms, or at once (at most every 10 s) for an unknown kid.'),
+  broker('sasl.oauthbearer.jwks.endpoint.refresh.ms', 'LONG', 3600000, 'OAUTHBEARER: how long a fetched JWKS is used before it is fetched again.', atLeast(0)),
+  broker('sasl.oauthbearer.expected.audience', 'LIST', null, 'OAUTHBEARER: when set, a token\'s aud claim must name one of these.'),
+  broker('sasl.oauthbearer.expected.issuer', 'STRING', null, 'OAUTHBEARER: when set, a token\'s iss claim must equal it.'),
+  broker('sasl.oauthbearer.sub.claim.name', 'STRING', 'sub', 'OAUTHBEARER: the claim whose value is the principal name (User:<value>).'),
+  broker('sasl.oauthbearer.clock.skew.seconds', 'INT', 30, 'OAUTHBEARER: clock difference allowed when checking exp, nbf and iat.', atLeast(0)),
   broker('log.dirs', 'LIST', null, 'Directories holding partition data; Spool uses the first one. Defaults to log.dir.'),
   broker('log.dir', 'STRING', './data', 'Data directory used when log.dirs is not set.'),
   broker('num.partitions', 'INT', 1, 'Default partition count of auto-created topics and CreateTopics with numPartitions -1.', atLeast(1)),
@@ -137,6 +198,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('max.connections.per.ip', 'INT', INT_MAX, 'Connections one client address may have open at once; a new one beyond it is closed at once. Can be 0 when max.connections.per.ip.overrides names the addresses allowed.', atLeast(0)),
   broker('max.connections.per.ip.overrides', 'STRING', '', 'Per address or host name limits overriding max.connections.per.ip, e.g. "hostName:100,127.0.0.1:200". Host names are resolved when the broker starts.', connectionOverrides),
   broker('fetch.max.bytes', 'INT', 57671680, 'Largest total size of a Fetch response.', atLeast(1024)),
+  broker('max.incremental.fetch.session.cache.slots', 'INT', 1000, 'The maximum number of incremental fetch sessions (KIP-227) the broker keeps. A full fetch that finds no free slot, and no session it may evict, is served without a session.', atLeast(0)),
   broker('log.segment.bytes', 'INT', 1073741824, 'Maximum size of a segment file.', atLeast(14), false),
   broker('log.roll.ms', 'LONG', null, 'Roll a new segment after this many ms; falls back to log.roll.hours.', atLeast(1), false),
   broker('log.roll.hours', 'INT', 168, 'Roll a new segment after this many hours.', atLeast(1)),
@@ -183,6 +245,23 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('group.max.session.timeout.ms', 'INT', 1800000, 'Largest session.timeout.ms a group member may ask for.', atLeast(0)),
   broker('group.initial.rebalance.delay.ms', 'INT', 3000, 'Time the coordinator waits for more members before the first rebalance of an empty group.', atLeast(0)),
   broker('group.max.size', 'INT', INT_MAX, 'Maximum members of one consumer group.', atLeast(1)),
+  broker('group.coordinator.rebalance.protocols', 'LIST', ['classic', 'consumer'], 'Group protocols the group coordinator serves: classic (JoinGroup/SyncGroup) and consumer (KIP-848 ConsumerGroupHeartbeat). Without consumer, ConsumerGroupHeartbeat answers UNSUPPORTED_VERSION.'),
+  broker('group.consumer.assignors', 'LIST', ['org.apache.kafka.coordinator.group.assignor.UniformAssignor', 'org.apache.kafka.coordinator.group.assignor.RangeAssignor'], 'Server-side assignors of consumer-protocol groups, by Kafka class name or short name (uniform, range); the first is used unless the members ask for another (group.remote.assignor).'),
+  broker('group.consumer.session.timeout.ms', 'INT', 45000, 'A consumer-protocol group member that sends no heartbeat for this long is removed from its group.', atLeast(1)),
+  broker('group.consumer.heartbeat.interval.ms', 'INT', 5000, 'Heartbeat interval the coordinator gives consumer-protocol group members.', atLeast(1)),
+  broker('group.consumer.max.size', 'INT', INT_MAX, 'Maximum members of one consumer-protocol group (GROUP_MAX_SIZE_REACHED beyond).', atLeast(1)),
+  broker('group.share.session.timeout.ms', 'INT', 45000, 'A share group member that sends no ShareGroupHeartbeat for this long is removed from its group (its acquired records are released).', atLeast(1)),
+  broker('group.share.heartbeat.interval.ms', 'INT', 5000, 'Heartbeat interval the coordinator gives share group members.', atLeast(1)),
+  broker('group.share.max.size', 'INT', 200, 'Maximum members of one share group (GROUP_MAX_SIZE_REACHED beyond).', atLeast(1)),
+  broker('group.share.record.lock.duration.ms', 'INT', 30000, 'How long a record acquired by a share group member stays locked to it; unacknowledged when the lock expires, it is delivered again (or archived at the delivery count limit).', atLeast(1000)),
+  broker('group.share.delivery.count.limit', 'INT', 5, 'Delivery attempts of a record to a share group before it is archived instead of being made available again.', between(2, 10)),
+  broker('group.share.partition.max.record.locks', 'INT', 2000, 'Records in flight (acquired or awaiting the share-partition start offset) per share-partition; fetches acquire nothing beyond it.', between(100, 10000)),
+  broker('group.share.max.share.sessions', 'INT', 2000, 'Share sessions this broker keeps (SHARE_SESSION_LIMIT_REACHED beyond).', atLeast(1)),
+  broker('share.coordinator.state.topic.num.partitions', 'INT', 50, 'Partitions of __share_group_state (should not change after deployment).', atLeast(1)),
+  broker('share.coordinator.state.topic.replication.factor', 'SHORT', 3, 'Replication factor of __share_group_state (a single node creates it with one replica).', atLeast(1)),
+  broker('share.coordinator.state.topic.min.isr', 'SHORT', 2, 'min.insync.replicas of __share_group_state (capped at its replication factor).', atLeast(1)),
+  broker('share.coordinator.state.topic.segment.bytes', 'INT', 104857600, 'Segment size of __share_group_state.', atLeast(1)),
+  broker('share.coordinator.write.timeout.ms', 'INT', 5000, 'How long a write of share-partition state waits for the replicas of __share_group_state.', atLeast(1)),
   broker('transactional.id.expiration.ms', 'INT', 604800000, 'A transactional id with no transaction for this many ms is forgotten (its producer id and epoch).', atLeast(1)),
   broker('transaction.max.timeout.ms', 'INT', 900000, 'Largest transaction.timeout.ms a producer may ask for (InitProducerId answers INVALID_TRANSACTION_TIMEOUT above it).', atLeast(1)),
   broker('transaction.state.log.num.partitions', 'INT', 50, 'Partitions of __transaction_state.', atLeast(1)),
@@ -207,12 +286,16 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('spool.etcd.prefix', 'STRING', 'spool', 'Name of this cluster in etcd: every key lives under /spool/<prefix>/, so several clusters can share one etcd.', (v) => (v === null || (typeof v === 'string' && /^[A-Za-z0-9._-]+$/.test(v)) ? null : 'must be non-empty ASCII letters, digits, ".", "_" or "-"')),
   broker('spool.etcd.request.timeout.ms', 'INT', 15000, 'How long a metadata write waits for etcd, and then for this broker to apply the change it made, before failing with REQUEST_TIMED_OUT.', atLeast(100)),
   broker('spool.engine', 'STRING', 'auto', 'Storage engine: native (Rust addon), ts (pure TypeScript) or auto (native, falling back to ts).', oneOf('native', 'ts', 'auto')),
+  broker('spool.log.max.open.segment.files', 'INT', 1024, 'File descriptors the .log files of sealed (non-active) segments may hold open at once, process-wide. A sealed segment opens its .log on the first read after it was closed and keeps no index file open (its indexes are in memory); past this bound the least recently used idle ones are closed. A file that a Fetch response is still being sent from stays open until the send ends (at most file.delete.delay.ms, or 10 s). Active segments are not counted.', atLeast(1)),
   broker('spool.connection.max.inflight.bytes', 'LONG', 134217728, 'Request bytes a connection may have in flight before the broker stops reading it.', atLeast(1)),
   broker('spool.fetch.purgatory.max.requests', 'INT', 10000, 'Fetch requests that may wait for data at once; beyond it they are answered immediately.', atLeast(0)),
   broker('spool.produce.purgatory.max.requests', 'INT', 10000, 'acks=all produce and coordinator writes that may wait for replication at once; beyond it they fail with REQUEST_TIMED_OUT.', atLeast(1)),
   broker('spool.admin.listeners', 'LIST', ['http://127.0.0.1:9644'], 'The admin HTTP plane (Prometheus /metrics, /v1/status probes, the REST admin API with its OpenAPI document at /openapi.json, the web console): one http://host:port URL. Empty turns it off; port 0 picks a free port.', adminListener),
   { ...broker('spool.admin.token', 'PASSWORD', null, 'Bearer token every admin API mutation (POST, PATCH, PUT, DELETE) must carry (Authorization: Bearer <token>). Without it, mutations are allowed only when spool.admin.listeners is a loopback address; on any other address they are refused with 403.'), sensitive: true },
   broker('spool.admin.search.max.bytes', 'LONG', 1073741824, 'Largest maxBytes a record search of the admin API (GET /v1/topics/{topic}/search) may scan.', atLeast(1)),
+  broker('authorizer.class.name', 'STRING', '', 'The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer, its ZooKeeper-era name) turns on ACLs (kafka-acls, CreateAcls/DescribeAcls/DeleteAcls), checked on every request as Kafka does; ACLs live in the metadata store (the data dir, or etcd for a cluster). Empty: no authorization, every request is allowed. Any other class is refused at start (fail closed).', authorizerClass),
+  broker('super.users', 'STRING', null, 'Principals allowed every operation whatever the ACLs say, semicolon-separated (User:admin;User:broker). In a cluster, the principal brokers connect to each other as (User:ANONYMOUS on a PLAINTEXT inter-broker listener) needs to be one, or to have CLUSTER_ACTION on the cluster, for replication and transaction markers, as in Kafka.', superUsers),
+  broker('allow.everyone.if.no.acl.found', 'BOOLEAN', false, 'With an authorizer: a resource that has no ACL at all is open to every principal (false: denied unless an ACL allows it).'),
 ];
 
 function topic(

@@ -1,10 +1,13 @@
 // protocol/ room: the one table of APIs the broker speaks. Adding an API is adding a line here
 // (plus its messages/<api>.ts declaration).
 import type { AnyMessageSchema, Infer, InferInput } from '../schema.js';
+import { CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse, DescribeAclsRequest, DescribeAclsResponse } from './acls.js';
 import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './add-offsets-to-txn.js';
 import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './add-partitions-to-txn.js';
 import { AlterConfigsRequest, AlterConfigsResponse } from './alter-configs.js';
 import { ApiVersionsRequest, ApiVersionsResponse } from './api-versions.js';
+import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './consumer-group-describe.js';
+import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './consumer-group-heartbeat.js';
 import { CreatePartitionsRequest, CreatePartitionsResponse } from './create-partitions.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from './create-topics.js';
 import { DeleteGroupsRequest, DeleteGroupsResponse } from './delete-groups.js';
@@ -35,6 +38,24 @@ import { OffsetFetchRequest, OffsetFetchResponse } from './offset-fetch.js';
 import { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from './offset-for-leader-epoch.js';
 import { ProduceRequest, ProduceResponse } from './produce.js';
 import { SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse } from './sasl.js';
+import {
+  AlterUserScramCredentialsRequest,
+  AlterUserScramCredentialsResponse,
+  DescribeUserScramCredentialsRequest,
+  DescribeUserScramCredentialsResponse,
+} from './scram-credentials.js';
+import { ShareAcknowledgeRequest, ShareAcknowledgeResponse } from './share-acknowledge.js';
+import { ShareFetchRequest, ShareFetchResponse } from './share-fetch.js';
+import { ShareGroupDescribeRequest, ShareGroupDescribeResponse } from './share-group-describe.js';
+import { ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse } from './share-group-heartbeat.js';
+import {
+  AlterShareGroupOffsetsRequest,
+  AlterShareGroupOffsetsResponse,
+  DeleteShareGroupOffsetsRequest,
+  DeleteShareGroupOffsetsResponse,
+  DescribeShareGroupOffsetsRequest,
+  DescribeShareGroupOffsetsResponse,
+} from './share-group-offsets.js';
 import { SyncGroupRequest, SyncGroupResponse } from './sync-group.js';
 import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './txn-offset-commit.js';
 import { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './write-txn-markers.js';
@@ -105,6 +126,11 @@ export const apis = {
   DescribeConfigs: api(DescribeConfigsRequest, DescribeConfigsResponse),
   AlterConfigs: api(AlterConfigsRequest, AlterConfigsResponse),
   SaslAuthenticate: api(SaslAuthenticateRequest, SaslAuthenticateResponse),
+  DescribeUserScramCredentials: api(DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse),
+  AlterUserScramCredentials: api(AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse),
+  DescribeAcls: api(DescribeAclsRequest, DescribeAclsResponse),
+  CreateAcls: api(CreateAclsRequest, CreateAclsResponse),
+  DeleteAcls: api(DeleteAclsRequest, DeleteAclsResponse),
   CreatePartitions: api(CreatePartitionsRequest, CreatePartitionsResponse),
   DeleteGroups: api(DeleteGroupsRequest, DeleteGroupsResponse),
   IncrementalAlterConfigs: api(IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
@@ -115,6 +141,15 @@ export const apis = {
   DescribeProducers: api(DescribeProducersRequest, DescribeProducersResponse),
   DescribeTransactions: api(DescribeTransactionsRequest, DescribeTransactionsResponse),
   ListTransactions: api(ListTransactionsRequest, ListTransactionsResponse),
+  ConsumerGroupHeartbeat: api(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+  ConsumerGroupDescribe: api(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
+  ShareGroupHeartbeat: api(ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse),
+  ShareGroupDescribe: api(ShareGroupDescribeRequest, ShareGroupDescribeResponse),
+  ShareFetch: api(ShareFetchRequest, ShareFetchResponse),
+  ShareAcknowledge: api(ShareAcknowledgeRequest, ShareAcknowledgeResponse),
+  DescribeShareGroupOffsets: api(DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse),
+  AlterShareGroupOffsets: api(AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse),
+  DeleteShareGroupOffsets: api(DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse),
 } as const;
 
 type Entry = (typeof apis)[keyof typeof apis];
