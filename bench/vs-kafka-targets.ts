@@ -16,6 +16,8 @@ export interface Target {
   name: TargetName;
   host: string;
   port: number;
+  /** Port of the SSL listener, when started with one (bench/tls.ts). */
+  sslPort?: number;
   /** Wall time from spawn to the listener accepting, ms. */
   startMs: number;
   cpuSeconds: () => number;
@@ -116,18 +118,25 @@ export async function startSpool(engine: 'native' | 'ts'): Promise<Target> {
   return launch(engine === 'native' ? 'spool-native' : 'spool-ts', process.execPath, args, dir, port, dir, 200);
 }
 
-export async function startKafka(): Promise<Target> {
+export interface KafkaOptions {
+  /** Adds an SSL listener with this PEM keystore file (private key, then the certificate chain). */
+  sslKeystorePem?: string;
+}
+
+export async function startKafka(options: KafkaOptions = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'spool-vs-kafka-kafka-'));
   const port = await freePort();
   const controllerPort = await freePort();
+  const sslPort = options.sslKeystorePem === undefined ? undefined : await freePort();
+  const ssl = sslPort === undefined ? '' : `,SSL://127.0.0.1:${sslPort}`;
   const props: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': '1',
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${ssl}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${ssl}`,
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': join(dir, 'kafka-logs'),
     'num.partitions': '1',
@@ -138,6 +147,11 @@ export async function startKafka(): Promise<Target> {
     'share.coordinator.state.topic.min.isr': '1',
     'group.initial.rebalance.delay.ms': '0',
   };
+  if (options.sslKeystorePem !== undefined) {
+    // An unencrypted PKCS#8 key needs no ssl.key.password (DefaultSslEngineFactory's PEM store).
+    props['ssl.keystore.type'] = 'PEM';
+    props['ssl.keystore.location'] = options.sslKeystorePem;
+  }
   // Extra broker settings for experiments (comma list of key=value), e.g.
   // SPOOL_BENCH_KAFKA_CONFIG=log.index.size.max.bytes=1048576 (see docs/benchmarks.md, 1,000 partitions).
   for (const kv of (process.env.SPOOL_BENCH_KAFKA_CONFIG ?? '').split(',').filter((x) => x !== '')) {
@@ -154,7 +168,8 @@ export async function startKafka(): Promise<Target> {
     throw new Error(`kafka-storage format failed (jars in ${kafkaJarsDir}):\n${format.output}`);
   }
   const args = [...kafkaBrokerJvm(['-Xmx1G', '-Xms1G']), `-Dkafka.logs.dir=${join(dir, 'app-logs')}`, 'kafka.Kafka', propsFile];
-  return launch('kafka', 'java', args, dir, port, dir, 1500);
+  const target = await launch('kafka', 'java', args, dir, port, dir, 1500);
+  return sslPort === undefined ? target : { ...target, sslPort };
 }
 
 export function startTarget(name: TargetName): Promise<Target> {

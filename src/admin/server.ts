@@ -63,8 +63,17 @@ export class AdminServer {
         `${LISTENERS} is not a loopback address and spool.admin.token is not set: admin API mutations are refused with 403 (set spool.admin.token to allow them)`,
       );
     }
+    // With an authorizer the admin routes would bypass the ACLs the Kafka listeners enforce: every
+    // REST route (reads included; the status probes and /metrics excepted) then needs the token.
+    const readsGuarded = config.getString('authorizer.class.name') !== '';
+    if (readsGuarded && token === '') {
+      logger.warn(
+        { listener: uris[0] },
+        'authorizer.class.name is set and spool.admin.token is not: the admin REST API is refused with 403 (set spool.admin.token to use it)',
+      );
+    }
     const metrics = new BrokerMetrics(target);
-    const app = await buildApp({ target, metrics, config, logger: logger.child({ room: 'admin' }) }, token, mutationsOpen);
+    const app = await buildApp({ target, metrics, config, logger: logger.child({ room: 'admin' }) }, token, mutationsOpen && !readsGuarded, readsGuarded);
     try {
       await app.listen({ host: listener.host, port: listener.port });
     } catch (err) {
@@ -93,7 +102,12 @@ export class AdminServer {
   }
 }
 
-async function buildApp(deps: AdminDeps, token: string, mutationsOpen: boolean): Promise<FastifyInstance> {
+/** A REST route the token guards when reads are guarded (not the probes, /metrics or the console's files). */
+function isGuardedRead(url: string): boolean {
+  return url.startsWith('/v1/') && !url.startsWith('/v1/status/');
+}
+
+async function buildApp(deps: AdminDeps, token: string, mutationsOpen: boolean, readsGuarded: boolean): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, forceCloseConnections: true });
   await app.register(swagger, {
     openapi: {
@@ -104,13 +118,18 @@ async function buildApp(deps: AdminDeps, token: string, mutationsOpen: boolean):
   });
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!MUTATIONS.has(request.method)) return;
+    const mutation = MUTATIONS.has(request.method);
+    // The matched route's pattern, not the raw URL (percent-encoding cannot slip past it).
+    if (!mutation && !(readsGuarded && isGuardedRead(request.routeOptions.url ?? request.url))) return;
     if (token !== '') {
       const header = request.headers.authorization ?? '';
       const given = header.startsWith('Bearer ') ? header.slice(7) : '';
       if (!sameToken(given, token)) {
-        await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'This mutation needs Authorization: Bearer <spool.admin.token>' });
+        const what = mutation ? 'This mutation' : 'With authorizer.class.name set, this request';
+        await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'Unauthorized', message: `${what} needs Authorization: Bearer <spool.admin.token>` });
       }
+    } else if (readsGuarded) {
+      await reply.code(403).send({ error: 'Forbidden', message: 'The admin API is refused: authorizer.class.name is set and spool.admin.token is not' });
     } else if (!mutationsOpen) {
       await reply.code(403).send({ error: 'Forbidden', message: 'Admin mutations are refused: spool.admin.listeners is not a loopback address and spool.admin.token is not set' });
     }

@@ -66,6 +66,45 @@ t.test('spool.admin.token: every mutation needs the bearer token, reads do not',
   t.equal(described?.sensitive, true);
 });
 
+t.test('with an authorizer, every REST route needs the token (the admin plane does not bypass ACLs)', async (t) => {
+  const data = tempDir('spool-admin-');
+  const b = await startBroker({
+    dataDir: data.dir, port: 0, host: '127.0.0.1', engine: 'ts',
+    config: {
+      'spool.admin.listeners': 'http://127.0.0.1:0',
+      'spool.admin.token': 's3cret',
+      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'super.users': 'User:ANONYMOUS',
+    },
+  });
+  t.teardown(async () => {
+    await b.stop();
+    data.cleanup();
+  });
+  t.ok(await b.broker.createTopic('acl-guarded', 1));
+  const base = `http://127.0.0.1:${b.broker.adminAddress?.port ?? 0}`;
+  t.equal((await fetch(`${base}/v1/topics/acl-guarded`)).status, 401, 'a read without the token is refused');
+  t.equal((await fetch(`${base}/v1/topics/acl-guarded/partitions/0/records`)).status, 401, 'and so is reading records');
+  t.equal((await fetch(`${base}/v1/topics/acl-guarded`, { headers: { authorization: 'Bearer s3cret' } })).status, 200, 'with the token it is served');
+  t.equal((await fetch(`${base}/v1/status/live`)).status, 200, 'the probes stay open');
+  t.equal((await fetch(`${base}/metrics`)).status, 200, 'and /metrics');
+
+  const noToken = tempDir('spool-admin-');
+  const c = await startBroker({
+    dataDir: noToken.dir, port: 0, host: '127.0.0.1', engine: 'ts',
+    config: { 'spool.admin.listeners': 'http://127.0.0.1:0', 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' },
+  });
+  t.teardown(async () => {
+    await c.stop();
+    noToken.cleanup();
+  });
+  const cBase = `http://127.0.0.1:${c.broker.adminAddress?.port ?? 0}`;
+  const refused = await fetch(`${cBase}/v1/topics`);
+  t.equal(refused.status, 403, 'no token: the REST API is refused even on loopback');
+  t.match(((await refused.json()) as { message: string }).message, /authorizer\.class\.name/);
+  t.equal((await post(`${cBase}/v1/topics`, { name: 'x' })).status, 403, 'mutations too');
+});
+
 t.test('a non-loopback listener without a token refuses mutations with 403 and warns at start', async (t) => {
   const data = tempDir('spool-admin-');
   const { logger, lines } = capturingLogger();
