@@ -15,6 +15,16 @@ import {
   type AclAuthorizer,
   type Requester,
 } from '../security/authorizer/index.js';
+import { principalToString } from '../security/index.js';
+import {
+  INITIAL_EPOCH,
+  INVALID_SESSION_ID,
+  claimFetchSession,
+  existingFetchSessionCache,
+  setFetchAuthorization,
+  type FetchAuthorization,
+  type FetchPartition,
+} from './fetch-sessions.js';
 import type { ApiServices } from './services.js';
 import type { ApiRegistration, Handler, RequestContext } from './types.js';
 
@@ -63,11 +73,24 @@ function configResource(resourceType: number, name: string): { type: ResourceTyp
   return { type: ResourceType.CLUSTER, name: CLUSTER_NAME, error: CLUSTER_FAILED };
 }
 
+/**
+ * Whether a partition's records hold a transactional batch. Records that do not parse count as
+ * not transactional: the handler's validation refuses them for that partition (CORRUPT_MESSAGE,
+ * INVALID_RECORD), so the request is not failed as a whole here.
+ */
+function isTransactionalBatch(records: Buffer): boolean {
+  try {
+    return batchHeaders(records).some((h) => h.isTransactional);
+  } catch {
+    return false;
+  }
+}
+
 /** True when any batch of the request is transactional (Kafka's RequestUtils.hasTransactionalRecords). */
 function hasTransactionalRecords(req: RequestOf<'Produce'>): boolean {
   for (const t of req.topicData) {
     for (const p of t.partitionData) {
-      if (p.records !== null && p.records.length > 0 && batchHeaders(p.records).some((h) => h.isTransactional)) return true;
+      if (p.records !== null && p.records.length > 0 && isTransactionalBatch(p.records)) return true;
     }
   }
   return false;
@@ -111,29 +134,50 @@ const RULES = new Map<number, AnyRule>([
   }),
 
   rule('Fetch', async (req, a, next) => {
+    // Kafka authorizes every partition of the fetch context, on every fetch: for an incremental
+    // fetch that is the whole session, not only the partitions the request names. The session code
+    // (fetch-sessions.ts) asks `mayRead` for each, reads only the allowed ones and lists the others
+    // in `refused`; a session serves only the principal that opened it.
     const byId = a.apiVersion >= 13;
     const replicaId = a.apiVersion >= 15 ? req.replicaState.replicaId : req.replicaId;
-    const nameOf = (t: { topic: string; topicId: string }): string | undefined => (byId ? a.services.metadata.topicById(t.topicId)?.name : t.topic);
-    let isAllowed: (t: { topic: string; topicId: string }) => boolean;
+    let mayRead: (p: FetchPartition) => boolean;
     if (replicaId >= 0) {
       // A follower needs CLUSTER_ACTION on the cluster for every partition.
       const cluster = a.cluster(AclOperation.CLUSTER_ACTION);
-      isAllowed = () => cluster;
+      mayRead = () => cluster;
     } else {
-      const allowed = a.allowedNames(AclOperation.READ, ResourceType.TOPIC, req.topics.flatMap((t) => nameOf(t) ?? []));
-      isAllowed = (t) => {
-        const name = nameOf(t);
-        return name === undefined || allowed.has(name);
+      const decided = new Map<string, boolean>();
+      mayRead = (p) => {
+        // A topic id this broker does not know is the handler's to answer (UNKNOWN_TOPIC_ID).
+        const name = byId ? a.services.metadata.topicById(p.topicId)?.name : p.topic;
+        if (name === undefined) return true;
+        let ok = decided.get(name);
+        if (ok === undefined) {
+          ok = a.allowed(AclOperation.READ, ResourceType.TOPIC, name);
+          decided.set(name, ok);
+        }
+        return ok;
       };
     }
-    const refused = req.topics.filter((t) => !isAllowed(t));
-    if (refused.length === 0) return next(req);
-    const kept = req.topics.filter(isAllowed);
-    const res: ResponseOf<'Fetch'> = kept.length > 0 ? await next({ ...req, topics: kept }) : { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses: [] };
-    const refusedResponses = refused.map((t) => ({
-      topic: t.topic,
-      topicId: t.topicId,
-      partitions: t.partitions.map((p) => ({
+    const auth: FetchAuthorization = { principal: principalToString(a.requester.principal), mayRead, refused: [] };
+    setFetchAuthorization(req, auth);
+    const res = await next(req);
+    const sessionId = res.sessionId ?? INVALID_SESSION_ID;
+    if (req.sessionEpoch === INITIAL_EPOCH && sessionId !== INVALID_SESSION_ID) {
+      // A session this fetch opened: its opener's, refused partitions included (answered below).
+      const cache = existingFetchSessionCache(a.services);
+      if (cache !== undefined) claimFetchSession(cache, sessionId, auth.principal, auth.refused, Date.now());
+    }
+    if (auth.refused.length === 0) return res;
+    const refusedTopics: ResponseOf<'Fetch'>['responses'] = [];
+    let last: string | undefined;
+    for (const p of auth.refused) {
+      const key = `${p.topic}\u0000${p.topicId}`;
+      if (key !== last || refusedTopics.length === 0) {
+        refusedTopics.push({ topic: p.topic, topicId: p.topicId === '' ? ZERO_UUID : p.topicId, partitions: [] });
+        last = key;
+      }
+      refusedTopics[refusedTopics.length - 1]?.partitions.push({
         partitionIndex: p.partition,
         errorCode: TOPIC_FAILED,
         highWatermark: -1,
@@ -142,9 +186,9 @@ const RULES = new Map<number, AnyRule>([
         abortedTransactions: null,
         preferredReadReplica: -1,
         records: null,
-      })),
-    }));
-    return { ...res, responses: [...res.responses, ...refusedResponses] };
+      });
+    }
+    return { ...res, responses: [...res.responses, ...refusedTopics] };
   }),
 
   rule('ListOffsets', async (req, a, next) => {
@@ -195,7 +239,10 @@ const RULES = new Map<number, AnyRule>([
       return withOps({ ...res, topics: res.topics.filter((t) => t.name !== null && allowed.has(t.name)) });
     }
     const wanted = req.topics ?? [];
-    const nameOf = (t: { name: string | null; topicId: string }): string | undefined => t.name ?? metadata.topicById(t.topicId)?.name;
+    // By topic id exactly when the handler (metadata.ts) looks the topic up by id: a null name, or
+    // an empty one with a non-zero id (the Java consumer's KIP-848 regex subscriptions).
+    const byId = (t: { name: string | null; topicId: string }): boolean => t.name === null || (t.name === '' && t.topicId !== ZERO_UUID);
+    const nameOf = (t: { name: string | null; topicId: string }): string | undefined => (byId(t) ? metadata.topicById(t.topicId)?.name : (t.name ?? undefined));
     const allowed = a.allowedNames(AclOperation.DESCRIBE, ResourceType.TOPIC, wanted.flatMap((t) => nameOf(t) ?? []));
     const refused: Array<ResponseOf<'Metadata'>['topics'][number]> = [];
     const kept: typeof wanted = [];
@@ -207,8 +254,8 @@ const RULES = new Map<number, AnyRule>([
         kept.push(t); // an unknown topic id: UNKNOWN_TOPIC_ID from the handler
       } else if (!allowed.has(name)) {
         // Names stay hidden behind the error; a topic id is not sensitive and is echoed back.
-        refused.push(t.name === null ? { errorCode: TOPIC_FAILED, name: null, topicId: t.topicId, isInternal: false, partitions: [] } : { errorCode: TOPIC_FAILED, name, topicId: ZERO_UUID, isInternal: false, partitions: [] });
-      } else if (autoCreate && metadata.topic(name) === undefined) {
+        refused.push(byId(t) ? { errorCode: TOPIC_FAILED, name: null, topicId: t.topicId, isInternal: false, partitions: [] } : { errorCode: TOPIC_FAILED, name, topicId: ZERO_UUID, isInternal: false, partitions: [] });
+      } else if (!byId(t) && autoCreate && metadata.topic(name) === undefined) {
         // Auto-creation needs CREATE on the cluster or on the topic.
         mayCreateAll ??= a.cluster(AclOperation.CREATE, false);
         if (mayCreateAll || a.allowed(AclOperation.CREATE, ResourceType.TOPIC, name)) kept.push(t);
@@ -493,7 +540,8 @@ const RULES = new Map<number, AnyRule>([
   ),
 
   rule('WriteTxnMarkers', (req, a, next) => {
-    if (a.cluster(AclOperation.ALTER, false) || a.cluster(AclOperation.CLUSTER_ACTION)) return next(req);
+    // CLUSTER_ACTION only (brokers' transaction coordinators send it); ALTER on the cluster is not enough.
+    if (a.cluster(AclOperation.CLUSTER_ACTION)) return next(req);
     return {
       markers: req.markers.map((m) => ({
         producerId: m.producerId,
@@ -582,6 +630,68 @@ const RULES = new Map<number, AnyRule>([
       topics: [],
     }));
     return { ...res, transactionStates: inRequestOrder([...states, ...refusedStates], (s) => s.transactionalId, req.transactionalIds) };
+  }),
+
+  // Share group offsets (KIP-932), as KafkaApis checks them: DESCRIBE on group and topics to
+  // describe, READ on both to alter, DELETE on the group and READ on the topics to delete.
+  rule('DescribeShareGroupOffsets', async (req, a, next) => {
+    type Group = ResponseOf<'DescribeShareGroupOffsets'>['groups'][number];
+    const refusedGroups = new Set(req.groups.filter((g) => !a.allowed(AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId)).map((g) => g.groupId));
+    const allowedTopics = a.allowedNames(
+      AclOperation.DESCRIBE,
+      ResourceType.TOPIC,
+      req.groups.flatMap((g) => (refusedGroups.has(g.groupId) ? [] : (g.topics ?? []).map((t) => t.topicName))),
+    );
+    const kept = req.groups
+      .filter((g) => !refusedGroups.has(g.groupId))
+      .map((g) => ({ ...g, topics: g.topics === null ? null : g.topics.filter((t) => allowedTopics.has(t.topicName)) }));
+    const res: ResponseOf<'DescribeShareGroupOffsets'> = kept.length > 0 ? await next({ ...req, groups: kept }) : { throttleTimeMs: 0, groups: [] };
+    const asked = new Map(req.groups.map((g) => [g.groupId, g.topics]));
+    const groups: Group[] = res.groups.map((g) => {
+      const wanted = asked.get(g.groupId) ?? null;
+      if (g.errorCode !== ErrorCode.NONE) return g;
+      if (wanted === null) {
+        // All the group's topics: only those the principal may describe, without a log line.
+        const visible = a.allowedNames(AclOperation.DESCRIBE, ResourceType.TOPIC, g.topics.map((t) => t.topicName), false);
+        return { ...g, topics: g.topics.filter((t) => visible.has(t.topicName)) };
+      }
+      const refused = wanted
+        .filter((t) => !allowedTopics.has(t.topicName))
+        .map((t) => ({
+          topicName: t.topicName,
+          topicId: ZERO_UUID,
+          partitions: t.partitions.map((partitionIndex) => ({ partitionIndex, startOffset: -1, leaderEpoch: -1, lag: -1, errorCode: TOPIC_FAILED, errorMessage: null })),
+        }));
+      return { ...g, topics: [...g.topics, ...refused] };
+    });
+    for (const groupId of refusedGroups) groups.push({ groupId, topics: [], errorCode: GROUP_FAILED, errorMessage: null });
+    return { ...res, groups: inRequestOrder(groups, (g) => g.groupId, req.groups.map((g) => g.groupId)) };
+  }),
+
+  rule('AlterShareGroupOffsets', async (req, a, next) => {
+    if (!a.allowed(AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: GROUP_FAILED, errorMessage: null, responses: [] };
+    const allowed = a.allowedNames(AclOperation.READ, ResourceType.TOPIC, req.topics.map((t) => t.topicName));
+    const refused = req.topics.filter((t) => !allowed.has(t.topicName));
+    if (refused.length === 0) return next(req);
+    const kept = req.topics.filter((t) => allowed.has(t.topicName));
+    const res: ResponseOf<'AlterShareGroupOffsets'> = kept.length > 0 ? await next({ ...req, topics: kept }) : { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses: [] };
+    const refusedTopics = refused.map((t) => ({
+      topicName: t.topicName,
+      topicId: ZERO_UUID,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_FAILED, errorMessage: null })),
+    }));
+    return { ...res, responses: [...res.responses, ...refusedTopics] };
+  }),
+
+  rule('DeleteShareGroupOffsets', async (req, a, next) => {
+    if (!a.allowed(AclOperation.DELETE, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: GROUP_FAILED, errorMessage: null, responses: [] };
+    const allowed = a.allowedNames(AclOperation.READ, ResourceType.TOPIC, req.topics.map((t) => t.topicName));
+    const refused = req.topics.filter((t) => !allowed.has(t.topicName));
+    if (refused.length === 0) return next(req);
+    const kept = req.topics.filter((t) => allowed.has(t.topicName));
+    const res: ResponseOf<'DeleteShareGroupOffsets'> = kept.length > 0 ? await next({ ...req, topics: kept }) : { throttleTimeMs: 0, errorCode: 0, errorMessage: null, responses: [] };
+    const refusedTopics = refused.map((t) => ({ topicName: t.topicName, topicId: ZERO_UUID, errorCode: TOPIC_FAILED, errorMessage: null }));
+    return { ...res, responses: [...res.responses, ...refusedTopics] };
   }),
 
   rule('ListTransactions', async (req, a, next) => {
@@ -676,15 +786,43 @@ const groupHeartbeatRule: AnyRule = (req, a, next) => {
   return next(req);
 };
 
-/** ConsumerGroupDescribe and ShareGroupDescribe: DESCRIBE on each group. */
+/** What the describe rules read of a described group (ConsumerGroupDescribe, ShareGroupDescribe). */
+interface DescribedGroupView {
+  groupId: string;
+  errorCode: number;
+  members?: Array<{ assignment?: { topicPartitions: Array<{ topicName: string }> }; targetAssignment?: { topicPartitions: Array<{ topicName: string }> } }>;
+}
+
+/**
+ * ConsumerGroupDescribe and ShareGroupDescribe: DESCRIBE on each group; then, as KafkaApis does
+ * ("clients are not allowed to see topics that are not authorized for Describe"), a group whose
+ * members' assignment or target assignment names a topic the principal may not describe is
+ * answered TOPIC_AUTHORIZATION_FAILED, without members.
+ */
 const groupDescribeRule: AnyRule = async (req, a, next) => {
   const body = req as { groupIds: string[] };
+  const failedGroup = (groupId: string, errorCode: number, errorMessage: string | null): object => ({
+    errorCode,
+    errorMessage,
+    groupId,
+    groupState: '',
+    groupEpoch: -1,
+    assignmentEpoch: -1,
+    assignorName: '',
+    members: [],
+  });
   const refused = body.groupIds.filter((g) => !a.allowed(AclOperation.DESCRIBE, ResourceType.GROUP, g));
-  if (refused.length === 0) return next(req);
   const kept = body.groupIds.filter((g) => !refused.includes(g));
-  const res = (kept.length > 0 ? await next({ ...body, groupIds: kept }) : { throttleTimeMs: 0, groups: [] }) as { groups: object[] };
-  const refusedGroups = refused.map((groupId) => ({ errorCode: GROUP_FAILED, errorMessage: null, groupId, groupState: '', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [] }));
-  return { ...res, groups: [...res.groups, ...refusedGroups] };
+  const res = (kept.length > 0 ? await next(refused.length === 0 ? req : { ...body, groupIds: kept }) : { throttleTimeMs: 0, groups: [] }) as { groups: DescribedGroupView[] };
+  const topicsOf = (g: DescribedGroupView): string[] =>
+    (g.members ?? []).flatMap((m) => [...(m.assignment?.topicPartitions ?? []), ...(m.targetAssignment?.topicPartitions ?? [])].map((tp) => tp.topicName));
+  const describable = a.allowedNames(AclOperation.DESCRIBE, ResourceType.TOPIC, res.groups.flatMap(topicsOf));
+  const groups = res.groups.map((g) =>
+    topicsOf(g).every((topic) => describable.has(topic))
+      ? g
+      : failedGroup(g.groupId, TOPIC_FAILED, 'The group has described topic(s) that the client is not authorized to describe.'),
+  );
+  return { ...res, groups: [...groups, ...refused.map((groupId) => failedGroup(groupId, GROUP_FAILED, null))] };
 };
 
 /** The new group protocols, by key (their message types belong to the group rooms): Kafka's checks, in each response's shape. */

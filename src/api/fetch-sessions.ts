@@ -92,6 +92,11 @@ export class FetchSession {
   lastUsedMs: number;
   /** Size when last touched: the cache's partition count and eviction rank use it. */
   cachedSize = 0;
+  /**
+   * With an authorizer: the principal ("User:alice") that opened the session, set before its id
+   * is answered. Only that principal may use or close it (null: no authorization layer).
+   */
+  principal: string | null = null;
 
   constructor(
     readonly id: number,
@@ -271,6 +276,58 @@ export class FetchSessionCache {
   }
 }
 
+/**
+ * What the authorization layer (api/authorize.ts) decided for one fetch request, handed to
+ * newFetchContext through the request object: Kafka authorizes every partition of the fetch
+ * context (the whole session for an incremental fetch) on every fetch, not only those the request
+ * names. A refused partition is not read, stays in its session and is answered
+ * TOPIC_AUTHORIZATION_FAILED by the layer.
+ */
+export interface FetchAuthorization {
+  /** Who sends the fetch, as principalToString writes it. */
+  readonly principal: string;
+  /** Whether the principal may read this partition now. */
+  mayRead(p: FetchPartition): boolean;
+  /** Filled by newFetchContext: the partitions of the context it left out, in context order. */
+  readonly refused: FetchPartition[];
+}
+
+const authorizations = new WeakMap<FetchRequest, FetchAuthorization>();
+
+/** Called by the authorization layer before the handler sees `req`. */
+export function setFetchAuthorization(req: FetchRequest, auth: FetchAuthorization): void {
+  authorizations.set(req, auth);
+}
+
+/** The partitions `auth` lets the principal read; the others go to auth.refused. */
+function authorizedPartitions(auth: FetchAuthorization | undefined, partitions: FetchPartition[]): FetchPartition[] {
+  if (auth === undefined) return partitions;
+  return partitions.filter((p) => {
+    if (auth.mayRead(p)) return true;
+    // As mustRespond does for an error: answered again once the principal may read it.
+    p.sentHighWatermark = -1;
+    auth.refused.push(p);
+    return false;
+  });
+}
+
+/**
+ * Marks a session just opened by an authorized fetch as `principal`'s, and adds the partitions the
+ * authorization layer refused (they belong to the session, as in Kafka, and are answered
+ * TOPIC_AUTHORIZATION_FAILED until the principal may read them).
+ */
+export function claimFetchSession(cache: FetchSessionCache, id: number, principal: string, refused: FetchPartition[], now: number): void {
+  const session = cache.get(id);
+  // Claimed once, by the fetch that opened it (its id is answered only after this).
+  if (session?.principal !== null) return;
+  session.principal = principal;
+  for (const p of refused) {
+    const key = partitionKey(p);
+    if (!session.partitions.has(key)) session.partitions.set(key, p);
+  }
+  cache.touch(session, now);
+}
+
 /** How one fetch request relates to the session cache. */
 export type FetchContext =
   /** A full fetch: every partition of the request; `open` when it may open a session. */
@@ -282,13 +339,19 @@ export type FetchContext =
 /** Kafka's FetchManager.newContext: which partitions to read, and the session, if any. */
 export function newFetchContext(cache: FetchSessionCache, req: FetchRequest, apiVersion: number, now: number): FetchContext {
   const usesTopicIds = apiVersion >= 13;
+  const auth = authorizations.get(req);
+  // With an authorizer, a session is its opener's: to anyone else it does not exist.
+  const mayUse = (s: FetchSession): boolean => auth === undefined || s.principal === auth.principal;
   if (req.sessionEpoch === INITIAL_EPOCH || req.sessionEpoch === FINAL_EPOCH) {
     // A full fetch naming a session closes it (Kafka serves the fetch whatever the id).
-    if (req.sessionId !== INVALID_SESSION_ID) cache.remove(req.sessionId);
-    return { kind: 'full', partitions: requestPartitions(req, usesTopicIds), open: req.sessionEpoch === INITIAL_EPOCH };
+    if (req.sessionId !== INVALID_SESSION_ID) {
+      const named = cache.get(req.sessionId);
+      if (named !== undefined && mayUse(named)) cache.remove(req.sessionId);
+    }
+    return { kind: 'full', partitions: authorizedPartitions(auth, requestPartitions(req, usesTopicIds)), open: req.sessionEpoch === INITIAL_EPOCH };
   }
   const session = cache.get(req.sessionId);
-  if (session === undefined) return { kind: 'error', errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND };
+  if (session === undefined || !mayUse(session)) return { kind: 'error', errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND };
   if (session.epoch !== req.sessionEpoch) return { kind: 'error', errorCode: ErrorCode.INVALID_FETCH_SESSION_EPOCH };
   // A session opened with topic ids must go on with them, and one opened with names with names.
   if (session.usesTopicIds !== usesTopicIds) {
@@ -296,10 +359,10 @@ export function newFetchContext(cache: FetchSessionCache, req: FetchRequest, api
     return { kind: 'error', errorCode: ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR };
   }
   session.update(req);
-  session.epoch++;
+  session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1; // Kafka: INT32_MAX wraps to 1
   cache.touch(session, now);
   cache.incrementalFetches++;
-  return { kind: 'incremental', session, partitions: [...session.partitions.values()] };
+  return { kind: 'incremental', session, partitions: authorizedPartitions(auth, [...session.partitions.values()]) };
 }
 
 /** Per-broker caches, keyed by the broker's services object (api/ sees no Broker). */

@@ -167,6 +167,22 @@ t.test('filters: ANY and MATCH pattern types, null fields, and what a new ACL mu
   t.equal(clientAddress('10.1.2.3:9'), '10.1.2.3');
 });
 
+t.test('IPv6 client addresses are matched in the form Java\'s getHostAddress() writes them', async (t) => {
+  t.equal(clientAddress('::1:5050'), '0:0:0:0:0:0:0:1', 'loopback, uncompressed');
+  t.equal(clientAddress('[::1]:5050'), '0:0:0:0:0:0:0:1', 'bracketed');
+  t.equal(clientAddress('2001:DB8:0:0:00ab::1:9092'), '2001:db8:0:0:ab:0:0:1', 'lowercase hex, no leading zeros');
+  t.equal(clientAddress('fe80::1%eth0:9092'), 'fe80:0:0:0:0:0:0:1%eth0', 'the zone is kept');
+  t.equal(clientAddress('::ffff:7f00:1:9092'), '127.0.0.1', 'IPv4-mapped in hex: an IPv4 address, as Java makes it');
+  t.equal(clientAddress('::ffff:10.1.2.3:9092'), '10.1.2.3', 'IPv4-mapped dotted');
+  t.equal(clientAddress('::10.1.2.3:9092'), '0:0:0:0:0:0:a01:203', 'IPv4-compatible stays IPv6');
+  t.equal(clientAddress('1:2:3:4:5:6:7:8:9092'), '1:2:3:4:5:6:7:8', 'already full');
+  const { az } = authorizer([acl(TOPIC, 'orders', LITERAL, 'User:alice', READ, ALLOW, '0:0:0:0:0:0:0:1')]);
+  const local = { ...alice, host: clientAddress('[::1]:40000') };
+  t.ok(can(az, local, READ, TOPIC, 'orders'), 'an ACL for host 0:0:0:0:0:0:0:1 matches a client on ::1');
+  const { az: compressed } = authorizer([acl(TOPIC, 'orders', LITERAL, 'User:alice', READ, ALLOW, '::1')]);
+  t.notOk(can(compressed, local, READ, TOPIC, 'orders'), 'an ACL written ::1 does not, as in Kafka');
+});
+
 t.test('authorizer.class.name: Kafka\'s ACL authorizers are accepted, any other class refuses to start', async (t) => {
   for (const name of ['org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'kafka.security.authorizer.AclAuthorizer', '']) {
     t.doesNotThrow(() => new BrokerConfig({ env: {}, overrides: { 'authorizer.class.name': name } }), `${name || '(empty)'} is accepted`);

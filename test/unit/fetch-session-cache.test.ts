@@ -165,3 +165,15 @@ t.test('max.incremental.fetch.session.cache.slots and Kafka eviction order', (t)
   t.equal(open(cache, [['f', [0]]], later), 0, 'no slots: no sessions');
   t.end();
 });
+
+t.test('the session epoch wraps from INT32_MAX to 1, as Kafka', (t) => {
+  const cache = new FetchSessionCache(() => 10, FETCH_SESSION_EVICTION_MS, ids());
+  const id = open(cache, [['a', [0]]]);
+  const session = cache.get(id);
+  if (session === undefined) throw new Error('no session');
+  session.epoch = 0x7fffffff;
+  t.equal(newFetchContext(cache, request(id, 0x7fffffff, []), 11, 1).kind, 'incremental');
+  t.equal(session.epoch, 1, 'the next epoch is 1 (never 0, never negative)');
+  t.equal(newFetchContext(cache, request(id, 1, []), 11, 2).kind, 'incremental');
+  t.end();
+});

@@ -101,12 +101,61 @@ function entryResult(acl: AclBinding, principals: readonly string[], host: strin
   return acl.permissionType === AclPermissionType.ALLOW ? 'allow' : 'deny';
 }
 
-/** The client address of "addr:port", IPv4-mapped IPv6 written as IPv4 (as Java reports it). */
+/**
+ * An IPv6 address (no brackets, optional %zone) as Java's InetAddress.getHostAddress() writes it,
+ * which is what Kafka matches ACL hosts against: eight groups in lowercase hex without leading
+ * zeros and without "::" compression (0:0:0:0:0:0:0:1). An IPv4-mapped address (::ffff:a.b.c.d,
+ * in either notation) is an Inet4Address in Java, written a.b.c.d. Null when `addr` is not IPv6.
+ */
+function javaIpv6HostAddress(addr: string): string | null {
+  const pct = addr.indexOf('%');
+  const ip = pct < 0 ? addr : addr.slice(0, pct);
+  const zone = pct < 0 ? '' : addr.slice(pct);
+  if (!ip.includes(':')) return null;
+  const halves = ip.split('::');
+  if (halves.length > 2) return null;
+  const groupsOf = (part: string): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const pieces = part.split(':');
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i] ?? '';
+      if (i === pieces.length - 1 && piece.includes('.')) {
+        // An embedded IPv4 tail: two groups.
+        const octets = piece.split('.').map((o) => (/^\d{1,3}$/.test(o) ? Number(o) : NaN));
+        if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) return null;
+        const [a = 0, b = 0, c = 0, d = 0] = octets;
+        out.push((a << 8) | b, (c << 8) | d);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
+        out.push(parseInt(piece, 16));
+      } else {
+        return null;
+      }
+    }
+    return out;
+  };
+  const head = groupsOf(halves[0] ?? '');
+  const tail = halves.length === 2 ? groupsOf(halves[1] ?? '') : [];
+  if (head === null || tail === null) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const groups = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return groups.map((g) => g.toString(16)).join(':') + zone;
+}
+
+/**
+ * The client address of "addr:port" in the form Kafka matches ACL hosts against (Java's
+ * getHostAddress()): IPv4 as is, IPv6 uncompressed (0:0:0:0:0:0:0:1), IPv4-mapped IPv6 as IPv4.
+ */
 export function clientAddress(clientHost: string): string {
   const at = clientHost.lastIndexOf(':');
   const addr = at < 0 ? clientHost : clientHost.slice(0, at);
   const bare = addr.startsWith('[') && addr.endsWith(']') ? addr.slice(1, -1) : addr;
-  return bare.startsWith('::ffff:') && bare.includes('.') ? bare.slice('::ffff:'.length) : bare;
+  return javaIpv6HostAddress(bare) ?? bare;
 }
 
 export class AclAuthorizer {
