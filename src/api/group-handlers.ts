@@ -10,6 +10,7 @@ import { errorResponse } from './errors.js';
 import { autoCreateTopic } from './metadata.js';
 import { findShareCoordinator, listShareGroups, shareGroupDescribeGroupsMessage } from './share-groups.js';
 import type { ApiServices } from './services.js';
+import { topicDescribeAccess } from './topic-access.js';
 import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
 
 
@@ -321,6 +322,10 @@ function topicsView(services: ApiServices): TopicsView {
 }
 
 async function handleConsumerGroupHeartbeat(req: ConsumerGroupHeartbeatRequest, ctx: RequestContext): Promise<ConsumerGroupHeartbeatResponse> {
+  if (req.groupId.length > 0 && ctx.services.share.groups.hasGroup(req.groupId)) {
+    // A share group of this id exists: Kafka does not turn it into a consumer group.
+    return { throttleTimeMs: 0, errorCode: GroupErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${req.groupId} is not a consumer group.`, memberId: null, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
+  }
   const r = await ctx.services.groupCoordinator.consumerGroupHeartbeat({
     groupId: req.groupId,
     memberId: req.memberId,
@@ -335,6 +340,7 @@ async function handleConsumerGroupHeartbeat(req: ConsumerGroupHeartbeatRequest, 
     clientId: ctx.clientId ?? '',
     clientHost: kafkaClientHost(ctx.clientHost),
     topics: topicsView(ctx.services),
+    canDescribe: topicDescribeAccess(ctx),
   });
   return { throttleTimeMs: 0, ...r };
 }

@@ -8,6 +8,7 @@ import type { TopicImage } from '../cluster/index.js';
 import type { AcknowledgementBatch, FetchedBatch, SessionPartition, SharePartitionKey } from '../coordinator/share/index.js';
 import { FINAL_SHARE_SESSION_EPOCH } from '../coordinator/share/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
+import { AclOperation } from '../security/authorizer/index.js';
 import { ApiKey } from '../protocol/index.js';
 import type { ShareAcknowledgeRequest, ShareAcknowledgeResponse } from '../protocol/messages/share-acknowledge.js';
 import type { ShareFetchRequest, ShareFetchResponse } from '../protocol/messages/share-fetch.js';
@@ -17,6 +18,7 @@ import type { FileSlice } from '../storage/engine.js';
 import { read as fsRead } from 'node:fs';
 import { errorResponse } from './errors.js';
 import { ensureShareStateTopic } from './share-groups.js';
+import { topicAccess } from './topic-access.js';
 import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
 
 type FetchTopicOut = ShareFetchResponse['responses'][number];
@@ -62,6 +64,40 @@ function currentLeader(ctx: RequestContext, topicId: string, index: number): { l
   const state = topic === undefined ? undefined : ctx.services.metadata.partition(topic.name, index);
   return state === undefined ? NO_LEADER : { leaderId: state.leader, leaderEpoch: state.leaderEpoch };
 }
+
+/**
+ * UNKNOWN_MEMBER_ID when this broker coordinates `groupId` and `memberId` is not one of its members
+ * (no such group included: share-partition state is only created for a group that exists). When
+ * another broker coordinates the group, membership cannot be checked here.
+ */
+function membershipError(ctx: RequestContext, groupId: string, memberId: string): { code: number; message: string } | null {
+  const services = ctx.services;
+  if (services.groupCoordinator.coordinatorErrorFor(groupId) !== ErrorCode.NONE) return null;
+  if (services.share.groups.isMember(groupId, memberId)) return null;
+  return { code: ErrorCode.UNKNOWN_MEMBER_ID, message: `Member ${memberId} is not a member of share group ${groupId}` };
+}
+
+/** READ on a session partition's topic (every partition of the session, not just the request's); null = no authorizer. */
+function sessionReadAccess(ctx: RequestContext): ((topicId: string) => boolean) | null {
+  const canRead = topicAccess(ctx, AclOperation.READ);
+  if (canRead === null) return null;
+  return (topicId) => {
+    const name = ctx.services.metadata.topicById(topicId)?.name;
+    // An unknown topic id answers UNKNOWN_TOPIC_ID when fetched.
+    return name === undefined || canRead(name);
+  };
+}
+
+const refusedPartition = (partitionIndex: number): FetchPartitionOut => ({
+  partitionIndex,
+  errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+  errorMessage: null,
+  acknowledgeErrorCode: ErrorCode.NONE,
+  acknowledgeErrorMessage: null,
+  currentLeader: NO_LEADER,
+  records: EMPTY_RECORDS,
+  acquiredRecords: [],
+});
 
 interface AckInput {
   topicId: string;
@@ -134,9 +170,9 @@ async function acquireAll(
       }
       const headers = batchHeaders(buf);
       const batches: FetchedBatch[] = headers.map((h) => ({ baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, isControl: h.isControl }));
-      // Offsets the records do not cover (compacted away) between the fetch offset and the
-      // first batch are acknowledged as gaps by nobody: acquire them with the batch after.
-      const ranges = manager.acquire(key, memberId, batches, wanted);
+      // Offsets the records do not cover (compacted away, before the first batch or between
+      // batches) are archived by the share-partition, so its start offset moves past them.
+      const ranges = manager.acquire(key, memberId, batches, wanted, fetchOffset);
       if (ranges.length === 0) continue;
       let count = 0;
       for (const r of ranges) count += r.lastOffset - r.firstOffset + 1;
@@ -196,6 +232,9 @@ async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Pr
   const memberId = req.memberId ?? '';
   if (groupId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'GroupId must be set');
   if (memberId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'MemberId must be set');
+  // A closing request (epoch -1) may follow the member's leave: it only closes the session.
+  const notMember = req.shareSessionEpoch === FINAL_SHARE_SESSION_EPOCH ? null : membershipError(ctx, groupId, memberId);
+  if (notMember !== null) return top(notMember.code, notMember.message);
   try {
     await ensureShareStateTopic(services);
   } catch (err) {
@@ -212,11 +251,26 @@ async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Pr
     const info = errorResponse(ctx, err, 'share fetch session', { groupId, memberId });
     return top(info.code, info.message);
   }
+  // Every partition of the session is authorized again (an ACL may have been removed since the
+  // request that added it); a refused one answers TOPIC_AUTHORIZATION_FAILED and is not fetched.
+  const canRead = sessionReadAccess(ctx);
+  const refused = new Map<string, FetchPartitionOut>();
+  if (canRead !== null) {
+    sessionPartitions = sessionPartitions.filter((sp) => {
+      if (canRead(sp.topicId)) return true;
+      refused.set(`${sp.topicId}:${sp.partition}`, refusedPartition(sp.partition));
+      return false;
+    });
+  }
   // Acknowledgements first: what they release may be acquired again by this very fetch.
   const ackResults = new Map<string, { code: number; message: string | null }>();
   for (const t of req.topics) {
     for (const p of t.partitions) {
       if (p.acknowledgementBatches.length === 0) continue;
+      if (canRead !== null && !canRead(t.topicId)) {
+        ackResults.set(`${t.topicId}:${p.partitionIndex}`, { code: ErrorCode.TOPIC_AUTHORIZATION_FAILED, message: null });
+        continue;
+      }
       ackResults.set(`${t.topicId}:${p.partitionIndex}`, await acknowledgePartition(ctx, groupId, memberId, { topicId: t.topicId, partitionIndex: p.partitionIndex, acknowledgementBatches: p.acknowledgementBatches }));
     }
   }
@@ -237,6 +291,7 @@ async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Pr
       pass = await acquireAll(ctx, req, groupId, memberId, sessionPartitions, budget, strict);
     }
     results = pass.out;
+    for (const [id, r] of refused) results.set(id, r);
     services.logger.debug({ groupId, memberId, epoch: req.shareSessionEpoch, acquired: pass.acquired, partitions: sessionPartitions.length, maxWaitMs: req.maxWaitMs }, 'share fetch answered');
   }
   // Every partition that carried acknowledgements answers, fetched or not.
@@ -287,17 +342,24 @@ async function handleShareAcknowledge(req: ShareAcknowledgeRequest, ctx: Request
   const memberId = req.memberId ?? '';
   if (groupId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'GroupId must be set');
   if (memberId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'MemberId must be set');
+  const notMember = req.shareSessionEpoch === FINAL_SHARE_SESSION_EPOCH ? null : membershipError(ctx, groupId, memberId);
+  if (notMember !== null) return top(notMember.code, notMember.message);
   try {
     services.share.partitions.sessions.update(groupId, memberId, req.shareSessionEpoch, [], [], true);
   } catch (err) {
     const info = errorResponse(ctx, err, 'share acknowledge session', { groupId, memberId });
     return top(info.code, info.message);
   }
+  const canRead = sessionReadAccess(ctx);
   const responses: AckTopicOut[] = [];
   for (const t of req.topics) {
     const out: AckTopicOut = { topicId: t.topicId, partitions: [] };
     responses.push(out);
     for (const p of t.partitions) {
+      if (canRead !== null && !canRead(t.topicId)) {
+        out.partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null, currentLeader: NO_LEADER });
+        continue;
+      }
       const r = await acknowledgePartition(ctx, groupId, memberId, { topicId: t.topicId, partitionIndex: p.partitionIndex, acknowledgementBatches: p.acknowledgementBatches });
       out.partitions.push({
         partitionIndex: p.partitionIndex,

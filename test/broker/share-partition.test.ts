@@ -15,6 +15,8 @@ import {
   SHARE_SNAPSHOT_RECORD_TYPE,
   type SharePartitionConfig,
 } from '../../src/coordinator/share/index.js';
+import { ShareStateStore } from '../../src/coordinator/share/state-store.js';
+import { ManualClock, MemoryPartitionLog } from '../../src/coordinator/runtime/memory-log.js';
 import { ErrorCode, KafkaError } from '../../src/errors.js';
 
 const config: SharePartitionConfig = { lockDurationMs: 1000, deliveryCountLimit: 3, maxRecordLocks: 100 };
@@ -141,6 +143,39 @@ t.test('control batches (transaction markers) are never delivered', async (t) =>
   t.equal(sp.startOffset, 4);
 });
 
+t.test('offsets with no record (before the first batch, between batches) are archived so the start offset moves', async (t) => {
+  const sp = fresh();
+  // A compacted topic: the read from 0 returns batches at 3-4 and 8-9 only.
+  t.same(sp.acquire('a', [batch(3, 4), batch(8, 9)], 500, 0, 0), [
+    { firstOffset: 3, lastOffset: 4, deliveryCount: 1 },
+    { firstOffset: 8, lastOffset: 9, deliveryCount: 1 },
+  ]);
+  t.equal(sp.stateOf(6).state, RecordState.ARCHIVED, 'the gap between batches is archived');
+  t.equal(sp.startOffset, 3, 'the start offset moved over the leading gap');
+  sp.acknowledge('a', [ack(3, 4, AcknowledgeType.ACCEPT), ack(8, 9, AcknowledgeType.ACCEPT)], 0);
+  t.equal(sp.startOffset, 10, 'and over the inner gap once the records around it are acknowledged');
+  t.equal(sp.nextFetchOffset(), 10);
+  // A fetch whose only batch is a control batch after a gap still moves the start offset.
+  t.same(sp.acquire('a', [{ baseOffset: 12, lastOffset: 12, isControl: true }], 500, 0, 10), []);
+  t.equal(sp.startOffset, 13);
+});
+
+t.test('delivery count limit holds across a restart (acquired persisted as AVAILABLE with its count)', async (t) => {
+  const sp = fresh();
+  for (let i = 0; i < 3; i++) {
+    t.same(sp.acquire('a', [batch(0, 0)], 500, 0, 0), [{ firstOffset: 0, lastOffset: 0, deliveryCount: i + 1 }]);
+    if (i < 2) sp.acknowledge('a', [ack(0, 0, AcknowledgeType.RELEASE)], 0);
+  }
+  const snap = sp.snapshot();
+  t.same(snap.stateBatches, [{ firstOffset: 0, lastOffset: 0, deliveryState: RecordState.AVAILABLE, deliveryCount: 3 }], 'the third delivery is persisted as AVAILABLE');
+  const restored = new SharePartition(config, snap);
+  t.equal(restored.startOffset, 1, 'on load, an AVAILABLE offset at the limit is archived');
+  t.same(restored.acquire('b', [batch(0, 1)], 500, 0, 0), [{ firstOffset: 1, lastOffset: 1, deliveryCount: 1 }], 'offset 0 is not delivered a fourth time');
+  // A state written with such an offset in the middle of the window.
+  const mid = new SharePartition(config, { stateEpoch: 0, startOffset: 0, stateBatches: [{ firstOffset: 1, lastOffset: 1, deliveryState: RecordState.AVAILABLE, deliveryCount: 5 }] });
+  t.same(mid.acquire('c', [batch(0, 2)], 500, 0, 0), [{ firstOffset: 0, lastOffset: 0, deliveryCount: 1 }, { firstOffset: 2, lastOffset: 2, deliveryCount: 1 }]);
+});
+
 t.test('snapshot and restore: acquired records come back available with their counts', async (t) => {
   const sp = fresh(10);
   sp.acquire('a', [batch(10, 15)], 500, 0);
@@ -189,6 +224,27 @@ t.test('share sessions: epochs open, move on, and close', async (t) => {
   t.equal(cache.size, 1);
 });
 
+t.test('share sessions: idle ones are evicted when the cache is full; a wrong epoch does not reveal the expected one', async (t) => {
+  let now = 0;
+  const cache = new ShareSessionCache(2, 1000, () => now);
+  cache.update('g', 'gone', 0, [], [], false);
+  now = 500;
+  cache.update('g', 'busy', 0, [], [], false);
+  now = 1200;
+  cache.update('g', 'busy', 1, [], [], false);
+  cache.update('g', 'new', 0, [], [], false);
+  t.equal(cache.size, 2, 'the session idle for 1 s made room');
+  t.equal(kafkaCode(() => cache.update('g', 'gone', 1, [], [], false)), ErrorCode.SHARE_SESSION_NOT_FOUND, 'the evicted one is gone');
+  t.equal(kafkaCode(() => cache.update('g', 'other', 0, [], [], false)), ErrorCode.SHARE_SESSION_LIMIT_REACHED, 'sessions in use are not evicted');
+  try {
+    cache.update('g', 'busy', 7, [], [], false);
+    t.fail('a wrong epoch must be refused');
+  } catch (err) {
+    t.equal((err as KafkaError).code, ErrorCode.INVALID_SHARE_SESSION_EPOCH);
+    t.notMatch((err as Error).message, /\b2\b/, 'the expected epoch (2) is not in the message');
+  }
+});
+
 t.test('__share_group_state records use Kafka ShareSnapshot layout and round trip', async (t) => {
   const key = { groupId: 'g1', topicId: 'AAAAAAAAAAAAAAAAAAAAAQ', partition: 3 };
   const k = encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key);
@@ -205,4 +261,48 @@ t.test('__share_group_state records use Kafka ShareSnapshot layout and round tri
   t.same(decoded.value.stateBatches, [{ firstOffset: 100, lastOffset: 101, deliveryState: 2, deliveryCount: 3 }]);
   // Kafka: Utils.abs("g1:<topicId>:3".hashCode()) % partitions.
   t.ok(statePartitionFor(key, 50) >= 0 && statePartitionFor(key, 50) < 50);
+});
+
+t.test('the state store refuses writes older than the stored state (FENCED_STATE_EPOCH / FENCED_LEADER_EPOCH)', async (t) => {
+  const log = new MemoryPartitionLog(1);
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const store = new ShareStateStore({ log, numPartitions: 1, clock: new ManualClock(), logger: quiet });
+  store.onElection(0, 0);
+  t.equal(await store.awaitLoaded(0, 10_000), ErrorCode.NONE);
+  const key = { groupId: 'g', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partition: 0 };
+  const codeOf = async (p: Promise<void>): Promise<number> => p.then(() => ErrorCode.NONE, (err: unknown) => (err instanceof KafkaError ? err.code : -1));
+  t.equal(await codeOf(store.write(key, { stateEpoch: 0, startOffset: 5, stateBatches: [] }, 3)), ErrorCode.NONE);
+  // AlterShareGroupOffsets: a new state epoch, written by the admin path (leader epoch -1).
+  t.equal(await codeOf(store.write(key, { stateEpoch: 1, startOffset: 100, stateBatches: [] }, -1)), ErrorCode.NONE);
+  t.equal(await codeOf(store.write(key, { stateEpoch: 0, startOffset: 7, stateBatches: [] }, 3)), ErrorCode.FENCED_STATE_EPOCH, 'an in-flight write of the old epoch');
+  t.equal((await store.read(key, 1000))?.startOffset, 100, 'the altered start offset stays');
+  t.equal(await codeOf(store.write(key, { stateEpoch: 1, startOffset: 101, stateBatches: [] }, 5)), ErrorCode.NONE);
+  t.equal(await codeOf(store.write(key, { stateEpoch: 1, startOffset: 102, stateBatches: [] }, 4)), ErrorCode.FENCED_LEADER_EPOCH, 'a former partition leader');
+  t.equal((await store.read(key, 1000))?.startOffset, 101);
+  store.close();
+});
+
+t.test('share group heartbeat: the previous epoch (a lost response) is accepted and gets the assignment again; others are fenced', async (t) => {
+  const { ShareGroupCoordinator } = await import('../../src/coordinator/share/group-coordinator.js');
+  const topics = new Map([['orders', { name: 'orders', topicId: 'AAAAAAAAAAAAAAAAAAAAAQ', numPartitions: 4 }]]);
+  const groups = new ShareGroupCoordinator({
+    clock: new ManualClock(),
+    config: { sessionTimeoutMs: 45_000, heartbeatIntervalMs: 5000, maxSize: 10 },
+    topicByName: (name) => topics.get(name),
+    otherGroupExists: () => false,
+  });
+  const beat = (memberId: string, memberEpoch: number) =>
+    groups.heartbeat({ groupId: 'sg', memberId, memberEpoch, rackId: null, subscribedTopicNames: memberEpoch === 0 ? ['orders'] : null, clientId: 'c', clientHost: '/h' });
+  const a1 = beat('a', 0);
+  t.equal(a1.errorCode, ErrorCode.NONE);
+  const b1 = beat('b', 0);
+  t.equal(b1.errorCode, ErrorCode.NONE);
+  const a2 = beat('a', a1.memberEpoch);
+  t.ok(a2.memberEpoch > a1.memberEpoch, 'a moved to the new epoch (its response is "lost")');
+  const lost = beat('a', a1.memberEpoch);
+  t.equal(lost.errorCode, ErrorCode.NONE, 'the previous epoch is accepted');
+  t.equal(lost.memberEpoch, a2.memberEpoch);
+  t.same(lost.assignment, a2.assignment, 'with the assignment it missed');
+  t.equal(beat('a', a2.memberEpoch + 1).errorCode, ErrorCode.FENCED_MEMBER_EPOCH, 'a greater epoch is fenced');
+  t.equal(beat('a', a1.memberEpoch - 1).errorCode, ErrorCode.FENCED_MEMBER_EPOCH, 'an older one than the previous is fenced');
 });

@@ -156,6 +156,21 @@ t.test('assignors', async (t) => {
   const hetero = uniformAssignor([m('x', ['a']), m('y', ['a', 'b'])], topics);
   t.equal(hetero.get('x')?.get(idOf(2)), undefined, 'a member not subscribed to b gets none of it');
   t.equal([...(hetero.get('y')?.get(idOf(2)) ?? [])].length, 3);
+
+  // A large group (500 members, 5,000 partitions): the share is computed per topic, not per
+  // member × partition × member, and current owners are looked up once.
+  const big = new Map([
+    ['big', { topicId: idOf(9), name: 'big', numPartitions: 4000 }],
+    ['side', { topicId: idOf(10), name: 'side', numPartitions: 1000 }],
+  ]);
+  const many = Array.from({ length: 500 }, (_, i) => m(`m${String(i).padStart(3, '0')}`, i % 2 === 0 ? ['big', 'side'] : ['big']));
+  const bigOut = uniformAssignor(many, big);
+  const bigSizes = [...bigOut.values()].map((a) => [...a.values()].reduce((n, s) => n + s.size, 0));
+  t.equal(bigSizes.reduce((a, b) => a + b, 0), 5000, 'every partition is assigned once');
+  const odd = bigSizes.filter((_, i) => i % 2 === 1);
+  t.ok(Math.max(...odd) - Math.min(...odd) <= 1, 'members with the same subscription are balanced within one');
+  const again = uniformAssignor(many.map((x) => ({ ...x, current: bigOut.get(x.memberId) ?? new Map<string, Set<number>>() })), big);
+  t.same([...again.entries()].map(([id, a]) => [id, [...a].map(([tp, ps]) => [tp, [...ps].sort((x, y) => x - y)])]), [...bigOut.entries()].map(([id, a]) => [id, [...a].map(([tp, ps]) => [tp, [...ps].sort((x, y) => x - y)])]), 'unchanged members keep everything');
 });
 
 t.test('reconciliation revokes before it assigns', async (t) => {
@@ -174,8 +189,8 @@ t.test('reconciliation revokes before it assigns', async (t) => {
   t.equal(newcomer.state, 'UNRELEASED_PARTITIONS', 'a partition still owned elsewhere is not given yet');
   t.same([...(newcomer.assigned.get(tid) ?? [])], [3]);
   t.equal(newcomer.memberEpoch, 2);
-  t.ok(compileTopicRegex('orders-.*').test('orders-eu'));
-  t.notOk(compileTopicRegex('orders').test('orders-eu'), 'the whole name must match, as RE2/J matches()');
+  t.ok(compileTopicRegex('orders-.*').matches('orders-eu'));
+  t.notOk(compileTopicRegex('orders').matches('orders-eu'), 'the whole name must match, as RE2/J matches()');
 });
 
 t.test('members join, share, and hand over partitions one owner at a time', async (t) => {
@@ -229,6 +244,9 @@ t.test('members join, share, and hand over partitions one owner at a time', asyn
   t.equal((await commit('a', 2, 8))[0].partitions[0].errorCode, E.UNSUPPORTED_VERSION);
   t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }], false, { memberId: 'a', memberEpoch: 1 }).errorCode, E.STALE_MEMBER_EPOCH);
   t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }], false, { memberId: 'a', memberEpoch: 2 }).topics[0].partitions[0].committedOffset, 42);
+  t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }], false, { memberId: 'a', memberEpoch: -1 }).errorCode, E.STALE_MEMBER_EPOCH, 'a member id with no epoch is checked');
+  t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }], false, { memberId: null, memberEpoch: 2 }).errorCode, E.UNKNOWN_MEMBER_ID, 'an epoch with no member id is checked');
+  t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [0] }], false, { memberId: null, memberEpoch: -1 }).topics[0].partitions[0].committedOffset, 42, 'no member (admin) is not checked');
 
   // b's session ends: a gets everything back.
   clock.advance(30000);
@@ -275,6 +293,69 @@ t.test('regex subscriptions, topic creation and partition growth rebalance the g
   const [d] = coordinator.describeConsumerGroups(['g'], topics);
   t.equal(d.assignorName, 'range');
   t.equal(d.members[0].subscribedTopicRegex, 'orders-.*');
+  coordinator.close();
+});
+
+t.test('regexes are RE2 (linear time, RE2 syntax) and regex matches are filtered by DESCRIBE', async (t) => {
+  // Patterns that make a backtracking engine run for ages against a long non-matching name.
+  const long = 'a'.repeat(5000);
+  t.notOk(compileTopicRegex('(.*)*x').matches(long), 'nested quantifiers do not backtrack');
+  t.notOk(compileTopicRegex('(.|.|.|.)*!').matches(long), 'overlapping alternation does not backtrack');
+  t.throws(() => compileTopicRegex('(a)\\1'), 'backreferences are not RE2');
+  t.throws(() => compileTopicRegex('(?=a)a'), 'lookaheads are not RE2');
+  t.ok(compileTopicRegex('(?P<x>o)rders').matches('orders'), 'RE2 named groups');
+  const { coordinator } = await setup();
+  const topics = new Topics().add('orders-eu', 2).add('orders-secret', 2).add(long, 1);
+  const look = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), memberId: 'm', subscribedTopicNames: null, subscribedTopicRegex: '(?=x)x' });
+  t.equal(look.errorCode, E.INVALID_REGULAR_EXPRESSION, 'a pattern RE2 rejects');
+  const heavy = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), groupId: 'h', memberId: 'h', subscribedTopicNames: null, subscribedTopicRegex: '(.|.|.|.)*!' });
+  t.equal(heavy.errorCode, E.NONE, 'a pathological pattern resolves against a long topic name');
+  const canDescribe = (topic: string) => topic !== 'orders-secret';
+  const r = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), groupId: 'acl', memberId: 'x', subscribedTopicNames: null, subscribedTopicRegex: 'orders-.*', canDescribe });
+  t.equal(r.errorCode, E.NONE);
+  t.same(r.assignment?.topicPartitions.map((tp) => topics.nameOf(tp.topicId)), ['orders-eu'], 'a matched topic the member may not describe is left out');
+  const r2 = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), groupId: 'acl', memberId: 'x', memberEpoch: r.memberEpoch, subscribedTopicNames: null, subscribedTopicRegex: null, topicPartitions: null, rebalanceTimeoutMs: -1 });
+  t.equal(r2.errorCode, E.NONE);
+  const [d] = coordinator.describeConsumerGroups(['acl'], topics);
+  t.same(d.members[0].targetAssignment.topicPartitions.map((tp) => tp.topicName).sort(), ['orders-eu', 'orders-secret'], 'the latest heartbeat (no predicate = all allowed) decides');
+  coordinator.close();
+});
+
+t.test('a failed write leaves the group to be written again, so a restart sees what members were told', async (t) => {
+  const log = new MemoryOffsetsLog(4);
+  const clock = new ManualClock();
+  const { coordinator } = await setup({}, log, clock);
+  const topics = new Topics().add('orders', 4);
+  const a = new Member(coordinator, topics, {}, 'a');
+  t.equal((await a.beat()).errorCode, E.NONE);
+  log.failNextAppend = new Error('disk full');
+  const b = new Member(coordinator, topics, {}, 'b');
+  t.not((await b.beat()).errorCode, E.NONE, 'the join whose records were not written fails');
+  await b.beat();
+  await converge(t, [a, b], 4);
+  const before = coordinator.describeConsumerGroups(['g'], topics)[0];
+  t.equal(before.members.length, 2);
+  coordinator.close();
+  const restarted = newCoordinator(log, clock, { ...defaultGroupCoordinatorConfig });
+  await electAll(restarted);
+  t.same(restarted.describeConsumerGroups(['g'], topics)[0], before, 'every record of the group reached the log in the end');
+  restarted.close();
+});
+
+t.test('a heartbeat at the previous epoch without topicPartitions is fenced (Kafka isSubset(null) = false)', async (t) => {
+  const { coordinator } = await setup();
+  const topics = new Topics().add('orders', 4);
+  const a = new Member(coordinator, topics, {}, 'a');
+  const b = new Member(coordinator, topics, {}, 'b');
+  await converge(t, [a, b], 4);
+  const prev = a.epoch;
+  topics.map.set('orders', { topicId: idOf(1), numPartitions: 8 });
+  await converge(t, [a, b], 4);
+  t.ok(a.epoch > prev, 'a moved to a new epoch');
+  const stale = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), memberId: 'a', memberEpoch: a.epoch - 1, topicPartitions: null, rebalanceTimeoutMs: -1, subscribedTopicNames: null });
+  t.equal(stale.errorCode, E.FENCED_MEMBER_EPOCH);
+  const lost = await coordinator.consumerGroupHeartbeat({ ...baseParams(topics), memberId: 'a', memberEpoch: a.epoch - 1, topicPartitions: [], rebalanceTimeoutMs: -1, subscribedTopicNames: null });
+  t.equal(lost.errorCode, E.NONE, 'the same epoch with owned partitions (a lost response) is accepted');
   coordinator.close();
 });
 

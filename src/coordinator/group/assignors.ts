@@ -41,30 +41,34 @@ export const uniformAssignor: Assignor = (members, topics) => {
   const result = new Map<string, Assignment>(members.map((m) => [m.memberId, new Map()]));
   const counts = new Map<string, number>(members.map((m) => [m.memberId, 0]));
   const sorted = [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
-  const partitions: Array<{ topic: SubscribedTopic; p: number; eligible: AssignorMember[] }> = [];
+  const partitions: Array<{ topic: SubscribedTopic; p: number; eligible: AssignorMember[]; eligibleIds: ReadonlySet<string> }> = [];
+  // A member's share: the partitions it can take, spread over everyone who can take them too —
+  // summed per topic (numPartitions / subscribers), so one pass over topics × members.
+  const shareSum = new Map<string, number>();
+  let homogeneous = true;
   for (const topic of [...topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const eligible = sorted.filter((m) => m.topics.has(topic.name));
     if (eligible.length === 0) continue;
-    for (let p = 0; p < topic.numPartitions; p++) partitions.push({ topic, p, eligible });
+    if (eligible.length !== sorted.length) homogeneous = false;
+    const eligibleIds = new Set(eligible.map((m) => m.memberId));
+    for (const m of eligible) shareSum.set(m.memberId, (shareSum.get(m.memberId) ?? 0) + topic.numPartitions / eligible.length);
+    for (let p = 0; p < topic.numPartitions; p++) partitions.push({ topic, p, eligible, eligibleIds });
   }
-  // A member's share: the partitions it can take, spread over everyone who can take them too.
-  const share = new Map<string, number>();
-  for (const m of sorted) {
-    let s = 0;
-    for (const x of partitions) if (x.eligible.includes(m)) s += 1 / x.eligible.length;
-    share.set(m.memberId, Math.ceil(s - 1e-9));
-  }
+  const share = (memberId: string): number => Math.ceil((shareSum.get(memberId) ?? 0) - 1e-9);
   // Homogeneous groups get an exact quota: floor(n/m) each, the first n%m owners one more.
-  const homogeneous = partitions.every((x) => x.eligible.length === sorted.length);
   let extra = homogeneous && sorted.length > 0 ? partitions.length % sorted.length : 0;
   const base = homogeneous && sorted.length > 0 ? Math.floor(partitions.length / sorted.length) : 0;
+  // Current owners by partition (one pass over the current assignments).
+  const currentOwner = new Map<string, AssignorMember>();
+  for (const m of sorted) for (const [topicId, ps] of m.current) for (const p of ps) if (!currentOwner.has(`${topicId}:${p}`)) currentOwner.set(`${topicId}:${p}`, m);
   const unassigned: typeof partitions = [];
   // Pass 1: stickiness within the share.
   for (const x of partitions) {
-    const owner = x.eligible.find((m) => m.current.get(x.topic.topicId)?.has(x.p) === true);
+    const candidate = currentOwner.get(`${x.topic.topicId}:${x.p}`);
+    const owner = candidate !== undefined && x.eligibleIds.has(candidate.memberId) ? candidate : undefined;
     if (owner !== undefined) {
       const n = counts.get(owner.memberId) ?? 0;
-      const limit = homogeneous ? base + (n >= base && extra > 0 ? 1 : 0) : (share.get(owner.memberId) ?? 0);
+      const limit = homogeneous ? base + (n >= base && extra > 0 ? 1 : 0) : share(owner.memberId);
       if (n < limit) {
         if (homogeneous && n >= base) extra--;
         put(bucket(result, owner.memberId), x.topic.topicId, x.p);

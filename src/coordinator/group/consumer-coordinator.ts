@@ -20,6 +20,7 @@ import {
   type Assignment,
   type MemberState,
   type SubscribedTopic,
+  type TopicRegex,
 } from './consumer-group.js';
 import {
   CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT,
@@ -71,6 +72,8 @@ export interface ConsumerHeartbeatParams {
   clientId: string;
   clientHost: string;
   topics: TopicsView;
+  /** The topics the member's principal may describe (regex matches are filtered by it); absent = all. */
+  canDescribe?: ((topic: string) => boolean) | null;
 }
 
 export interface ConsumerHeartbeatResult {
@@ -186,10 +189,24 @@ export class ConsumerGroupManager {
       return outcome.result;
     }
     this.maybeReportStable(outcome.group);
-    const records = [...outcome.records, ...this.flush(outcome.group)];
+    const group = outcome.group;
+    const removed = [...group.removedMembers];
+    const records = [...outcome.records, ...this.flush(group)];
     if (records.length === 0) return outcome.result;
     const err = await this.host.write('ConsumerGroupHeartbeat', records);
+    if (err !== E.NONE) this.unwritten(group, removed, err);
     return err === E.NONE ? outcome.result : errorResult(err, null);
+  }
+
+  /**
+   * A write of `group`'s records failed: what it held is not durable, so the whole group is
+   * written again by the next flush (heartbeat or timer) instead of being taken as written.
+   */
+  private unwritten(group: ConsumerGroup, removed: readonly string[], err: number): void {
+    if (this.groups.get(group.groupId) !== group) return;
+    for (const m of removed) if (!group.members.has(m)) group.removedMembers.add(m);
+    group.markAllDirty();
+    this.host.logger.warn({ groupId: group.groupId, errorCode: err }, 'writing consumer group records failed; the group is written again on its next change');
   }
 
   private heartbeatInMemory(p: ConsumerHeartbeatParams): { group: ConsumerGroup | null; records: CoordinatorRecord[]; result: ConsumerHeartbeatResult } {
@@ -291,7 +308,7 @@ export class ConsumerGroupManager {
       if (p.memberEpoch > member.memberEpoch) {
         return fail(E.FENCED_MEMBER_EPOCH, `The consumer group member has a greater member epoch (${p.memberEpoch}) than the one known by the group coordinator (${member.memberEpoch}). The member must abandon all its partitions and rejoin.`, group);
       }
-      if (p.memberEpoch < member.memberEpoch && (p.memberEpoch !== member.previousMemberEpoch || (owned !== null && !isSubset(owned, member.assigned)))) {
+      if (p.memberEpoch < member.memberEpoch && (p.memberEpoch !== member.previousMemberEpoch || owned === null || !isSubset(owned, member.assigned))) {
         return fail(E.FENCED_MEMBER_EPOCH, `The consumer group member has a smaller member epoch (${p.memberEpoch}) than the one known by the group coordinator (${member.memberEpoch}). The member must abandon all its partitions and rejoin.`, group);
       }
     }
@@ -308,6 +325,7 @@ export class ConsumerGroupManager {
     const metadataChanged = member.clientId !== p.clientId || member.clientHost !== p.clientHost;
     member.clientId = p.clientId;
     member.clientHost = p.clientHost;
+    member.canDescribe = p.canDescribe ?? null;
     if (!sameStrings(before.names, member.subscribedTopicNames) || before.regex !== member.subscribedTopicRegex || before.assignor !== member.serverAssignor) {
       subscriptionChanged = true;
     }
@@ -428,8 +446,8 @@ export class ConsumerGroupManager {
     return out;
   }
 
-  private regexes(group: ConsumerGroup): Map<string, RegExp | null> {
-    const out = new Map<string, RegExp | null>();
+  private regexes(group: ConsumerGroup): Map<string, TopicRegex | null> {
+    const out = new Map<string, TopicRegex | null>();
     for (const m of group.members.values()) {
       const r = m.subscribedTopicRegex;
       if (r === null || out.has(r)) continue;
@@ -542,9 +560,26 @@ export class ConsumerGroupManager {
     });
   }
 
-  private async writeFlush(group: ConsumerGroup, name: string): Promise<void> {
+  /** Timer-path write; a failure marks the group for a full rewrite and retries (bounded). */
+  private async writeFlush(group: ConsumerGroup, name: string, attempt = 0): Promise<void> {
+    const removed = [...group.removedMembers];
     const records = this.flush(group);
-    if (records.length > 0) await this.host.write(name, records);
+    if (records.length === 0) return;
+    let err: number;
+    try {
+      err = await this.host.write(name, records);
+    } catch {
+      err = E.UNKNOWN_SERVER_ERROR;
+    }
+    if (err === E.NONE) return;
+    this.unwritten(group, removed, err);
+    // NOT_COORDINATOR and the like: the partition moved, its next leader replays the log. Others
+    // (a full queue, a slow append) are retried a few times.
+    if (attempt < 3 && err !== E.NOT_COORDINATOR && this.groups.get(group.groupId) === group) {
+      this.host.schedule(1000 * (attempt + 1), () => {
+        if (this.groups.get(group.groupId) === group) void this.writeFlush(group, name, attempt + 1);
+      });
+    }
   }
 
   /** The records for what changed in `group` since the last flush. */
@@ -748,7 +783,10 @@ export class ConsumerGroupManager {
 
   /** OffsetFetch v9+ with a member: it must be the member's current epoch. */
   validateOffsetFetch(group: ConsumerGroup, memberId: string | null, memberEpoch: number): number {
-    if (memberEpoch < 0 || memberId === null) return E.NONE;
+    // Only "no member" (null id and a negative epoch: the admin client, or a client that gives
+    // none) skips the checks, as Kafka's ConsumerGroup.validateOffsetFetch.
+    if (memberId === null && memberEpoch < 0) return E.NONE;
+    if (memberId === null) return E.UNKNOWN_MEMBER_ID;
     const member = group.members.get(memberId);
     if (member === undefined) return E.UNKNOWN_MEMBER_ID;
     return memberEpoch === member.memberEpoch ? E.NONE : E.STALE_MEMBER_EPOCH;

@@ -2,6 +2,7 @@
 // group epoch, target assignment and its epoch, members with their member epochs — and Kafka's
 // reconciliation (CurrentAssignmentBuilder): a member first revokes what it must give up, keeping
 // its epoch, and gets a partition only once no other member still owns it. No timers or I/O here.
+import { RE2JS } from 're2js';
 import type { TimerHandle } from '../runtime/ports.js';
 
 /** topic id → partitions. */
@@ -81,26 +82,54 @@ export class ConsumerGroupMember {
   pendingRevocation: Assignment = new Map();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
+  /**
+   * The topics this member may describe (its latest heartbeat's principal and the authorizer);
+   * regex matches are filtered by it, as Kafka's filterTopicDescribeAuthorizedTopics. Absent = all.
+   * Not persisted: after a reload it comes back with the member's next heartbeat.
+   */
+  canDescribe: ((topic: string) => boolean) | null = null;
 
   constructor(public memberId: string) {}
 
   /** Topics this member subscribes to, resolved against the topic names that exist. */
-  subscribedTopics(existing: Iterable<string>, regex: RegExp | null): Set<string> {
+  subscribedTopics(existing: Iterable<string>, regex: TopicRegex | null): Set<string> {
     const out = new Set(this.subscribedTopicNames);
-    if (regex !== null) for (const name of existing) if (regex.test(name)) out.add(name);
+    if (regex !== null) {
+      const allowed = this.canDescribe;
+      for (const name of existing) if (regex.matches(name) && (allowed === null || allowed(name))) out.add(name);
+    }
     return out;
   }
 }
 
+/** A compiled subscription regex: `matches` is true when the whole topic name matches. */
+export interface TopicRegex {
+  matches(input: string): boolean;
+}
+
+const regexCache = new Map<string, TopicRegex | Error>();
+const REGEX_CACHE_MAX = 1024;
+
 /**
- * RE2/J's `matches()` as a JS RegExp: the whole topic name must match. JS and RE2 agree on the
- * common syntax (classes, alternation, quantifiers, anchors); RE2 has no backreferences or
- * lookarounds (JS accepts them) and RE2's `\C`, `\pN` one-letter classes and `(?P<name>)` groups
- * are not JS. Throws SyntaxError for a pattern JS cannot compile.
+ * A subscription regex compiled as Kafka does (RE2/J, `matches()`: the whole topic name must
+ * match), with re2js — RE2's syntax and linear-time matching, so no pattern can make the broker
+ * backtrack. Throws for a pattern RE2 rejects (backreferences, lookarounds, bad syntax).
+ * Compilations are cached (bounded), so heartbeats do not recompile their pattern.
  */
-export function compileTopicRegex(pattern: string): RegExp {
-  const converted = pattern.replace(/\(\?P</g, '(?<');
-  return new RegExp(`^(?:${converted})$`, 'u');
+export function compileTopicRegex(pattern: string): TopicRegex {
+  let cached = regexCache.get(pattern);
+  if (cached === undefined) {
+    try {
+      const re = RE2JS.compile(pattern);
+      cached = { matches: (input: string) => re.matches(input) };
+    } catch (err) {
+      cached = err instanceof Error ? err : new Error(String(err));
+    }
+    if (regexCache.size >= REGEX_CACHE_MAX) regexCache.clear();
+    regexCache.set(pattern, cached);
+  }
+  if (cached instanceof Error) throw cached;
+  return cached;
 }
 
 export class ConsumerGroup {
@@ -228,7 +257,7 @@ export class ConsumerGroup {
   }
 
   /** Every topic name any member subscribes to (names and regex matches). */
-  subscribedTopicNames(existing: readonly string[], regexes: Map<string, RegExp | null>): Set<string> {
+  subscribedTopicNames(existing: readonly string[], regexes: Map<string, TopicRegex | null>): Set<string> {
     const out = new Set<string>();
     for (const m of this.members.values()) {
       const re = m.subscribedTopicRegex === null ? null : (regexes.get(m.subscribedTopicRegex) ?? null);

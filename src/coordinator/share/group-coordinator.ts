@@ -57,6 +57,8 @@ export interface HeartbeatOutput {
 interface ShareMember {
   memberId: string;
   memberEpoch: number;
+  /** The epoch before the last one given; a heartbeat whose response was lost carries it. */
+  previousMemberEpoch: number;
   clientId: string;
   clientHost: string;
   rackId: string | null;
@@ -178,6 +180,7 @@ export class ShareGroupCoordinator {
       member = {
         memberId: req.memberId,
         memberEpoch: 0,
+        previousMemberEpoch: 0,
         clientId: req.clientId,
         clientHost: req.clientHost,
         rackId: req.rackId,
@@ -187,7 +190,9 @@ export class ShareGroupCoordinator {
       };
       group.members.set(member.memberId, member);
       group.groupEpoch++;
-    } else if (req.memberEpoch !== 0 && req.memberEpoch !== member.memberEpoch) {
+    } else if (req.memberEpoch !== 0 && req.memberEpoch !== member.memberEpoch && (req.memberEpoch > member.memberEpoch || req.memberEpoch !== member.previousMemberEpoch)) {
+      // As Kafka: a greater epoch, or a smaller one that is not the previous (whose response may
+      // have been lost), is fenced.
       return fail(ErrorCode.FENCED_MEMBER_EPOCH, `The share group member has a member epoch (${req.memberEpoch}) which is not equal to the current epoch (${member.memberEpoch}).`);
     } else {
       if (req.subscribedTopicNames !== null) {
@@ -210,7 +215,9 @@ export class ShareGroupCoordinator {
     }
     if (group.assignmentEpoch !== group.groupEpoch) this.computeAssignment(group);
     let assignment: HeartbeatOutput['assignment'] = null;
-    if (member.memberEpoch !== group.assignmentEpoch || req.memberEpoch === 0) {
+    if (member.memberEpoch !== group.assignmentEpoch || req.memberEpoch === 0 || req.memberEpoch !== member.memberEpoch) {
+      // (A request at the previous epoch missed its assignment: it is sent again.)
+      if (member.memberEpoch !== group.assignmentEpoch) member.previousMemberEpoch = member.memberEpoch;
       member.memberEpoch = group.assignmentEpoch;
       member.assignment = group.targetAssignment.get(member.memberId) ?? new Map<string, number[]>();
       assignment = { topicPartitions: [...member.assignment].map(([topicId, partitions]) => ({ topicId, partitions: [...partitions] })) };

@@ -17,6 +17,8 @@ export interface SharePartitionManagerConfig extends SharePartitionConfig {
   maxShareSessions: number;
   /** How long a read of the state waits for its __share_group_state shard to load. */
   stateLoadTimeoutMs: number;
+  /** A share session unused this long may be evicted when the session cache is full (default 60 s). */
+  sessionIdleMs?: number;
 }
 
 /** The partition's log offsets the manager needs (from the replica manager). */
@@ -52,7 +54,7 @@ export class SharePartitionManager {
       groups: ShareGroupCoordinator;
     },
   ) {
-    this.sessions = new ShareSessionCache(deps.config.maxShareSessions);
+    this.sessions = new ShareSessionCache(deps.config.maxShareSessions, deps.config.sessionIdleMs ?? 60_000, () => deps.clock.now());
     deps.groups.onMemberRemoved((groupId, memberId) => {
       this.sessions.remove(groupId, memberId);
       void this.releaseMember(groupId, memberId);
@@ -95,9 +97,10 @@ export class SharePartitionManager {
     return this.entries.get(coordinatorKey(key))?.sp ?? undefined;
   }
 
-  acquire(key: SharePartitionKey, memberId: string, batches: readonly FetchedBatch[], maxRecords: number): AcquiredRange[] {
+  /** `fetchOffset`: where the read started (offsets the batches skip are archived as gaps). */
+  acquire(key: SharePartitionKey, memberId: string, batches: readonly FetchedBatch[], maxRecords: number, fetchOffset?: number): AcquiredRange[] {
     const entry = this.loadedEntry(key);
-    const acquired = this.loadedPartition(entry).acquire(memberId, batches, maxRecords, this.deps.clock.now());
+    const acquired = this.loadedPartition(entry).acquire(memberId, batches, maxRecords, this.deps.clock.now(), fetchOffset);
     if (acquired.length > 0) this.scheduleLockTimer(entry);
     return acquired;
   }
@@ -190,9 +193,18 @@ export class SharePartitionManager {
 
   private persist(entry: Entry): Promise<void> {
     const sp = entry.sp;
-    if (sp === null) return Promise.resolve();
+    const id = coordinatorKey(entry.key);
+    // Replaced or dropped (AlterShareGroupOffsets, DeleteShareGroupOffsets, a leader change): its
+    // state must not overwrite what was written since.
+    if (sp === null || this.entries.get(id) !== entry) return Promise.resolve();
     return this.deps.store.write(entry.key, sp.snapshot(), entry.leaderEpoch).catch((err: unknown) => {
-      this.deps.logger.warn({ err, shareKey: coordinatorKey(entry.key) }, 'writing share-partition state failed');
+      if (err instanceof KafkaError && (err.code === ErrorCode.FENCED_STATE_EPOCH || err.code === ErrorCode.FENCED_LEADER_EPOCH)) {
+        // The stored state is newer than this copy: forget it, the next fetch reloads it.
+        if (this.entries.get(id) === entry) this.drop(id);
+        this.deps.logger.info({ shareKey: id, code: err.code }, 'share-partition state was fenced; reloading it on next use');
+      } else {
+        this.deps.logger.warn({ err, shareKey: id }, 'writing share-partition state failed');
+      }
       throw err;
     });
   }

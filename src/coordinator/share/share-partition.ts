@@ -85,7 +85,10 @@ export class SharePartition {
     for (const b of initial.stateBatches) {
       for (let o = Math.max(b.firstOffset, initial.startOffset); o <= b.lastOffset; o++) {
         // An offset acquired when the state was written is available again (its lock is gone).
-        const state = b.deliveryState === RecordState.ACQUIRED ? RecordState.AVAILABLE : (b.deliveryState as RecordState);
+        // One whose delivery count reached the limit is not delivered again (the snapshot keeps an
+        // acquired offset as AVAILABLE with its count).
+        let state = b.deliveryState === RecordState.ACQUIRED ? RecordState.AVAILABLE : (b.deliveryState as RecordState);
+        if (state === RecordState.AVAILABLE && b.deliveryCount >= config.deliveryCountLimit) state = RecordState.ARCHIVED;
         this.inFlight.set(o, { state, deliveryCount: b.deliveryCount, memberId: null, lockExpiresAt: 0 });
         if (o + 1 > this.endOffsetValue) this.endOffsetValue = o + 1;
       }
@@ -135,13 +138,19 @@ export class SharePartition {
    * Acquires for `memberId` the AVAILABLE offsets among the fetched batches (each [baseOffset,
    * lastOffset]), whole batches at a time until `maxRecords` are acquired (Kafka may exceed it to
    * keep batch boundaries), never past the in-flight limit. Returns the acquired runs.
+   * `fetchOffset` is where the read started: offsets the batches skip (before the first one, or
+   * between two — compacted away, or no records) have no record and are ARCHIVED, so the start
+   * offset can move past them. Without it, only the gaps between batches are.
    */
-  acquire(memberId: string, batches: readonly FetchedBatch[], maxRecords: number, now: number): AcquiredRange[] {
+  acquire(memberId: string, batches: readonly FetchedBatch[], maxRecords: number, now: number, fetchOffset?: number): AcquiredRange[] {
     const out: AcquiredRange[] = [];
     const limit = this.startOffsetValue + this.config.maxRecordLocks;
     let acquired = 0;
+    let cursor = fetchOffset ?? batches.at(0)?.baseOffset ?? 0;
     for (const batch of batches) {
       if (acquired >= maxRecords) break;
+      this.archiveGap(cursor, Math.min(batch.baseOffset, limit));
+      cursor = Math.max(cursor, batch.lastOffset + 1);
       for (let o = Math.max(batch.baseOffset, this.startOffsetValue); o <= batch.lastOffset && o < limit; o++) {
         let r = this.inFlight.get(o);
         if (r === undefined) {
@@ -149,6 +158,7 @@ export class SharePartition {
           this.inFlight.set(o, r);
           if (o >= this.endOffsetValue) this.endOffsetValue = o + 1;
         }
+        if (r.state === RecordState.AVAILABLE && r.deliveryCount >= this.config.deliveryCountLimit) r.state = RecordState.ARCHIVED;
         if (r.state !== RecordState.AVAILABLE) continue;
         if (batch.isControl === true) {
           // A transaction marker is no record for a consumer: it is never delivered.
@@ -271,6 +281,19 @@ export class SharePartition {
       else stateBatches.push({ firstOffset: o, lastOffset: o, deliveryState, deliveryCount: r.deliveryCount });
     }
     return { stateEpoch: this.stateEpochValue, startOffset: this.startOffsetValue, stateBatches };
+  }
+
+  /** Offsets in [from, to) with no record in the log: never delivered, ARCHIVED (an acquired one is left alone). */
+  private archiveGap(from: number, to: number): void {
+    for (let o = Math.max(from, this.startOffsetValue); o < to; o++) {
+      const r = this.inFlight.get(o);
+      if (r === undefined) {
+        this.inFlight.set(o, { state: RecordState.ARCHIVED, deliveryCount: 0, memberId: null, lockExpiresAt: 0 });
+        if (o >= this.endOffsetValue) this.endOffsetValue = o + 1;
+      } else if (r.state === RecordState.AVAILABLE) {
+        r.state = RecordState.ARCHIVED;
+      }
+    }
   }
 
   private releasedState(r: InFlight): RecordState {

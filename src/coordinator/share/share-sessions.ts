@@ -19,6 +19,8 @@ interface ShareSession {
   /** The epoch the next request must carry. */
   nextEpoch: number;
   partitions: Map<string, SessionPartition>;
+  /** When a request last used it (ms), for evicting idle sessions when the cache is full. */
+  lastUsed: number;
 }
 
 function key(groupId: string, memberId: string): string {
@@ -32,7 +34,25 @@ export function partitionKey(p: SessionPartition): string {
 export class ShareSessionCache {
   private readonly sessions = new Map<string, ShareSession>();
 
-  constructor(private readonly maxSessions: number) {}
+  /**
+   * `idleMs`: when the cache is full, a session no request used for that long is evicted to make
+   * room (a client that went away without closing it — its member left the group, its connection
+   * died — cannot hold a slot of group.share.max.share.sessions for good).
+   */
+  constructor(
+    private readonly maxSessions: number,
+    private readonly idleMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Evicts the least recently used session idle for idleMs or more; false when none is. */
+  private evictIdle(now: number): boolean {
+    let oldest: [string, ShareSession] | null = null;
+    for (const entry of this.sessions) if (oldest === null || entry[1].lastUsed < oldest[1].lastUsed) oldest = entry;
+    if (oldest === null || now - oldest[1].lastUsed < this.idleMs) return false;
+    this.sessions.delete(oldest[0]);
+    return true;
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -55,21 +75,24 @@ export class ShareSessionCache {
   ): SessionPartition[] {
     const k = key(groupId, memberId);
     let session = this.sessions.get(k);
+    const now = this.now();
     if (epoch === INITIAL_SHARE_SESSION_EPOCH) {
       if (acknowledgeOnly) throw new KafkaError(ErrorCode.INVALID_SHARE_SESSION_EPOCH, 'ShareAcknowledge cannot open a share session');
-      if (session === undefined && this.sessions.size >= this.maxSessions) {
+      if (session === undefined && this.sessions.size >= this.maxSessions && !this.evictIdle(now)) {
         throw new KafkaError(ErrorCode.SHARE_SESSION_LIMIT_REACHED, `The limit of ${this.maxSessions} share sessions has been reached`);
       }
-      session = { groupId, memberId, nextEpoch: 1, partitions: new Map() };
+      session = { groupId, memberId, nextEpoch: 1, partitions: new Map(), lastUsed: now };
       this.sessions.set(k, session);
     } else {
       if (session === undefined) throw new KafkaError(ErrorCode.SHARE_SESSION_NOT_FOUND, `No share session for member ${memberId} of group ${groupId}`);
       if (epoch !== FINAL_SHARE_SESSION_EPOCH) {
         if (epoch !== session.nextEpoch) {
-          throw new KafkaError(ErrorCode.INVALID_SHARE_SESSION_EPOCH, `Share session epoch ${epoch} is not the expected ${session.nextEpoch}`);
+          // The expected epoch is not told: it would let anyone take over the session.
+          throw new KafkaError(ErrorCode.INVALID_SHARE_SESSION_EPOCH, `Share session epoch ${epoch} is not valid for this share session`);
         }
         session.nextEpoch = session.nextEpoch === 0x7fffffff ? 1 : session.nextEpoch + 1;
       }
+      session.lastUsed = now;
     }
     for (const p of added) session.partitions.set(partitionKey(p), p);
     for (const p of forgotten) session.partitions.delete(partitionKey(p));

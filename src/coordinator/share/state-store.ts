@@ -154,11 +154,23 @@ export class ShareStateStore implements CoordinatorLeadershipListener {
     return s === undefined ? null : { stateEpoch: s.stateEpoch, startOffset: s.startOffset, stateBatches: s.stateBatches.map((b) => ({ ...b })) };
   }
 
-  /** Writes the whole state as a ShareSnapshot; resolves once committed. */
+  /**
+   * Writes the whole state as a ShareSnapshot; resolves once committed. A write older than the
+   * stored state is refused, as Kafka's share coordinator does: a lower state epoch
+   * (AlterShareGroupOffsets started a new one) with FENCED_STATE_EPOCH, a lower leader epoch (a
+   * newer partition leader wrote) with FENCED_LEADER_EPOCH. Leader epoch -1 (admin writes) skips
+   * the leader check.
+   */
   write(key: SharePartitionKey, state: PersistedShareState, leaderEpoch: number): Promise<void> {
     const partition = this.partitionFor(key);
     return this.runtime.scheduleWriteOperation('write-share-state', partition, (shard) => {
       const current = shard.states.get(coordinatorKey(key));
+      if (current !== undefined && state.stateEpoch < current.stateEpoch) {
+        throw new KafkaError(ErrorCode.FENCED_STATE_EPOCH, `share state ${coordinatorKey(key)}: state epoch ${state.stateEpoch} is older than the stored ${current.stateEpoch}`);
+      }
+      if (current !== undefined && leaderEpoch >= 0 && leaderEpoch < current.leaderEpoch) {
+        throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `share state ${coordinatorKey(key)}: leader epoch ${leaderEpoch} is older than the stored ${current.leaderEpoch}`);
+      }
       const now = this.deps.clock.now();
       const value = encodeSnapshotValue(state, (current?.snapshotEpoch ?? -1) + 1, leaderEpoch, current?.createTimestamp ?? now, now);
       return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response: undefined };
