@@ -50,11 +50,19 @@ export const saslHandshakeApi = defineApi<SaslHandshakeRequest, SaslHandshakeRes
   apiKey: ApiKey.SaslHandshake,
   versions: { min: 1, max: 1 },
   handler: (req, ctx) => authenticator(ctx.services).handshake(ctx.security, req.mechanism),
+  // Kafka answers an unsupported mechanism with the enabled ones, then closes the connection.
+  responseMode: (_req, res) =>
+    res.errorCode === ErrorCode.UNSUPPORTED_SASL_MECHANISM ? { kind: 'sendThenClose', delayMs: 0, reason: 'SASL mechanism not enabled' } : 'send',
 });
 
 export const saslAuthenticateApi = defineApi<SaslAuthenticateRequest, SaslAuthenticateResponse>({
   apiKey: ApiKey.SaslAuthenticate,
   handler: (req, ctx) => authenticator(ctx.services).authenticate(ctx.security, req.authBytes, logContext(ctx)),
+  // Kafka sends SASL_AUTHENTICATION_FAILED and closes the connection, connection.failed.authentication.delay.ms later.
+  responseMode: (_req, res, ctx) =>
+    res.errorCode === ErrorCode.SASL_AUTHENTICATION_FAILED
+      ? { kind: 'sendThenClose', delayMs: ctx.services.config.getNumber('connection.failed.authentication.delay.ms'), reason: 'failed SASL authentication' }
+      : 'send',
 });
 
 // ---- SCRAM credentials --------------------------------------------------------------------------

@@ -23,8 +23,11 @@ export interface RequestContext {
  */
 export type Handler<Req = unknown, Res = unknown> = (req: Req, ctx: RequestContext) => Res | Promise<Res>;
 
-/** What happens to a handler's answer: sent, dropped (acks=0), or the connection closed. */
-export type ResponseMode = 'send' | 'none' | 'close';
+/**
+ * What happens to a handler's answer: sent, dropped (acks=0), the connection closed, or sent and
+ * the connection closed delayMs later (failed SASL authentication).
+ */
+export type ResponseMode = 'send' | 'none' | 'close' | { kind: 'sendThenClose'; delayMs: number; reason: string };
 
 /** One API as registered with the dispatcher, declared next to its handler. */
 export interface ApiRegistration<Req = never, Res = unknown> {
@@ -33,7 +36,7 @@ export interface ApiRegistration<Req = never, Res = unknown> {
   versions?: { min: number; max: number };
   handler: Handler<Req, Res>;
   /** Default 'send'. Produce with acks=0 answers nothing, and closes on failure (as Kafka). */
-  responseMode?: (req: Req, res: Res) => ResponseMode;
+  responseMode?: (req: Req, res: Res, ctx: RequestContext) => ResponseMode;
 }
 
 /** Declares a registration with its request/response types checked, stored type-erased. */

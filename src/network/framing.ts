@@ -8,12 +8,10 @@ export class FrameTooLargeError extends Error {
   constructor(
     readonly size: number,
     readonly limit: number,
+    /** The setting the limit comes from. */
+    readonly setting = 'socket.request.max.bytes',
   ) {
-    super(
-      size < 0
-        ? `Invalid receive (size = ${size})`
-        : `Invalid receive (size = ${size} larger than socket.request.max.bytes ${limit})`,
-    );
+    super(size < 0 ? `Invalid receive (size = ${size})` : `Invalid receive (size = ${size} larger than ${setting} ${limit})`);
     this.name = 'FrameTooLargeError';
   }
 }
@@ -29,8 +27,28 @@ export class FrameDecoder {
   /** Its bytes so far, in `buf` (allocated on the first byte, grown as bytes arrive). */
   private buf: Buffer | null = null;
   private filled = 0;
+  /** The limit frames are checked against now, and the setting it comes from. */
+  private limit: number;
+  private limitSetting = 'socket.request.max.bytes';
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private readonly maxFrameBytes: number) {
+    this.limit = maxFrameBytes;
+  }
+
+  /**
+   * Checks the size prefixes read from now on against a lower limit (never above the constructor's),
+   * or against the constructor's again with null: sasl.server.max.receive.size before SASL
+   * authentication. A frame whose prefix was already accepted is not checked again.
+   */
+  restrict(limit: number | null, setting: string): void {
+    if (limit === null || limit >= this.maxFrameBytes) {
+      this.limit = this.maxFrameBytes;
+      this.limitSetting = 'socket.request.max.bytes';
+    } else {
+      this.limit = limit;
+      this.limitSetting = setting;
+    }
+  }
 
   /** Bytes of a partially received frame (size prefix included): nothing pending when 0. */
   get pendingBytes(): number {
@@ -88,7 +106,7 @@ export class FrameDecoder {
   }
 
   private checkSize(size: number): void {
-    if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+    if (size < 0 || size > this.limit) throw new FrameTooLargeError(size, this.limit, this.limitSetting);
   }
 
   /** Room for `n` more bytes: at least 64 KiB, doubling, never beyond the frame's size. */

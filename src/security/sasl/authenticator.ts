@@ -32,7 +32,7 @@ interface Exchange {
 
 /** What ConnectionSecurity.sasl holds on a SASL listener. */
 interface SaslConnectionState {
-  /** handshake: a SaslHandshake is expected; authenticate: SaslAuthenticate steps; failed: closed on the next request. */
+  /** handshake: a SaslHandshake is expected; authenticate: SaslAuthenticate steps; failed: the connection is closing (its response's responseMode), and any request still pipelined closes it. */
   phase: 'handshake' | 'authenticate' | 'failed';
   mechanism: string | null;
   exchange: Exchange | null;
