@@ -101,14 +101,18 @@ impl Drop for JsFd {
 // A sealed segment needs its .log only to serve reads, so its handle is opened on first use and
 // may be closed again. What keeps that safe is the lease: every FileSlice handed to JS carries
 // one (its fd goes to fs.read or sendfile(2) after the read returned), and a handle is closed only
-// while none of its leases is live. A lease ends when JS releases it, or at the latest when its
-// expiry passes (file.delete.delay.ms, the bound the deleted-segment path already promises).
-// Closing bumps the handle's generation, so a late release of an older lease changes nothing.
+// while none of its leases is live. A lease ends only when JS releases it: a send may still use
+// the fd number, and a closed number is reused by the next open() (another segment's bytes would
+// go out). Past its expiry (file.delete.delay.ms, at least 10 s) a lease is reported as a leak
+// (warned once per segment, counted) and still holds. The lease table (LEASES) owns the handle
+// while a lease is live, so a segment deleted or a log closed meanwhile (retention, topic
+// deletion) closes its handle at the last release.
 //
 // The process-wide bound (spool.log.max.open.segment.files) counts the open handles of sealed
 // segments; past it the least recently used idle ones are closed. Active segments (pinned) are
 // never closed and not counted.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -120,6 +124,33 @@ pub const DEFAULT_MAX_OPEN_SEGMENT_FILES: usize = 1024;
 static MAX_OPEN: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_OPEN_SEGMENT_FILES);
 static USE_CLOCK: AtomicU64 = AtomicU64::new(1);
 static OPEN_SEALED: Mutex<Vec<Weak<LogFile>>> = Mutex::new(Vec::new());
+/// Live FileSlice leases by token: (handle, generation). Holds the handle (not a Weak) so its
+/// file stays open whatever happens to the segment until the lease is released.
+static LEASES: Mutex<BTreeMap<u64, (Arc<LogFile>, u64)>> = Mutex::new(BTreeMap::new());
+static NEXT_LEASE: AtomicU64 = AtomicU64::new(1);
+/// Leak alarms: segments found holding a lease past its expiry.
+static EXPIRED_LEASES: AtomicU64 = AtomicU64::new(0);
+
+/// Ends the FileSlice lease `token` (JS is done with its fd). Unknown or repeated tokens are
+/// ignored; works after the segment was deleted or its log closed.
+pub fn release_lease(token: u64) {
+    let entry = LEASES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&token);
+    if let Some((handle, generation)) = entry {
+        handle.release(generation);
+        // The last owner of a deleted segment's handle may be this entry: dropped here, which
+        // closes the file.
+        drop(handle);
+    }
+}
+
+/// (live leases, leak alarms so far), process-wide (tests, metrics).
+pub fn segment_leases() -> (usize, u64) {
+    let held = LEASES.lock().unwrap_or_else(|e| e.into_inner()).len();
+    (held, EXPIRED_LEASES.load(Ordering::Relaxed))
+}
 
 /// Sets the bound on open sealed-segment handles (at least 1) and applies it at once.
 pub fn set_max_open_segment_files(n: usize) {
@@ -150,6 +181,10 @@ struct LogFileState {
     last_use: u64,
     /// In OPEN_SEALED.
     listed: bool,
+    /// The segment's files are being removed: the last release closes the handle.
+    close_on_release: bool,
+    /// The leak alarm was raised for this handle.
+    leak_warned: bool,
 }
 
 /// The .log file of one segment, shared with the process-wide list of open handles.
@@ -178,6 +213,8 @@ impl LogFile {
                 generation: 0,
                 last_use: USE_CLOCK.fetch_add(1, Ordering::Relaxed),
                 listed: false,
+                close_on_release: false,
+                leak_warned: false,
             }),
         }))
     }
@@ -232,8 +269,9 @@ impl LogFile {
         enforce_bound(Some(self));
     }
 
-    /// A lease on the handle for a FileSlice: (fd for JS, lease generation). The handle stays
-    /// open until release(generation) or `expiry` from now.
+    /// A lease on the handle for a FileSlice: (fd for JS, lease token for release_lease). The
+    /// handle stays open until the lease is released; still held `expiry` from now, it is
+    /// reported as a leak.
     pub fn lease(self: &Arc<Self>, expiry: Duration) -> io::Result<(i64, u64)> {
         // Opened and leased under one lock: the bound (run by list below) sees it leased.
         let (leased, newly_listed) = {
@@ -245,10 +283,16 @@ impl LogFile {
             let fd = s.open.as_ref().map(|(_, js)| js.get()).unwrap_or(-1);
             ((fd, s.generation), newly_listed)
         };
+        let (fd, generation) = leased;
+        let token = NEXT_LEASE.fetch_add(1, Ordering::Relaxed);
+        LEASES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token, (self.clone(), generation));
         if newly_listed {
             self.list();
         }
-        Ok(leased)
+        Ok((fd, token))
     }
 
     /// The fd for JS without a lease (only for a pinned handle, which nothing closes).
@@ -259,11 +303,15 @@ impl LogFile {
     }
 
     /// Ends one lease of `generation`; past the bound, the idle handles close now.
-    pub fn release(&self, generation: u64) {
+    fn release(&self, generation: u64) {
         let idle = {
             let mut s = self.lock();
             if s.generation == generation && s.leases > 0 {
                 s.leases -= 1;
+            }
+            if s.leases == 0 && s.close_on_release {
+                Self::close(&mut s);
+                return;
             }
             s.leases == 0 && !s.pinned && s.open.is_some()
         };
@@ -276,8 +324,26 @@ impl LogFile {
         }
     }
 
-    fn leased(s: &LogFileState) -> bool {
-        s.leases > 0 && s.lease_until.is_some_and(|u| Instant::now() < u)
+    /// A lease held past its expiry: warned once per handle and counted; it still holds.
+    fn leak_alarm(s: &mut LogFileState) {
+        if s.leak_warned || s.lease_until.is_some_and(|u| Instant::now() < u) {
+            return;
+        }
+        s.leak_warned = true;
+        EXPIRED_LEASES.fetch_add(1, Ordering::Relaxed);
+        eprintln!(
+            "spool: a FileSlice lease on {} was held past its expiry (never released; {} live): the fd stays open until it is",
+            s.path.display(),
+            s.leases
+        );
+    }
+
+    fn close(s: &mut LogFileState) {
+        s.open = None;
+        s.generation += 1;
+        s.leases = 0;
+        s.lease_until = None;
+        s.close_on_release = false;
     }
 
     /// Closes the handle unless it is pinned or leased; true when it is closed now.
@@ -285,13 +351,14 @@ impl LogFile {
         if s.open.is_none() {
             return true;
         }
-        if s.pinned || Self::leased(s) {
+        if s.pinned {
             return false;
         }
-        s.open = None;
-        s.generation += 1;
-        s.leases = 0;
-        s.lease_until = None;
+        if s.leases > 0 {
+            Self::leak_alarm(s);
+            return false;
+        }
+        Self::close(s);
         true
     }
 
@@ -319,12 +386,20 @@ impl LogFile {
         }
     }
 
-    /// Closes the handle whatever its leases (the segment's files are being removed).
+    /// The segment's files are being removed: the handle closes now, or, while a lease is live,
+    /// at the last release (a send may still use the fd).
     pub fn close_now(&self) {
         let mut s = self.lock();
-        s.open = None;
-        s.generation += 1;
-        s.leases = 0;
+        if s.leases > 0 {
+            s.close_on_release = true;
+        } else {
+            Self::close(&mut s);
+        }
+    }
+
+    /// Live leases of this handle (tests).
+    pub fn live_leases(&self) -> u32 {
+        self.lock().leases
     }
 
     pub fn path(&self) -> PathBuf {
@@ -388,4 +463,48 @@ fn enforce_bound(except: Option<&Arc<LogFile>>) {
         w.upgrade()
             .is_some_and(|h| h.state.try_lock().map_or(true, |s| s.listed))
     });
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    fn pread(fd: i64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        let n = unsafe { libc::pread(fd as libc::c_int, buf.as_mut_ptr().cast(), len, 0) };
+        assert_eq!(n, len as isize, "pread of fd {fd}");
+        buf
+    }
+
+    #[test]
+    fn a_live_lease_keeps_its_handle_through_expiry_delete_and_drop() {
+        let d = TempDir::new("spool-fileio", "lease");
+        let p = d.join("00000000000000000000.log");
+        std::fs::write(&p, b"segment bytes").unwrap();
+        let h = LogFile::new(p.clone(), open_rw(&p).unwrap()).unwrap();
+        h.unpin();
+        assert!(!h.is_open(), "sealed and not leased: closed");
+        // Expired at once: the bound may try it, it stays open (a leak alarm at most).
+        let (fd, token) = h.lease(Duration::ZERO).unwrap();
+        {
+            let mut s = h.lock();
+            assert!(
+                !LogFile::close_if_idle(&mut s),
+                "an expired live lease still holds"
+            );
+        }
+        // The segment is deleted, then dropped (its log closed): the lease owns the handle.
+        h.close_now();
+        assert!(h.is_open());
+        assert_eq!(h.live_leases(), 1);
+        let weak = Arc::downgrade(&h);
+        drop(h);
+        assert!(weak.upgrade().is_some(), "the lease table holds the handle");
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(pread(fd, 13), b"segment bytes");
+        release_lease(token);
+        release_lease(token); // twice: ignored
+        assert!(weak.upgrade().is_none(), "the last release closes it");
+    }
 }

@@ -228,12 +228,11 @@ impl NativeLog {
         })
     }
 
-    /// Ends a FileSlice's lease: its fd may be closed from now on. A closed log ignores it.
+    /// Ends a FileSlice's lease: its fd may be closed from now on (also after the log closed:
+    /// the lease kept its fd open until now).
     #[napi]
     pub fn release_slice(&self, lease: i64) {
-        if let Some(l) = self.inner.borrow_mut().as_mut() {
-            l.release(lease.max(0) as u64);
-        }
+        fileio::release_lease(lease.max(0) as u64);
     }
 
     /// [timestamp, offset], or null.
@@ -457,6 +456,13 @@ pub fn set_max_open_segment_files(n: u32) {
 #[napi]
 pub fn open_segment_files() -> u32 {
     fileio::open_segment_files() as u32
+}
+
+/// [FileSlice leases held now, leak alarms so far (leases held past their expiry)].
+#[napi]
+pub fn segment_leases() -> Vec<i64> {
+    let (held, expired) = fileio::segment_leases();
+    vec![held as i64, expired as i64]
 }
 
 pub struct FlushTask {

@@ -3,7 +3,6 @@
 use crate::batch::{self, BatchHeader};
 use crate::cleaner::{CleanJob, CleanOptions, CleanStats, Prepared, SourceSegment};
 use crate::error::*;
-use crate::fileio::LogFile;
 use crate::records::{RecordRules, TimestampRange};
 use crate::segment::{Segment, SegmentConfig, CLEANED_SUFFIX, SWAP_SUFFIX};
 use std::fs::{self, File};
@@ -12,13 +11,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A FileSlice's lease on a segment's .log handle lasts until JS releases it, at most
-/// file.delete.delay.ms, and never less than this (a log configured with no delete delay still
-/// gives a sendfile in flight time to finish).
+/// A FileSlice's lease on a segment's .log handle lasts until JS releases it; one still held
+/// after file.delete.delay.ms, and never less than this, is reported as a leak (fileio.rs).
 const MIN_LEASE_MS: i64 = 10_000;
-
-/// Outstanding leases past which read() forgets the expired ones.
-const LEASE_SWEEP_AT: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LogConfig {
@@ -170,11 +165,6 @@ pub struct Log {
     pub recovered_batches_truncated: u64,
     /// Files of segments sealed since the last flush: their last writes still need an fsync.
     unflushed: Vec<PathBuf>,
-    /// Leases of FileSlices handed out by read(), by token: (handle, lease generation, expiry).
-    leases: std::collections::HashMap<u64, (std::sync::Weak<LogFile>, u64, Instant)>,
-    next_lease: u64,
-    /// Outstanding leases at which read() next forgets the expired ones.
-    next_sweep: usize,
     dir_dirty: bool,
     doomed: Vec<DoomedSegment>,
 }
@@ -400,9 +390,6 @@ impl Log {
             recovered_bytes_truncated: recovered,
             recovered_batches_truncated: recovered_batches,
             unflushed: Vec::new(),
-            leases: std::collections::HashMap::new(),
-            next_lease: 1,
-            next_sweep: LEASE_SWEEP_AT,
             dir_dirty: true,
             doomed: Vec::new(),
         })
@@ -605,7 +592,7 @@ impl Log {
     }
 
     /// (fd, position, length, lease) of whole batches starting at the one holding `offset`. The
-    /// fd stays open until `release(lease)` (or the lease expiry, see MIN_LEASE_MS); lease 0
+    /// fd stays open until `release(lease)` (fileio::release_lease), however long; lease 0
     /// (an empty slice) holds nothing.
     pub fn read(
         &mut self,
@@ -619,35 +606,13 @@ impl Log {
             let fd = self.segments[self.segments.len() - 1].unleased_fd()?;
             return Ok((fd, position, 0, 0));
         }
-        let seg = &self.segments[index];
-        let (fd, generation) = seg.lease()?;
-        let handle = Arc::downgrade(seg.log_handle());
-        let expiry = Instant::now() + Duration::from_millis(self.cfg.segment_config().lease_ms);
-        if self.leases.len() >= self.next_sweep {
-            let now = Instant::now();
-            self.leases
-                .retain(|_, (h, _, until)| *until > now && h.strong_count() > 0);
-            // Amortized: callers that never release cost one sweep per doubling, not per read.
-            self.next_sweep = (self.leases.len() * 2).max(LEASE_SWEEP_AT);
-        }
-        let token = self.next_lease;
-        self.next_lease += 1;
-        self.leases.insert(token, (handle, generation, expiry));
+        let (fd, token) = self.segments[index].lease()?;
         Ok((fd, position, length, token))
     }
 
     /// Ends a FileSlice's lease (JS is done with its fd). Unknown or repeated tokens are ignored.
     pub fn release(&mut self, token: u64) {
-        if let Some((handle, generation, _)) = self.leases.remove(&token) {
-            if let Some(h) = handle.upgrade() {
-                h.release(generation);
-            }
-        }
-    }
-
-    /// Outstanding leases (tests).
-    pub fn outstanding_leases(&self) -> usize {
-        self.leases.len()
+        crate::fileio::release_lease(token);
     }
 
     /// (segment index, position, length) of the slice read() hands out.

@@ -34,7 +34,7 @@ const SCAN_CHUNK: usize = 16 * 1024;
 pub struct SegmentConfig {
     pub index_interval_bytes: u64,
     pub max_index_size: usize,
-    /// How long a FileSlice's lease keeps the .log handle open when JS never releases it.
+    /// How long a FileSlice's lease may be held before it is reported as a leak (it still holds).
     pub lease_ms: u64,
 }
 
@@ -136,8 +136,8 @@ impl Segment {
         Ok((seg, index_existed, a1 && a2))
     }
 
-    /// The .log's fd for a FileSlice, with a lease that keeps it open until `release` (or the
-    /// lease expiry): (fd, lease generation).
+    /// The .log's fd for a FileSlice, with a lease that keeps it open until
+    /// fileio::release_lease(token), past the lease expiry too (then reported as a leak): (fd, token).
     pub fn lease(&self) -> SResult<(i64, u64)> {
         Ok(self.log.lease(Duration::from_millis(self.cfg.lease_ms))?)
     }

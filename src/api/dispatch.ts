@@ -20,7 +20,25 @@ import {
 } from '../protocol/index.js';
 import { authorizationLayer } from './authorize.js';
 import type { ApiServices } from './services.js';
-import type { ApiRegistration, RequestContext } from './types.js';
+import type { ApiRegistration, RequestContext, ResponseMode } from './types.js';
+
+/**
+ * Ends the fd leases of the file slices (FileSlice, storage/engine.ts) anywhere in a response
+ * that will not be sent. Only on that path: it walks the whole response object.
+ */
+function releaseSlices(value: unknown, depth = 0): void {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value) || depth > 8) return;
+  if (Array.isArray(value)) {
+    for (const v of value) releaseSlices(v, depth + 1);
+    return;
+  }
+  const o = value as Record<string, unknown>;
+  if (typeof o.fd === 'number' && typeof o.release === 'function') {
+    (o.release as () => void)();
+    return;
+  }
+  for (const v of Object.values(o)) releaseSlices(v, depth + 1);
+}
 
 /** Runs once the header is decoded, before the body; throwing closes the connection. */
 export type OnRequestHook = (ctx: RequestContext) => void | Promise<void>;
@@ -184,9 +202,21 @@ export class Dispatcher {
         this.logger.error({ err, api: apiName(apiKey) }, 'onHandled hook failed');
       }
     }
-    const mode = registration.responseMode?.(body, response) ?? 'send';
-    if (mode === 'none') return { kind: 'noResponse' };
-    if (mode === 'close') return { kind: 'close', reason: `${apiName(apiKey)} failed without a response` };
-    return { kind: 'response', response: encodeResponse(apiKey, apiVersion, correlationId, response as never) };
+    let mode: ResponseMode;
+    let encoded: ReturnType<typeof encodeResponse> | undefined;
+    try {
+      mode = registration.responseMode?.(body, response, ctx) ?? 'send';
+      if (mode !== 'none' && mode !== 'close') encoded = encodeResponse(apiKey, apiVersion, correlationId, response as never);
+    } catch (err) {
+      releaseSlices(response);
+      throw err;
+    }
+    if (mode === 'none' || mode === 'close' || encoded === undefined) {
+      // Not sent: file slices in the response give their fd leases back (FileSlice, storage/engine.ts).
+      releaseSlices(response);
+      return mode === 'none' ? { kind: 'noResponse' } : { kind: 'close', reason: `${apiName(apiKey)} failed without a response` };
+    }
+    if (mode === 'send') return { kind: 'response', response: encoded };
+    return { kind: 'responseThenClose', response: encoded, delayMs: mode.delayMs, reason: mode.reason };
   }
 }

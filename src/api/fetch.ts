@@ -65,9 +65,28 @@ function replicaIdOf(req: FetchRequest, apiVersion: number): number {
   return apiVersion >= 15 ? req.replicaState.replicaId : req.replicaId;
 }
 
+function releaseRecords(records: Buffer | FileSlice | null): void {
+  if (records !== null && !Buffer.isBuffer(records)) records.release?.();
+}
+
+/** Ends the fd leases of a pass's slices (FileSlice, storage/engine.ts): for a pass not sent. */
+function releasePass(pass: FetchPass): void {
+  for (const a of pass.answers) releaseRecords(a.out.records);
+}
+
 /** One read over the partitions asked for, honouring maxBytes and partitionMaxBytes (KIP-74). */
 function readAll(req: FetchRequest, asked: FetchPartition[], ctx: RequestContext, maxBytes: number): FetchPass {
   const pass: FetchPass = { answers: [], bytes: 0, hasError: false, partitions: [], fetcherBehind: false };
+  try {
+    readInto(pass, req, asked, ctx, maxBytes);
+  } catch (err) {
+    releasePass(pass);
+    throw err;
+  }
+  return pass;
+}
+
+function readInto(pass: FetchPass, req: FetchRequest, asked: FetchPartition[], ctx: RequestContext, maxBytes: number): void {
   const readCommitted = req.isolationLevel === READ_COMMITTED;
   const replicaId = replicaIdOf(req, ctx.apiVersion);
   const byIds = ctx.apiVersion >= 13;
@@ -92,6 +111,7 @@ function readAll(req: FetchRequest, asked: FetchPartition[], ctx: RequestContext
     }
     let partition: Partition;
     let records: Buffer | FileSlice = EMPTY;
+    let abortedTransactions: PartitionOut['abortedTransactions'] = null;
     try {
       partition = ctx.services.replicaManager.getPartitionOrError(topic.name, p.partition, p.currentLeaderEpoch);
       if (replicaId >= 0) partition.updateFollowerFetchState(replicaId, p.fetchOffset);
@@ -118,7 +138,12 @@ function readAll(req: FetchRequest, asked: FetchPartition[], ctx: RequestContext
           `Fetch offset ${p.fetchOffset} is out of range for ${topic.name}-${p.partition}: [${partition.logStartOffset}, ${partition.logEndOffset}]`,
         );
       }
+      // The aborted transactions that overlap what this answer can hold (up to the last stable offset).
+      if (readCommitted && replicaId < 0) abortedTransactions = partition.abortedTransactions(p.fetchOffset, partition.lastStableOffset);
     } catch (err) {
+      // Not sent: a slice already taken gives its lease back.
+      releaseRecords(records);
+      pass.bytes -= records.length;
       const info = errorResponse(ctx, err, 'fetch', { topic: topic.name, partition: p.partition, fetchOffset: p.fetchOffset }, ErrorCode.KAFKA_STORAGE_ERROR);
       pass.hasError = true;
       pass.answers.push({ asked: p, topic, out: partitionError(p.partition, info.code), recordBytes: 0 });
@@ -134,14 +159,12 @@ function readAll(req: FetchRequest, asked: FetchPartition[], ctx: RequestContext
         highWatermark: partition.highWatermark,
         lastStableOffset: partition.lastStableOffset,
         logStartOffset: partition.logStartOffset,
-        // The aborted transactions that overlap what this answer can hold (up to the last stable offset).
-        abortedTransactions: readCommitted && replicaId < 0 ? partition.abortedTransactions(p.fetchOffset, partition.lastStableOffset) : null,
+        abortedTransactions,
         preferredReadReplica: -1,
         records,
       },
     });
   }
-  return pass;
 }
 
 /** Groups answers into topics, consecutive partitions of one topic together (request or session order). */
@@ -182,8 +205,11 @@ export async function handleFetch(req: FetchRequest, ctx: RequestContext): Promi
   const maxBytes = Math.min(req.maxBytes, config.getNumber('fetch.max.bytes'));
   let pass = readAll(req, asked, ctx, maxBytes);
   if (!pass.hasError && !pass.fetcherBehind && pass.bytes < req.minBytes && req.maxWaitMs > 0 && pass.partitions.length > 0) {
+    // Every pass not sent gives its slices' fd leases back (FileSlice, storage/engine.ts).
+    releasePass(pass);
     await replicaManager.fetchPurgatory.wait(pass.partitions, req.maxWaitMs, () => {
       const next = readAll(req, asked, ctx, maxBytes);
+      releasePass(next);
       return next.bytes >= req.minBytes || next.fetcherBehind || next.hasError;
     });
     pass = readAll(req, asked, ctx, maxBytes);
@@ -192,11 +218,15 @@ export async function handleFetch(req: FetchRequest, ctx: RequestContext): Promi
     const session = fetchContext.session;
     // A session closed or evicted meanwhile answers as Kafka does for an unknown one.
     if (cache.get(session.id) !== session) {
+      releasePass(pass);
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: INVALID_SESSION_ID, responses: [] };
     }
     const shown: Answer[] = [];
     for (const a of pass.answers) {
-      if (!mustRespond(a.asked, answerOf(a), true)) continue;
+      if (!mustRespond(a.asked, answerOf(a), true)) {
+        releaseRecords(a.out.records);
+        continue;
+      }
       shown.push(a);
       // Kafka's round robin: a partition that returned data goes to the back of the session.
       if (a.recordBytes > 0) {

@@ -20,7 +20,9 @@ export interface EncodedResponse {
 export type RequestOutcome =
   | { kind: 'response'; response: EncodedResponse }
   | { kind: 'noResponse' }
-  | { kind: 'close'; reason: string };
+  | { kind: 'close'; reason: string }
+  /** The response is written, then the connection closes after delayMs (failed SASL authentication). */
+  | { kind: 'responseThenClose'; response: EncodedResponse; delayMs: number; reason: string };
 
 export interface ConnectionInfo {
   connectionId: number;
@@ -33,6 +35,11 @@ export type RequestProcessor = (frame: Buffer, conn: ConnectionInfo) => Promise<
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
+  /**
+   * sasl.server.max.receive.size: the largest frame of a connection whose security is not
+   * authenticated (a SASL listener's before SASL authentication); larger ones close it.
+   */
+  maxUnauthenticatedFrameBytes?: number;
   maxInflightBytes: number;
   maxInflightRequests: number;
   idleTimeoutMs: number;
@@ -43,10 +50,24 @@ export interface ConnectionOptions {
 interface Pending {
   size: number;
   outcome: Promise<RequestOutcome>;
+  /**
+   * Its response's slices have an owner: the pump writing it (writeResponse releases them once
+   * the write settled) or the close (releaseUnwritten).
+   */
+  taken: boolean;
 }
 
 function isBuffer(chunk: Buffer | FileSlice): chunk is Buffer {
   return Buffer.isBuffer(chunk);
+}
+
+/** Ends the fd leases of a response's slices (FileSlice, storage/engine.ts). */
+function releaseResponse(response: EncodedResponse): void {
+  for (const chunk of response.chunks) if (!isBuffer(chunk)) chunk.release?.();
+}
+
+function releaseOutcome(outcome: RequestOutcome): void {
+  if (outcome.kind === 'response' || outcome.kind === 'responseThenClose') releaseResponse(outcome.response);
 }
 
 function readSlice(slice: FileSlice): Promise<Buffer> {
@@ -84,6 +105,8 @@ export class Connection implements ConnectionInfo, PoolMember {
   private closed = false;
   private leftPool = false;
   private draining: (() => void) | null = null;
+  /** A response that closes the connection went out: input is read and dropped until the close. */
+  private closingAfterResponse = false;
 
   constructor(
     readonly connectionId: number,
@@ -119,6 +142,7 @@ export class Connection implements ConnectionInfo, PoolMember {
     });
     socket.on('close', () => {
       this.closed = true;
+      this.releaseUnwritten();
       this.leavePool();
       this.draining?.();
       this.onClose(this);
@@ -161,7 +185,8 @@ export class Connection implements ConnectionInfo, PoolMember {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.closingAfterResponse) return;
+    this.decoder.restrict(this.security.authenticated ? null : (this.options.maxUnauthenticatedFrameBytes ?? null), 'sasl.server.max.receive.size');
     const frames: Buffer[] = [];
     let frameBytes = 0;
     try {
@@ -198,7 +223,7 @@ export class Connection implements ConnectionInfo, PoolMember {
     // The frame's memory is the broker's until its request was processed (answered or not).
     const pool = this.pool;
     if (pool) void outcome.then(() => pool.release(frame.length));
-    this.queue.push({ size: frame.length, outcome });
+    this.queue.push({ size: frame.length, outcome, taken: false });
     this.inflightBytes += frame.length;
     if (!this.paused && (this.inflightBytes >= this.options.maxInflightBytes || this.queue.length >= this.options.maxInflightRequests)) {
       // Backpressure: stop reading until responses go out.
@@ -219,10 +244,16 @@ export class Connection implements ConnectionInfo, PoolMember {
         const outcome = await head.outcome;
         // The connection may have closed during the await; TS still narrows `closed` to false.
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-        if (this.closed) return;
+        if (this.closed) return; // releaseUnwritten owns its slices
+        head.taken = true;
         if (outcome.kind === 'close') {
           this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, reason: outcome.reason }, 'closing connection');
           this.destroy();
+          return;
+        }
+        if (outcome.kind === 'responseThenClose') {
+          await this.writeResponse(outcome.response);
+          this.closeAfterResponse(outcome.delayMs, outcome.reason);
           return;
         }
         if (outcome.kind === 'response') await this.writeResponse(outcome.response);
@@ -253,9 +284,10 @@ export class Connection implements ConnectionInfo, PoolMember {
     try {
       await this.writeResponseChunks(response);
     } finally {
-      // Done with the file data: the slices' fds may be closed from now on (FileSlice leases,
-      // storage/engine.ts). A response never written leaves its leases to expire.
-      for (const chunk of response.chunks) if (!isBuffer(chunk)) chunk.release?.();
+      // Done with the file data (the write settled: no send uses the fds any more): the slices'
+      // fds may be closed from now on (FileSlice leases, storage/engine.ts). Responses never
+      // written are released by releaseUnwritten.
+      releaseResponse(response);
     }
   }
 
@@ -387,9 +419,35 @@ export class Connection implements ConnectionInfo, PoolMember {
     });
   }
 
+  /**
+   * The last response was written: requests still queued are not answered, what the client sends
+   * is read and dropped (unread input would turn the close into a reset that may lose the
+   * response), and the connection closes after delayMs.
+   */
+  private closeAfterResponse(delayMs: number, reason: string): void {
+    this.closingAfterResponse = true;
+    this.leavePool();
+    this.socket.resume();
+    this.logger.info({ connectionId: this.connectionId, clientHost: this.clientHost, reason, delayMs }, 'closing connection after its response');
+    setTimeout(() => this.destroy(), delayMs);
+  }
+
+  /**
+   * The connection closed: the responses it will never write give their slices' leases back, as
+   * their requests finish (the one being written, if any, is released once its write settles).
+   */
+  private releaseUnwritten(): void {
+    for (const entry of this.queue) {
+      if (entry.taken) continue;
+      entry.taken = true;
+      void entry.outcome.then(releaseOutcome);
+    }
+  }
+
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseUnwritten();
     this.leavePool();
     this.socket.destroy();
   }

@@ -130,8 +130,9 @@ export interface AppendResult {
  * A byte range of a segment file. A sealed segment's .log is opened on demand and closed again
  * when idle (spool.log.max.open.segment.files bounds how many stay open), so a slice holds a
  * lease on its fd: the fd stays open (and its number is not reused) until `release()` is called,
- * or at the latest `max(fileDeleteDelayMs, 10 s)` after read() returned, whichever comes first;
- * when the segment is deleted (retention, truncation) the same bound holds. Whoever consumes a
+ * however long that takes, also when the segment is deleted (retention, truncation, topic
+ * deletion: the fd closes at the last release). A lease still held `max(fileDeleteDelayMs, 10 s)`
+ * after read() returned is reported as a leak (a warning, segmentLeases().expired). Whoever consumes a
  * slice (the network layer after sending it, a reader after readSync) calls release() once done;
  * calling it again is harmless. The bytes are those of the segment when read() returned, except
  * that truncateTo inside the segment itself cuts them. `length` 0 means nothing to read at that
@@ -388,4 +389,9 @@ export interface StorageEngine {
   setMaxOpenSegmentFiles(limit: number): void;
   /** Open .log handles of sealed segments right now. */
   openSegmentFiles(): number;
+  /**
+   * FileSlice leases not released yet (`held`, process-wide) and leak alarms so far (`expired`:
+   * segments found holding a lease past its expiry; the fd stays open all the same).
+   */
+  segmentLeases(): { held: number; expired: number };
 }

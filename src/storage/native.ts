@@ -81,6 +81,8 @@ interface NativeBinding {
   hasSendFile(): boolean;
   setMaxOpenSegmentFiles(limit: number): void;
   openSegmentFiles(): number;
+  /** [held, expired] FileSlice leases (absent from addons built before it existed). */
+  segmentLeases?: () => number[];
   /** A plain module function (no `this`), absent from builds without sendfile support. */
   sendFile?: (socketFd: number, fd: number, position: number, length: number) => Promise<number>;
   /** Absent from builds without sendfile support (and from addons built before it existed). */
@@ -371,6 +373,10 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
     },
     openSegmentFiles(): number {
       return binding.openSegmentFiles();
+    },
+    segmentLeases(): { held: number; expired: number } {
+      const [held, expired] = binding.segmentLeases?.() ?? [0, 0];
+      return { held, expired };
     },
   };
   const sendFile = binding.sendFile;

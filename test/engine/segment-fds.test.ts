@@ -30,8 +30,8 @@ function batchFor(i: number): Buffer {
   return buildBatch({ records: [{ key: `k${i}`, value: Buffer.alloc(1000, i & 0xff), timestampDelta: 0 }], baseTimestamp: T0 + i * 1000 });
 }
 
-async function fill(engine: StorageEngine, dir: string): Promise<PartitionLog> {
-  const log = await engine.openLog(dir, cfg);
+async function fill(engine: StorageEngine, dir: string, config: LogConfig = cfg): Promise<PartitionLog> {
+  const log = await engine.openLog(dir, config);
   for (let i = 0; i < SEGMENTS; i++) log.append(batchFor(i), { now: T0 });
   return log;
 }
@@ -146,6 +146,73 @@ void t.test('sealed segments', async (t) => {
         removeDir(dir);
       }
     });
+  }
+});
+
+/** Where fd `fd` points now, or null when it is closed. */
+function fdTarget(fd: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+// A lease never expires into a close: its fd number could be reused by another open() while a
+// slow send still writes from it (another segment's, another topic's bytes). Past the expiry
+// (max(file.delete.delay.ms, 10 s)) it is only a leak alarm. Both engines share one wait.
+void t.test('a slice held past its lease expiry keeps its fd and its bytes', async (t) => {
+  const engines = await enginesUnderTest(t);
+  const platformHasProc = fs.existsSync('/proc/self/fd');
+  const runs: Array<{ engine: StorageEngine; dir: string; log: PartitionLog; held: Array<{ offset: number; slice: FileSlice; target: string | null }>; expiredBefore: number }> = [];
+  try {
+    for (const engine of engines) {
+      const dir = tempDir();
+      engine.setMaxOpenSegmentFiles(3);
+      // No delete delay: the lease expiry is its floor, 10 s.
+      const log = await fill(engine, dir, { ...cfg, fileDeleteDelayMs: 0 });
+      const expiredBefore = engine.segmentLeases().expired;
+      const held = [5, 17, 29, 41].map((offset) => {
+        const slice = log.read(offset, 1 << 20);
+        return { offset, slice, target: platformHasProc ? fdTarget(slice.fd) : null };
+      });
+      t.ok(engine.segmentLeases().held >= held.length, `${engine.name}: the held slices count as live leases`);
+      runs.push({ engine, dir, log, held, expiredBefore });
+    }
+    // The lease expiry is at least 10 s whatever file.delete.delay.ms says.
+    await new Promise((resolve) => setTimeout(resolve, 10_300));
+    for (const { engine, dir, log, held, expiredBefore } of runs) {
+      // Churn: every other segment opened and closed again under a bound of 3, twice.
+      let wrong = 0;
+      for (let round = 0; round < 2; round++) {
+        for (let o = 0; o < SEGMENTS - 1; o++) {
+          if (held.some((h) => h.offset === o)) continue;
+          const slice = log.read(o, 1 << 20);
+          if (!checkSlice(t, slice, o, readSlice(slice))) wrong++;
+          slice.release?.();
+        }
+      }
+      t.equal(wrong, 0, `${engine.name}: the churn read the right bytes`);
+      for (const h of held) {
+        if (platformHasProc) t.equal(fdTarget(h.slice.fd), h.target, `${engine.name}: fd ${h.slice.fd} of offset ${h.offset} still open on its own segment`);
+        t.ok(checkSlice(t, h.slice, h.offset, await readAsync(h.slice)), `${engine.name}: offset ${h.offset} read through its expired lease`);
+      }
+      t.ok(engine.segmentLeases().expired > expiredBefore, `${engine.name}: the leases held past expiry raised the leak alarm`);
+      // A log closed (as a deleted topic's is) while a slice is held: the fd stays until released.
+      const last = held[held.length - 1];
+      for (const h of held.slice(0, -1)) h.slice.release?.();
+      await log.close();
+      t.ok(checkSlice(t, last.slice, last.offset, readSlice(last.slice)), `${engine.name}: a held slice survives its log's close`);
+      if (platformHasProc) t.equal(fdsUnder(dir), 1, `${engine.name}: only the held slice's fd is open after the close`);
+      last.slice.release?.();
+      if (platformHasProc) t.equal(fdsUnder(dir), 0, `${engine.name}: the last release closes it`);
+      t.equal(engine.segmentLeases().held, 0, `${engine.name}: no lease left`);
+    }
+  } finally {
+    for (const r of runs) {
+      r.engine.setMaxOpenSegmentFiles(1024);
+      removeDir(r.dir);
+    }
   }
 });
 

@@ -5,11 +5,14 @@ import { defaultStorageLogger, type StorageLogger } from '../logger.js';
 import { compress, decompress, setZstdLogger } from './codec.js';
 import { crc32c } from './crc32c.js';
 import { TsPartitionLog } from './log.js';
-import { openSegmentFiles, setMaxOpenSegmentFiles } from './segment.js';
+import { openSegmentFiles, segmentLeases, setLeaseLogger, setMaxOpenSegmentFiles } from './segment.js';
 
 /** The TS engine, warning through `logger` (by default pino on stderr, looked up at first warning). */
 export function createTsEngine(logger?: StorageLogger): StorageEngine {
-  if (logger !== undefined) setZstdLogger(logger);
+  if (logger !== undefined) {
+    setZstdLogger(logger);
+    setLeaseLogger(logger);
+  }
   return {
     name: 'ts',
     openLog(dir: string, config: LogConfig, options?: OpenOptions): Promise<PartitionLog> {
@@ -29,6 +32,9 @@ export function createTsEngine(logger?: StorageLogger): StorageEngine {
     },
     openSegmentFiles(): number {
       return openSegmentFiles();
+    },
+    segmentLeases(): { held: number; expired: number } {
+      return segmentLeases();
     },
   };
 }

@@ -18,6 +18,7 @@ import {
   writeInt64,
 } from './batch.js';
 import { crc32c } from './crc32c.js';
+import { defaultStorageLogger, type StorageLogger } from '../logger.js';
 
 export const OFFSET_ENTRY = 8;
 /** Appended to a deleted segment's file names until its delete delay has passed. */
@@ -159,7 +160,24 @@ export async function scanLogAsync(
 // (spool.log.max.open.segment.files). A FileSlice holds a lease on its fd (see FileSlice in
 // engine.ts) and in-process readers that await between reads hold it (hold/unhold): a segment's
 // fd closes only while neither is live. Active segments are pinned: never closed, not counted.
+// A lease never expires into a close: a send may still be using the fd number, and a closed
+// number can be reused by the next open() (another segment's bytes would go out). Past its
+// expiry an unreleased lease is only reported (a leak: warned once per segment, counted).
 let maxOpenSealed = effectiveMaxOpenSegmentFiles(DEFAULT_MAX_OPEN_SEGMENT_FILES);
+/** Leases handed out and not released yet, process-wide. */
+let heldLeases = 0;
+/** Segments found holding a lease past its expiry (leak alarms), process-wide. */
+let expiredLeases = 0;
+let leakLogger: StorageLogger | null = null;
+
+export function setLeaseLogger(logger: StorageLogger): void {
+  leakLogger = logger;
+}
+
+/** FileSlice leases held now, and leak alarms so far (a lease held past its expiry). */
+export function segmentLeases(): { held: number; expired: number } {
+  return { held: heldLeases, expired: expiredLeases };
+}
 /** Sealed segments with an open .log fd, least recently used first. */
 const openSealed = new Set<Segment>();
 
@@ -196,6 +214,10 @@ export class Segment {
   private leaseUntil = 0;
   /** Bumped each time the fd closes: a late release of an older lease changes nothing. */
   private generation = 0;
+  /** close() or delete() came while leases were live: the last release closes the fd. */
+  private closeOnRelease = false;
+  /** The leak alarm for this segment has been raised. */
+  private leakWarned = false;
   size = 0;
   /** lastOffset of the last batch; baseOffset - 1 when empty. */
   lastOffset: number;
@@ -257,8 +279,9 @@ export class Segment {
   }
 
   /**
-   * The fd for a FileSlice, kept open until `release` or `expiryMs` from now (FileSlice in
-   * engine.ts). Marks the segment most recently used.
+   * The fd for a FileSlice, kept open until `release` (FileSlice in engine.ts); still held
+   * `expiryMs` from now, it is reported as a leak (never closed). Marks the segment most
+   * recently used.
    */
   lease(expiryMs: number): { fd: number; release: () => void } {
     const fd = this.logFd;
@@ -267,6 +290,7 @@ export class Segment {
       openSealed.add(this);
     }
     this.leases++;
+    heldLeases++;
     this.leaseUntil = Math.max(this.leaseUntil, performance.now() + expiryMs);
     const generation = this.generation;
     let done = false;
@@ -275,7 +299,12 @@ export class Segment {
       release: () => {
         if (done) return;
         done = true;
+        heldLeases--;
         if (generation === this.generation && this.leases > 0) this.leases--;
+        if (this.leases === 0 && this.closeOnRelease) {
+          this.closeLogFd();
+          return;
+        }
         if (this.leases === 0 && !this.pinned && openSealed.size > maxOpenSealed) enforceBound(null);
       },
     };
@@ -299,14 +328,33 @@ export class Segment {
       openSealed.delete(this);
       return true;
     }
-    if (this.pinned || this.holds > 0 || (this.leases > 0 && performance.now() < this.leaseUntil)) return false;
+    if (this.pinned || this.holds > 0) return false;
+    if (this.leases > 0) {
+      this.leakAlarm();
+      return false;
+    }
     fs.closeSync(this.fd);
     this.fd = -1;
     this.generation++;
-    this.leases = 0;
     this.leaseUntil = 0;
     openSealed.delete(this);
     return true;
+  }
+
+  /** A lease held past its expiry: warned once per segment and counted, the fd stays open. */
+  private leakAlarm(): void {
+    if (this.leakWarned || performance.now() < this.leaseUntil) return;
+    this.leakWarned = true;
+    expiredLeases++;
+    (leakLogger ?? defaultStorageLogger()).warn(
+      { segment: this.logPath, leases: this.leases },
+      'a FileSlice lease was held past its expiry (never released): the segment fd stays open until it is',
+    );
+  }
+
+  /** FileSlice leases of this segment not released yet (tests). */
+  get liveLeases(): number {
+    return this.leases;
   }
 
   /** Whether the .log fd is open now (tests). */
@@ -629,12 +677,19 @@ export class Segment {
     this.closeLogFd();
   }
 
+  /** Closes the .log fd now, or, while a lease is live, when the last one is released. */
   private closeLogFd(): void {
+    if (this.leases > 0) {
+      this.closeOnRelease = true;
+      this.pinned = true; // out of the bound's reach (and count) until then
+      openSealed.delete(this);
+      return;
+    }
+    this.closeOnRelease = false;
     openSealed.delete(this);
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     this.generation++;
-    this.leases = 0;
   }
 
   /**
