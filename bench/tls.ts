@@ -32,7 +32,9 @@ import { startKafka, type Target } from './vs-kafka-targets.js';
 
 type BrokerModule = typeof import('../src/index.js');
 type ChildMessage = { type: 'ready'; ports: Record<string, number> } | { type: 'error'; message: string };
-type ParentMessage = { type: 'stop' };
+interface ParentMessage {
+  type: 'stop';
+}
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -70,9 +72,8 @@ async function serve(dir: string): Promise<void> {
     void broker.stop().finally(() => process.exit(0));
   };
   send({ type: 'ready', ports: broker.listeners });
-  process.on('message', (m: ParentMessage) => {
-    if (m.type === 'stop') stop();
-  });
+  // The parent sends nothing but { type: 'stop' }.
+  process.on('message', stop);
   process.on('disconnect', stop);
 }
 

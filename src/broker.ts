@@ -260,6 +260,8 @@ export class Broker {
             securityProtocol: listener.securityProtocol,
             ...(tls ? { tls: config.sslSettings(listener.name), tlsReloadCheckIntervalMs: config.getNumber('spool.ssl.reload.check.interval.ms') } : {}),
             maxFrameBytes: config.getNumber('socket.request.max.bytes'),
+            // Frames of connections not yet authenticated (SASL listeners before SaslAuthenticate).
+            maxUnauthenticatedFrameBytes: config.getNumber('sasl.server.max.receive.size'),
             maxInflightBytes: config.getNumber('spool.connection.max.inflight.bytes'),
             maxInflightRequests: config.getNumber('queued.max.requests'),
             idleTimeoutMs: config.getNumber('connections.max.idle.ms'),
@@ -350,6 +352,8 @@ export class Broker {
         deliveryCountLimit: config.getNumber('group.share.delivery.count.limit'),
         maxRecordLocks: config.getNumber('group.share.partition.max.record.locks'),
         maxShareSessions: config.getNumber('group.share.max.share.sessions'),
+        // A session unused for a member's session timeout belongs to a member that is gone.
+        sessionIdleMs: config.getNumber('group.share.session.timeout.ms'),
         stateLoadTimeoutMs: 5000,
       },
       store: state,
