@@ -217,24 +217,33 @@ function waitForRecords(ctx: RequestContext, partitions: Partition[], ms: number
   });
 }
 
-async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Promise<ShareFetchResponse> {
-  const services = ctx.services;
-  const lockMs = services.share.partitions.config.lockDurationMs;
-  const top = (errorCode: number, errorMessage: string | null): ShareFetchResponse => ({
+/** A ShareFetch/ShareAcknowledge answer carrying only a top-level error (or none). */
+function topLevel(ctx: RequestContext, errorCode: number, errorMessage: string | null) {
+  return {
     throttleTimeMs: 0,
     errorCode,
     errorMessage,
-    acquisitionLockTimeoutMs: lockMs,
+    acquisitionLockTimeoutMs: ctx.services.share.partitions.config.lockDurationMs,
     responses: [],
     nodeEndpoints: [],
-  });
+  };
+}
+
+/** The checks ShareFetch and ShareAcknowledge share: ids set, and the sender a member of the group. */
+function requestError(ctx: RequestContext, groupId: string, memberId: string, epoch: number): { code: number; message: string } | null {
+  if (groupId.length === 0) return { code: ErrorCode.INVALID_REQUEST, message: 'GroupId must be set' };
+  if (memberId.length === 0) return { code: ErrorCode.INVALID_REQUEST, message: 'MemberId must be set' };
+  // A closing request (epoch -1) may follow the member's leave: it only closes the session.
+  return epoch === FINAL_SHARE_SESSION_EPOCH ? null : membershipError(ctx, groupId, memberId);
+}
+
+async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Promise<ShareFetchResponse> {
+  const services = ctx.services;
+  const top = (errorCode: number, errorMessage: string | null): ShareFetchResponse => topLevel(ctx, errorCode, errorMessage);
   const groupId = req.groupId ?? '';
   const memberId = req.memberId ?? '';
-  if (groupId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'GroupId must be set');
-  if (memberId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'MemberId must be set');
-  // A closing request (epoch -1) may follow the member's leave: it only closes the session.
-  const notMember = req.shareSessionEpoch === FINAL_SHARE_SESSION_EPOCH ? null : membershipError(ctx, groupId, memberId);
-  if (notMember !== null) return top(notMember.code, notMember.message);
+  const invalid = requestError(ctx, groupId, memberId, req.shareSessionEpoch);
+  if (invalid !== null) return top(invalid.code, invalid.message);
   try {
     await ensureShareStateTopic(services);
   } catch (err) {
@@ -329,21 +338,11 @@ async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Pr
 
 async function handleShareAcknowledge(req: ShareAcknowledgeRequest, ctx: RequestContext): Promise<ShareAcknowledgeResponse> {
   const services = ctx.services;
-  const lockMs = services.share.partitions.config.lockDurationMs;
-  const top = (errorCode: number, errorMessage: string | null): ShareAcknowledgeResponse => ({
-    throttleTimeMs: 0,
-    errorCode,
-    errorMessage,
-    acquisitionLockTimeoutMs: lockMs,
-    responses: [],
-    nodeEndpoints: [],
-  });
+  const top = (errorCode: number, errorMessage: string | null): ShareAcknowledgeResponse => topLevel(ctx, errorCode, errorMessage);
   const groupId = req.groupId ?? '';
   const memberId = req.memberId ?? '';
-  if (groupId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'GroupId must be set');
-  if (memberId.length === 0) return top(ErrorCode.INVALID_REQUEST, 'MemberId must be set');
-  const notMember = req.shareSessionEpoch === FINAL_SHARE_SESSION_EPOCH ? null : membershipError(ctx, groupId, memberId);
-  if (notMember !== null) return top(notMember.code, notMember.message);
+  const invalid = requestError(ctx, groupId, memberId, req.shareSessionEpoch);
+  if (invalid !== null) return top(invalid.code, invalid.message);
   try {
     services.share.partitions.sessions.update(groupId, memberId, req.shareSessionEpoch, [], [], true);
   } catch (err) {
