@@ -134,18 +134,24 @@ type CleanOutcome = (Vec<(i64, u64, u64)>, i64, error::SResult<cleaner::Prepared
 pub const APPEND_HEADER_FIELDS: usize = 5;
 pub const APPEND_BATCH_FIELDS: usize = 9;
 
-fn pack(s: log::AppendSummary) -> Float64Array {
-    let mut v = Vec::with_capacity(APPEND_HEADER_FIELDS + s.batches.len() * APPEND_BATCH_FIELDS);
-    v.extend_from_slice(&[
+/// Fields of the packed append result of `s`.
+fn packed_len(s: &log::AppendSummary) -> usize {
+    APPEND_HEADER_FIELDS + s.batches.len() * APPEND_BATCH_FIELDS
+}
+
+/// Writes the packed append result into `out` (at least `packed_len(s)` long).
+fn pack_into(s: &log::AppendSummary, out: &mut [f64]) {
+    out[..APPEND_HEADER_FIELDS].copy_from_slice(&[
         s.first_offset as f64,
         s.last_offset as f64,
         s.max_timestamp as f64,
         s.log_append_time as f64,
         s.log_end_offset as f64,
     ]);
-    for h in &s.batches {
+    let fields = out[APPEND_HEADER_FIELDS..].chunks_exact_mut(APPEND_BATCH_FIELDS);
+    for (h, f) in s.batches.iter().zip(fields) {
         let flags = (h.is_transactional() as u8) | ((h.is_control() as u8) << 1);
-        v.extend_from_slice(&[
+        f.copy_from_slice(&[
             h.base_offset as f64,
             h.last_offset() as f64,
             h.max_timestamp as f64,
@@ -157,7 +163,28 @@ fn pack(s: log::AppendSummary) -> Float64Array {
             h.size() as f64,
         ]);
     }
+}
+
+fn pack(s: log::AppendSummary) -> Float64Array {
+    let mut v = vec![0.0; packed_len(&s)];
+    pack_into(&s, &mut v);
     Float64Array::new(v)
+}
+
+/// The packed result written into the caller's reusable `out` (the count of fields written), or
+/// a new array when `out` is too short for it: the produce path allocates nothing per append
+/// for the result, and takes no napi reference on the appended buffer (see appendInto).
+fn pack_or_return(s: log::AppendSummary, out: &mut Float64ArraySlice) -> Either<u32, Float64Array> {
+    let n = packed_len(&s);
+    // SAFETY: `out` is a JS Float64Array argument of this call; JS runs no code while the call
+    // lasts, so nothing else reads or writes it meanwhile.
+    let slots = unsafe { out.as_mut() };
+    if n <= slots.len() {
+        pack_into(&s, &mut slots[..n]);
+        Either::A(n as u32)
+    } else {
+        Either::B(pack(s))
+    }
 }
 
 // Every method takes &self: napi-rs keeps a borrow of the JS object for as long as a returned
@@ -215,6 +242,34 @@ impl NativeLog {
     #[napi(catch_unwind)]
     pub fn append_as_follower(&self, batches: Buffer, now: i64) -> Result<Float64Array> {
         self.with(|l| l.append_as_follower(&batches, now)).map(pack)
+    }
+
+    /// `append` for the produce path: the batches as a borrowed slice (no napi reference), the
+    /// packed result in `out` when it fits (returns the count of fields written) or else as a
+    /// new array. The append itself is the same: nothing is acknowledged before `append`'s
+    /// write to the segment file returned.
+    #[napi(catch_unwind)]
+    pub fn append_into(
+        &self,
+        mut batches: BufferSlice,
+        now: i64,
+        leader_epoch: i32,
+        mut out: Float64ArraySlice,
+    ) -> Result<Either<u32, Float64Array>> {
+        self.with(|l| l.append(&mut batches, now, leader_epoch))
+            .map(|s| pack_or_return(s, &mut out))
+    }
+
+    /// `appendAsFollower` with `appendInto`'s argument and result conventions.
+    #[napi(catch_unwind)]
+    pub fn append_as_follower_into(
+        &self,
+        batches: BufferSlice,
+        now: i64,
+        mut out: Float64ArraySlice,
+    ) -> Result<Either<u32, Float64Array>> {
+        self.with(|l| l.append_as_follower(&batches, now))
+            .map(|s| pack_or_return(s, &mut out))
     }
 
     #[napi(catch_unwind)]
@@ -705,4 +760,58 @@ pub fn send_now(socket_fd: i64, buffers: Vec<Buffer>, slices: Vec<i64>) -> Resul
 #[napi]
 pub fn has_send_file() -> bool {
     cfg!(unix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batch::BatchHeader;
+
+    fn header(base_offset: i64, count: i32, attributes: i16) -> BatchHeader {
+        BatchHeader {
+            base_offset,
+            batch_length: 100,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes,
+            last_offset_delta: count - 1,
+            base_timestamp: 1000,
+            max_timestamp: 1000 + base_offset,
+            producer_id: 7,
+            producer_epoch: 1,
+            base_sequence: base_offset as i32,
+            records_count: count,
+        }
+    }
+
+    #[test]
+    fn pack_into_lays_out_the_header_then_nine_fields_per_batch() {
+        // Transactional (0x10) then control + transactional (0x30).
+        let s = log::AppendSummary {
+            batches: vec![header(5, 2, 0x10), header(7, 3, 0x30)],
+            first_offset: 5,
+            last_offset: 9,
+            max_timestamp: 1007,
+            log_append_time: -1,
+            log_end_offset: 10,
+        };
+        assert_eq!(
+            packed_len(&s),
+            APPEND_HEADER_FIELDS + 2 * APPEND_BATCH_FIELDS
+        );
+        // A longer array keeps what follows the packed fields.
+        let mut out = vec![-9.0; packed_len(&s) + 3];
+        pack_into(&s, &mut out);
+        assert_eq!(&out[..5], &[5.0, 9.0, 1007.0, -1.0, 10.0]);
+        assert_eq!(
+            &out[5..14],
+            &[5.0, 6.0, 1005.0, 7.0, 1.0, 5.0, 2.0, 1.0, 112.0]
+        );
+        assert_eq!(
+            &out[14..23],
+            &[7.0, 9.0, 1007.0, 7.0, 1.0, 7.0, 3.0, 3.0, 112.0]
+        );
+        assert_eq!(&out[23..], &[-9.0, -9.0, -9.0]);
+    }
 }

@@ -85,17 +85,22 @@ export async function handleProduce(req: ProduceRequest, ctx: RequestContext): P
   let gated = false;
   const pending = pendingAdds.get(ctx.services) ?? new Map<string, Promise<void>>();
   pendingAdds.set(ctx.services, pending);
-  const keys = req.topicData.flatMap((t) => t.partitionData.map((p) => `${byId ? t.topicId : t.name}:${p.index}`));
-  const prior = [...new Set(keys.map((k) => pending.get(k)).filter((x): x is Promise<void> => x !== undefined))];
-  if (prior.length > 0 || partitionsToAdd(req, ctx, byId) !== null) {
-    const gate = new Promise<void>((resolve) => {
-      release = () => {
-        for (const k of keys) if (pending.get(k) === gate) pending.delete(k);
-        resolve();
-      };
-    });
-    for (const k of keys) pending.set(k, gate);
-    gated = true;
+  // The common case (no implicit add pending anywhere, none needed here) builds no keys.
+  const adds = partitionsToAdd(req, ctx, byId) !== null;
+  let prior: Array<Promise<void>> = [];
+  if (pending.size > 0 || adds) {
+    const keys = req.topicData.flatMap((t) => t.partitionData.map((p) => `${byId ? t.topicId : t.name}:${p.index}`));
+    prior = [...new Set(keys.map((k) => pending.get(k)).filter((x): x is Promise<void> => x !== undefined))];
+    if (prior.length > 0 || adds) {
+      const gate = new Promise<void>((resolve) => {
+        release = () => {
+          for (const k of keys) if (pending.get(k) === gate) pending.delete(k);
+          resolve();
+        };
+      });
+      for (const k of keys) pending.set(k, gate);
+      gated = true;
+    }
   }
   try {
     if (gated) addErrors = await addImplicitly(req, ctx, byId, prior);

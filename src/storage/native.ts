@@ -36,6 +36,12 @@ interface NativeLogHandle {
   readonly recoveredBatchesTruncated: number;
   append(batches: Buffer, now: number, leaderEpoch: number): Float64Array;
   appendAsFollower(batches: Buffer, now: number): Float64Array;
+  /**
+   * append / appendAsFollower with the packed result written into `out` when it fits (the count
+   * of fields written) or else returned as a new array; absent from addons built before them.
+   */
+  appendInto?: (batches: Buffer, now: number, leaderEpoch: number, out: Float64Array) => number | Float64Array;
+  appendAsFollowerInto?: (batches: Buffer, now: number, out: Float64Array) => number | Float64Array;
   read(offset: number, maxBytes: number, maxOffset: number): NativeFileSlice;
   releaseSlice(lease: number): void;
   offsetForTimestamp(timestamp: number): number[] | null;
@@ -132,9 +138,20 @@ async function callAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function unpack(packed: Float64Array): AppendResult {
+/**
+ * The reusable array appendInto writes results into: room for 64 batches per append (a produce
+ * request's partition rarely holds more than one; more take the addon's allocating path).
+ */
+const scratch = new Float64Array(HEADER_FIELDS + 64 * BATCH_FIELDS);
+
+/** The AppendResult of appendInto's answer: fields written into `scratch`, or its own array. */
+function unpackInto(answer: number | Float64Array): AppendResult {
+  return typeof answer === 'number' ? unpack(scratch, answer) : unpack(answer, answer.length);
+}
+
+function unpack(packed: Float64Array, length: number): AppendResult {
   const batches: BatchSummary[] = [];
-  for (let i = HEADER_FIELDS; i + BATCH_FIELDS <= packed.length; i += BATCH_FIELDS) {
+  for (let i = HEADER_FIELDS; i + BATCH_FIELDS <= length; i += BATCH_FIELDS) {
     const flags = packed[i + 7];
     batches.push({
       baseOffset: packed[i],
@@ -167,6 +184,14 @@ class NativePartitionLog implements PartitionLog {
   /** The running clean() round, if any. */
   private cleaning: Promise<CleanResult> | null = null;
   private closed = false;
+  /**
+   * logStartOffset / logEndOffset as last read or set by an append, or undefined. The log
+   * changes only inside a call into the addon (the handle lives on the JS thread), so every
+   * call that may change them clears or resets these: the produce path then reads the offsets
+   * without a napi round trip each time (the replication layer reads them several times per append).
+   */
+  private cachedStart: number | undefined = undefined;
+  private cachedEnd: number | undefined = undefined;
 
   constructor(
     readonly dir: string,
@@ -176,21 +201,51 @@ class NativePartitionLog implements PartitionLog {
   ) {}
 
   get logStartOffset(): number {
-    return call(() => this.handle.logStartOffset);
+    // A closed log answers from the addon (which refuses), never from the cache.
+    if (this.closed) return call(() => this.handle.logStartOffset);
+    this.cachedStart ??= call(() => this.handle.logStartOffset);
+    return this.cachedStart;
   }
 
   get logEndOffset(): number {
-    return call(() => this.handle.logEndOffset);
+    if (this.closed) return call(() => this.handle.logEndOffset);
+    this.cachedEnd ??= call(() => this.handle.logEndOffset);
+    return this.cachedEnd;
+  }
+
+  /** Forgets the cached offsets (before any call that may change the log). */
+  private changing(): void {
+    this.cachedStart = undefined;
+    this.cachedEnd = undefined;
   }
 
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
     const now = options.now ?? Date.now();
     const leaderEpoch = options.leaderEpoch ?? 0;
-    return unpack(call(() => this.handle.append(batches, now, leaderEpoch)));
+    this.changing();
+    let result: AppendResult;
+    try {
+      const into = this.handle.appendInto;
+      result =
+        into === undefined ? unpackInto(this.handle.append(batches, now, leaderEpoch)) : unpackInto(into.call(this.handle, batches, now, leaderEpoch, scratch));
+    } catch (err) {
+      throw convertError(err);
+    }
+    this.cachedEnd = result.logEndOffset;
+    return result;
   }
 
   appendAsFollower(batches: Buffer): AppendResult {
-    return unpack(call(() => this.handle.appendAsFollower(batches, Date.now())));
+    this.changing();
+    let result: AppendResult;
+    try {
+      const into = this.handle.appendAsFollowerInto;
+      result = into === undefined ? unpackInto(this.handle.appendAsFollower(batches, Date.now())) : unpackInto(into.call(this.handle, batches, Date.now(), scratch));
+    } catch (err) {
+      throw convertError(err);
+    }
+    this.cachedEnd = result.logEndOffset;
+    return result;
   }
 
   read(offset: number, maxBytes: number, maxOffset: number = Number.MAX_SAFE_INTEGER): FileSlice {
@@ -238,14 +293,17 @@ class NativePartitionLog implements PartitionLog {
   }
 
   truncateTo(offset: number): void {
+    this.changing();
     call(() => this.handle.truncateTo(offset));
   }
 
   deleteSegmentsBefore(offset: number): number {
+    this.changing();
     return call(() => this.handle.deleteSegmentsBefore(offset));
   }
 
   roll(): void {
+    this.changing();
     call(() => this.handle.roll());
   }
 
@@ -272,6 +330,7 @@ class NativePartitionLog implements PartitionLog {
       producerLastOffsets: options.producerLastOffsets.map(([producerId, lastOffset]) => [producerId, lastOffset]),
     };
     await callAsync(() => this.handle.cleanStart(native));
+    this.changing();
     return call(() => this.handle.cleanFinish());
   }
 
@@ -302,6 +361,7 @@ class NativePartitionLog implements PartitionLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.changing();
     // A running cleaning round stops at its next read and resolves abandoned.
     if (this.cleaning !== null) call(() => { this.handle.cancelClean(); });
     // Let pending fsyncs and the cleaning round finish first so none races the addon releasing
