@@ -585,6 +585,10 @@ const RULES = new Map<number, AnyRule>([
 
   rule('DescribeLogDirs', (req, a, next) => (a.cluster(AclOperation.DESCRIBE) ? next(req) : { throttleTimeMs: 0, errorCode: CLUSTER_FAILED, results: [] })),
 
+  // Kafka checks DESCRIBE_CONFIGS on the cluster (not DESCRIBE) and answers getErrorResponse: no entries.
+  rule('DescribeClientQuotas', (req, a, next) =>
+    a.cluster(AclOperation.DESCRIBE_CONFIGS) ? next(req) : { throttleTimeMs: 0, errorCode: CLUSTER_FAILED, errorMessage: 'Cluster authorization failed.', entries: null },
+  ),
   rule('ElectLeaders', (req, a, next) => {
     if (a.cluster(AclOperation.ALTER)) return next(req);
     return {

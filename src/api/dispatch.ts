@@ -40,6 +40,13 @@ function releaseSlices(value: unknown, depth = 0): void {
   for (const v of Object.values(o)) releaseSlices(v, depth + 1);
 }
 
+/**
+ * Runs for every frame before its header is parsed. A hook that claims the frame returns its
+ * outcome: its own (the raw SASL tokens that follow SaslHandshake v0 are not Kafka requests) or
+ * next()'s, the frame processed as a request (later, e.g. once the frames before it were). Null:
+ * not claimed.
+ */
+export type OnFrameHook = (frame: Buffer, conn: ConnectionInfo, next: () => Promise<RequestOutcome>) => Promise<RequestOutcome> | null;
 /** Runs once the header is decoded, before the body; throwing closes the connection. */
 export type OnRequestHook = (ctx: RequestContext) => void | Promise<void>;
 /** Runs with the decoded body before the handler; throwing closes the connection. */
@@ -52,6 +59,7 @@ export type OnErrorHook = (ctx: RequestContext, err: unknown) => void;
 export type OnHandledHook = (ctx: RequestContext, request: unknown, response: unknown) => void;
 
 interface Hooks {
+  onFrame: OnFrameHook[];
   onRequest: OnRequestHook[];
   preHandler: PreHandlerHook[];
   onResponse: OnResponseHook[];
@@ -61,7 +69,7 @@ interface Hooks {
 
 export class Dispatcher {
   private readonly registrations = new Map<number, ApiRegistration>();
-  private readonly hooks: Hooks = { onRequest: [], preHandler: [], onResponse: [], onError: [], onHandled: [] };
+  private readonly hooks: Hooks = { onFrame: [], onRequest: [], preHandler: [], onResponse: [], onError: [], onHandled: [] };
   /** With an authorizer (authorizer.class.name): wraps each handler in its API's authorization rule. */
   private readonly authorize: ((registration: ApiRegistration) => ApiRegistration) | null;
 
@@ -78,12 +86,13 @@ export class Dispatcher {
     return this;
   }
 
+  addHook(name: 'onFrame', hook: OnFrameHook): this;
   addHook(name: 'onRequest', hook: OnRequestHook): this;
   addHook(name: 'preHandler', hook: PreHandlerHook): this;
   addHook(name: 'onResponse', hook: OnResponseHook): this;
   addHook(name: 'onError', hook: OnErrorHook): this;
   addHook(name: 'onHandled', hook: OnHandledHook): this;
-  addHook(name: keyof Hooks, hook: OnRequestHook | PreHandlerHook | OnResponseHook | OnErrorHook | OnHandledHook): this {
+  addHook(name: keyof Hooks, hook: OnFrameHook | OnRequestHook | PreHandlerHook | OnResponseHook | OnErrorHook | OnHandledHook): this {
     (this.hooks[name] as Array<typeof hook>).push(hook);
     return this;
   }
@@ -104,7 +113,23 @@ export class Dispatcher {
   }
 
   /** The network layer's RequestProcessor. */
-  readonly process = async (frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> => {
+  readonly process = (frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> => this.processFrom(0, frame, conn);
+
+  /** The frame through the onFrame hooks from `first` on, then as a request. */
+  private processFrom(first: number, frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> {
+    for (let i = first; i < this.hooks.onFrame.length; i++) {
+      let claimed: Promise<RequestOutcome> | null;
+      try {
+        claimed = this.hooks.onFrame[i](frame, conn, () => this.processFrom(i + 1, frame, conn));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      if (claimed !== null) return claimed;
+    }
+    return this.processRequest(frame, conn);
+  }
+
+  private async processRequest(frame: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> {
     const started = performance.now();
     let header: RequestHeader;
     try {
@@ -135,7 +160,7 @@ export class Dispatcher {
       }
     }
     return outcome;
-  };
+  }
 
   private logContext(ctx: RequestContext): Record<string, unknown> {
     return {

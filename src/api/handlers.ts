@@ -2,6 +2,7 @@
 import type { ApiVersionRange } from '../protocol/index.js';
 import { aclApis } from './acls.js';
 import { apiVersionsApi } from './api-versions.js';
+import { describeClientQuotasApi } from './client-quotas.js';
 import { describeClusterApi, initProducerIdApi } from './cluster.js';
 import { alterConfigsApi, describeConfigsApi, incrementalAlterConfigsApi } from './configs.js';
 import { deleteRecordsApi } from './delete-records.js';
@@ -46,5 +47,6 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     ...shareGroupApis,
     ...shareFetchApis,
     ...saslApis,
+    describeClientQuotasApi,
   ];
 }

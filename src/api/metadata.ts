@@ -11,22 +11,39 @@ import { defineApi, type RequestContext } from './types.js';
 
 type TopicOut = MetadataResponse['topics'][number];
 
-export function describeTopicPartitions(services: ApiServices, topic: TopicImage): TopicOut {
-  const live = new Set(services.metadata.brokers().map((b) => b.nodeId));
+/** The listener a Metadata request came in on, and its version. */
+export interface MetadataListenerView {
+  listenerName: string;
+  apiVersion: number;
+}
+
+/**
+ * A topic's partitions as Metadata answers them. With the request's listener: a partition whose
+ * leader is registered but has no endpoint on that listener has no leader for this client (-1), with
+ * LISTENER_NOT_FOUND from Metadata v6 and LEADER_NOT_AVAILABLE before, as Kafka's MetadataCache.
+ */
+export function describeTopicPartitions(services: ApiServices, topic: TopicImage, listener?: MetadataListenerView): TopicOut {
+  const brokers = services.metadata.brokers();
+  const live = new Set(brokers.map((b) => b.nodeId));
+  const unreachable = new Set(listener === undefined ? [] : brokers.filter((b) => brokerEndpoint(b, listener.listenerName) === null).map((b) => b.nodeId));
+  const noListener = (listener?.apiVersion ?? 0) >= 6 ? ErrorCode.LISTENER_NOT_FOUND : ErrorCode.LEADER_NOT_AVAILABLE;
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.topicId,
     isInternal: topic.internal,
-    partitions: topic.partitions.map((p) => ({
-      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: [...p.replicas],
-      isrNodes: [...p.isr],
-      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
-    })),
+    partitions: topic.partitions.map((p) => {
+      const hidden = unreachable.has(p.leader);
+      return {
+        errorCode: hidden ? noListener : p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        partitionIndex: p.partition,
+        leaderId: hidden ? -1 : p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: [...p.replicas],
+        isrNodes: [...p.isr],
+        offlineReplicas: p.replicas.filter((r) => !live.has(r)),
+      };
+    }),
   };
 }
 
@@ -79,22 +96,23 @@ export async function handleMetadata(req: MetadataRequest, ctx: RequestContext):
   const services = ctx.services;
   const { metadata, config } = services;
   const topics: TopicOut[] = [];
+  const view: MetadataListenerView = { listenerName: ctx.security.listenerName, apiVersion: ctx.apiVersion };
   // v0: an empty list means all topics; v1+: null means all topics.
   const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
   if (all) {
-    for (const topic of metadata.topics()) topics.push(describeTopicPartitions(services, topic));
+    for (const topic of metadata.topics()) topics.push(describeTopicPartitions(services, topic, view));
   } else {
     const allowAuto = config.getBoolean('auto.create.topics.enable') && (ctx.apiVersion < 4 || req.allowAutoTopicCreation);
     for (const wanted of req.topics ?? []) {
       // By topic id (v12+): the Java consumer names ids it was assigned (KIP-848 regex subscriptions) with an empty name.
       if (wanted.name === null || (wanted.name === '' && wanted.topicId !== ZERO_UUID)) {
         const topic = metadata.topicById(wanted.topicId);
-        topics.push(topic ? describeTopicPartitions(services, topic) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
+        topics.push(topic ? describeTopicPartitions(services, topic, view) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
         continue;
       }
       const existing = metadata.topic(wanted.name);
       if (existing) {
-        topics.push(describeTopicPartitions(services, existing));
+        topics.push(describeTopicPartitions(services, existing, view));
         continue;
       }
       if (topicNameProblem(wanted.name) !== null) {
@@ -106,7 +124,7 @@ export async function handleMetadata(req: MetadataRequest, ctx: RequestContext):
         continue;
       }
       try {
-        topics.push(describeTopicPartitions(services, await autoCreateTopic(services, wanted.name)));
+        topics.push(describeTopicPartitions(services, await autoCreateTopic(services, wanted.name), view));
       } catch (err) {
         const info = errorResponse(ctx, err, 'auto-creating topic', { topic: wanted.name });
         // Kafka answers a topic it could not create (yet) with LEADER_NOT_AVAILABLE, a retriable code.

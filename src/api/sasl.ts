@@ -1,10 +1,13 @@
-// api/ room: SaslHandshake (v1), SaslAuthenticate (v0-v2) and the SCRAM credential APIs
+// api/ room: SaslHandshake (v0-v1), SaslAuthenticate (v0-v2) and the SCRAM credential APIs
 // (DescribeUserScramCredentials, AlterUserScramCredentials, KIP-554), plus the dispatcher gate that
 // keeps a SASL listener's connection to ApiVersions/SaslHandshake/SaslAuthenticate until it has
-// authenticated. SaslHandshake v0 (raw SASL tokens without Kafka framing) is not served: every
-// client Spool meets speaks v1.
+// authenticated. After SaslHandshake v0 the client's SASL tokens come as raw size-prefixed frames
+// (no Kafka request header) and each is answered by a raw size-prefixed token; a failed exchange
+// gets no answer and the connection closes connection.failed.authentication.delay.ms later (as
+// Kafka's SaslServerAuthenticator does without SaslAuthenticate headers).
 import type { MetadataStore, ScramCredentialDeletion, ScramCredentialRecord } from '../cluster/index.js';
 import { ErrorCode } from '../errors.js';
+import type { ConnectionInfo, RequestOutcome } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
 import type { SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse } from '../protocol/messages/sasl.js';
 import type {
@@ -41,15 +44,36 @@ function logContext(ctx: RequestContext): Record<string, unknown> {
 export function installSasl(dispatcher: Dispatcher, services: ApiServices, saslListeners: readonly string[]): void {
   const sasl = authenticator(services);
   sasl.validate(saslListeners);
+  // Until authenticated, frames are processed one at a time: whether one is a raw token depends on
+  // the SaslHandshake before it.
+  dispatcher.addHook('onFrame', (frame, conn, next) =>
+    sasl.inExchange(conn.security)
+      ? sasl.inOrder(conn.security, () => (sasl.expectsRawToken(conn.security) ? rawTokenStep(sasl, services, frame, conn) : next()))
+      : null,
+  );
   dispatcher.addHook('onRequest', (ctx) => {
     sasl.checkRequest(ctx.security, ctx.apiKey, { ...logContext(ctx), apiVersion: ctx.apiVersion, correlationId: ctx.correlationId });
   });
 }
 
+/**
+ * One raw token after SaslHandshake v0: the challenge goes back size-prefixed with no header (an
+ * empty one too: PLAIN's last step); a failure sends nothing and closes the connection after
+ * connection.failed.authentication.delay.ms.
+ */
+async function rawTokenStep(sasl: SaslAuthenticator, services: ApiServices, token: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> {
+  const answer = await sasl.authenticate(conn.security, token, { connectionId: conn.connectionId, clientHost: conn.clientHost, rawTokens: true });
+  if (answer.errorCode !== ErrorCode.NONE) {
+    const delayMs = services.config.getNumber('connection.failed.authentication.delay.ms');
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return { kind: 'close', reason: 'failed SASL authentication (raw tokens after SaslHandshake v0)' };
+  }
+  return { kind: 'response', response: { chunks: [answer.authBytes], size: answer.authBytes.length } };
+}
+
 export const saslHandshakeApi = defineApi<SaslHandshakeRequest, SaslHandshakeResponse>({
   apiKey: ApiKey.SaslHandshake,
-  versions: { min: 1, max: 1 },
-  handler: (req, ctx) => authenticator(ctx.services).handshake(ctx.security, req.mechanism),
+  handler: (req, ctx) => authenticator(ctx.services).handshake(ctx.security, req.mechanism, ctx.apiVersion),
   // Kafka answers an unsupported mechanism with the enabled ones, then closes the connection.
   responseMode: (_req, res) =>
     res.errorCode === ErrorCode.UNSUPPORTED_SASL_MECHANISM ? { kind: 'sendThenClose', delayMs: 0, reason: 'SASL mechanism not enabled' } : 'send',

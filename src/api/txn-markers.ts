@@ -7,7 +7,7 @@
 // leader's side of transactions V2: a partition joins its transaction at the transaction
 // coordinator (local, or AddPartitionsToTxn v5 with verifyOnly=false to the coordinator's broker).
 import { TRANSACTION_STATE_TOPIC, type MarkerRequest, type TxnMarkerWriter, type TxnTopicPartitions } from '../coordinator/txn/index.js';
-import { ErrorCode, errorCodeOf, errorName } from '../errors.js';
+import { ErrorCode, errorCodeOf, errorName, KafkaError } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
 import { peerAddress } from '../replication/index.js';
@@ -102,7 +102,11 @@ export class TxnMarkerSender implements TxnMarkerWriter {
       return response.markers[0]?.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
     } catch (err) {
       this.drop(state.leader);
-      services.logger.debug({ topic, partition, leader: state.leader, err: String(err) }, 'WriteTxnMarkers request failed');
+      if (err instanceof KafkaError && err.code === ErrorCode.SASL_AUTHENTICATION_FAILED) {
+        services.logger.error({ topic, partition, leader: state.leader, err: err.message }, 'SASL authentication to the partition leader failed (inter-broker credentials); retrying the transaction marker after a backoff');
+      } else {
+        services.logger.debug({ topic, partition, leader: state.leader, err: String(err) }, 'WriteTxnMarkers request failed');
+      }
       return ErrorCode.NETWORK_EXCEPTION;
     }
   }

@@ -101,10 +101,11 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Fail closed: a security setting Spool does not implement yet (inter-broker SASL, GSSAPI)
+ * Fail closed: a security setting Spool does not implement yet (GSSAPI, an unknown SASL setting)
  * refuses to start instead of running without the protection the operator asked for. An
- * authorizer.class.name other than Kafka's ACL authorizers is refused by its schema validation. TLS (ssl.*, listener.name.<name>.ssl.*) and
- * SASL on client listeners (sasl.*, listener.name.<name>.[<mechanism>.]sasl.*) are implemented.
+ * authorizer.class.name other than Kafka's ACL authorizers is refused by its schema validation. TLS (ssl.*, listener.name.<name>.ssl.*),
+ * SASL listeners (sasl.*, listener.name.<name>.[<mechanism>.]sasl.*) and SASL between brokers
+ * (PLAIN and SCRAM: interBrokerSaslMechanism) are implemented.
  */
 function refuseUnimplementedSecurity(key: string, raw: string | number | boolean | null): void {
   const value = String(raw ?? '').trim();
@@ -113,21 +114,10 @@ function refuseUnimplementedSecurity(key: string, raw: string | number | boolean
   };
   if (value === '') return;
   if (/^listener\.name\..+\.sasl\./.test(key)) refuse('this SASL setting (GSSAPI or an unknown one)');
-  if (key === 'sasl.mechanism.inter.broker.protocol') refuse('SASL between brokers');
 }
 
-/**
- * Inter-broker SASL: refused until Spool's replica fetcher authenticates (fail closed). SASL client
- * listeners are served (src/security/sasl/).
- */
-function refuseSaslListeners(listeners: readonly ListenerSpec[], interBrokerProtocol: string | null, interBrokerListener: string | null): void {
-  const refuse = (key: string, value: string): never => {
-    throw new ConfigError(key, value, 'SASL between brokers is not implemented by Spool yet; refusing to start without it (use a PLAINTEXT or SSL inter-broker listener)');
-  };
-  if (interBrokerProtocol?.startsWith('SASL_') === true) refuse('security.inter.broker.protocol', interBrokerProtocol);
-  const named = listeners.find((l) => l.name === interBrokerListener?.toUpperCase());
-  if (named?.securityProtocol.startsWith('SASL_') === true) refuse('inter.broker.listener.name', named.name);
-}
+/** The SASL mechanisms Spool brokers authenticate to each other with (security/sasl/client.ts). */
+export const INTER_BROKER_SASL_MECHANISMS: readonly string[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 /** Kafka's security protocols (the same values as security/'s SecurityProtocol; config/ imports no other room). */
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
@@ -278,13 +268,42 @@ export class BrokerConfig {
     }
     const listeners = this.listeners();
     if (listeners.length === 0) throw new ConfigError('listeners', this.getString('listeners'), 'needs a client listener, e.g. PLAINTEXT://localhost:9092');
-    refuseSaslListeners(
-      listeners,
-      this.has('security.inter.broker.protocol') ? this.getString('security.inter.broker.protocol') : null,
-      this.has('inter.broker.listener.name') ? this.getString('inter.broker.listener.name') : null,
-    );
     this.advertisedListeners();
     this.interBrokerListener();
+    this.interBrokerSaslMechanism();
+  }
+
+  /**
+   * SASL between brokers: the mechanism this broker authenticates to the others with, when the
+   * inter-broker listener is SASL_PLAINTEXT or SASL_SSL and was chosen (inter.broker.listener.name,
+   * security.inter.broker.protocol or sasl.mechanism.inter.broker.protocol set). Null when that
+   * listener is not SASL, or is SASL only by default (every listener is SASL: fine for a single
+   * broker; others cannot be reached, which the fetchers log). Refuses (fail closed) GSSAPI, Kafka's
+   * default, OAUTHBEARER and any other mechanism Spool cannot speak, and one the listener does not
+   * enable (as Kafka does). The credentials are read from the listener's JAAS config by
+   * security/sasl/client.ts interBrokerSaslCredentials.
+   */
+  interBrokerSaslMechanism(): string | null {
+    const listener = this.interBrokerListener();
+    if (listener.securityProtocol !== 'SASL_PLAINTEXT' && listener.securityProtocol !== 'SASL_SSL') return null;
+    const chosen = this.has('inter.broker.listener.name') || this.has('security.inter.broker.protocol') || this.has('sasl.mechanism.inter.broker.protocol');
+    if (!chosen) return null;
+    const key = 'sasl.mechanism.inter.broker.protocol';
+    const mechanism = this.getString(key).trim().toUpperCase();
+    if (!INTER_BROKER_SASL_MECHANISMS.includes(mechanism)) {
+      const what = mechanism === 'GSSAPI' ? "GSSAPI (Kerberos, Kafka's default)" : mechanism === 'OAUTHBEARER' ? 'OAUTHBEARER' : `SASL mechanism ${mechanism}`;
+      throw new ConfigError(
+        key,
+        mechanism,
+        `${what} between brokers is not implemented by Spool yet; refusing to start without it (the inter-broker listener ${listener.name} is ${listener.securityProtocol}: set ${key} to ${INTER_BROKER_SASL_MECHANISMS.join(', ')} with the broker's username and password in listener.name.${listener.name.toLowerCase()}.<mechanism>.sasl.jaas.config, or use a PLAINTEXT or SSL inter-broker listener)`,
+      );
+    }
+    const enabledRaw = this.listenerSetting(listener.name, 'sasl.enabled.mechanisms');
+    const enabled = (Array.isArray(enabledRaw) ? enabledRaw : typeof enabledRaw === 'string' ? enabledRaw.split(',') : []).map((m) => m.trim().toUpperCase());
+    if (!enabled.includes(mechanism)) {
+      throw new ConfigError(key, mechanism, `must be included in sasl.enabled.mechanisms of the inter-broker listener ${listener.name} (${enabled.join(',')}) when SASL is used for inter-broker communication`);
+    }
+    return mechanism;
   }
 
   has(key: string): boolean {

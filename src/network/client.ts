@@ -1,6 +1,10 @@
 // network/ room: a client connection to another broker (replica fetchers). Requests are pipelined
 // and matched to responses by correlation id; each has a timeout; a connection error fails every
 // pending request and the connection is not reused (callers open a new one after a backoff).
+// With SASL credentials (a SASL inter-broker listener) the connection authenticates right after
+// connecting (after the TLS handshake on SASL_SSL) and, when the other broker gave the session a
+// lifetime (KIP-368, connections.max.reauth.ms), re-authenticates on the same connection before it
+// ends: at 85-95% of the lifetime, as Kafka's client, once no request is in flight.
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import {
@@ -11,6 +15,7 @@ import {
   type KnownApiKey,
   type RequestInputFor,
 } from '../protocol/index.js';
+import { saslClientAuthenticate, type SaslClientCredentials, type SaslRequester } from '../security/sasl/client.js';
 
 interface Pending {
   resolve(frame: Buffer): void;
@@ -25,8 +30,10 @@ export interface BrokerConnectionOptions {
   /** Bound on a response's size (socket.request.max.bytes on the other side is the real limit). */
   maxResponseBytes: number;
   connectTimeoutMs: number;
-  /** Present for a TLS connection (the other broker's inter-broker listener is SSL): see tls.ts clientTlsOptions. */
+  /** Present for a TLS connection (the other broker's inter-broker listener is SSL or SASL_SSL): see tls.ts clientTlsOptions. */
   tls?: TlsConnectOptions;
+  /** Present when the other broker's inter-broker listener is SASL: authenticate with these (open() resolves once authenticated). */
+  sasl?: SaslClientCredentials;
 }
 
 export class BrokerConnection {
@@ -34,6 +41,15 @@ export class BrokerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextCorrelationId = 1;
   private failure: Error | null = null;
+  /** When to re-authenticate (KIP-368); Infinity when the session does not expire or there is no SASL. */
+  private reauthAtMs = Number.POSITIVE_INFINITY;
+  private reauthenticating: Promise<void> | null = null;
+  /** Resolved when no request is in flight (a re-authentication waits for that). */
+  private drainWaiters: Array<() => void> = [];
+  /** Session lifetime the other broker gave at the last (re-)authentication; 0: unbounded. */
+  sessionLifetimeMs = 0;
+  /** Successful SASL authentications on this connection (1 + re-authentications). */
+  authentications = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -44,7 +60,21 @@ export class BrokerConnection {
     socket.on('close', () => this.fail(new Error(`connection to ${options.host}:${options.port} closed`)));
   }
 
-  static open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
+  /** Connects (TLS when options.tls) and, with options.sasl, authenticates; rejects when either fails. */
+  static async open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
+    const connection = await BrokerConnection.connect(options);
+    if (options.sasl !== undefined) {
+      try {
+        await connection.authenticate(options.sasl);
+      } catch (err) {
+        connection.close();
+        throw err;
+      }
+    }
+    return connection;
+  }
+
+  private static connect(options: BrokerConnectionOptions): Promise<BrokerConnection> {
     return new Promise((resolve, reject) => {
       const socket =
         options.tls === undefined
@@ -91,6 +121,34 @@ export class BrokerConnection {
       this.pending.delete(id);
       clearTimeout(waiter.timer);
       waiter.resolve(frame);
+      if (this.pending.size === 0) this.drained();
+    }
+  }
+
+  private drained(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** SaslHandshake + SaslAuthenticate on this connection; sets when to re-authenticate. */
+  private async authenticate(creds: SaslClientCredentials): Promise<void> {
+    const raw: SaslRequester = { request: (apiKey, apiVersion, body, timeoutMs) => this.send(apiKey, apiVersion, body, timeoutMs) };
+    const { sessionLifetimeMs } = await saslClientAuthenticate(raw, creds, this.options.connectTimeoutMs);
+    this.sessionLifetimeMs = sessionLifetimeMs;
+    this.authentications++;
+    this.reauthAtMs = sessionLifetimeMs > 0 ? Date.now() + sessionLifetimeMs * (0.85 + 0.1 * Math.random()) : Number.POSITIVE_INFINITY;
+  }
+
+  /** KIP-368 from the client side: once no request is in flight, authenticate again; a failure closes the connection. */
+  private async reauthenticate(creds: SaslClientCredentials): Promise<void> {
+    if (this.pending.size > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    try {
+      await this.authenticate(creds);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.fail(error);
+      throw error;
     }
   }
 
@@ -103,9 +161,21 @@ export class BrokerConnection {
       waiter.reject(err);
     }
     this.pending.clear();
+    this.drained();
   }
 
   async request<K extends KnownApiKey>(apiKey: K, apiVersion: number, body: RequestInputFor<K>, timeoutMs: number): Promise<DecodedResponseFor<K>> {
+    const sasl = this.options.sasl;
+    if (sasl !== undefined && this.reauthenticating === null && Date.now() >= this.reauthAtMs) {
+      this.reauthenticating = this.reauthenticate(sasl).finally(() => {
+        this.reauthenticating = null;
+      });
+    }
+    if (this.reauthenticating !== null) await this.reauthenticating;
+    return this.send(apiKey, apiVersion, body, timeoutMs);
+  }
+
+  private async send<K extends KnownApiKey>(apiKey: K, apiVersion: number, body: RequestInputFor<K>, timeoutMs: number): Promise<DecodedResponseFor<K>> {
     if (this.failure !== null) throw this.failure;
     const correlationId = this.nextCorrelationId++;
     const frame = await new Promise<Buffer>((resolve, reject) => {

@@ -1,49 +1,65 @@
 // replication/ room: how this broker reaches other brokers — on inter.broker.listener.name, at
 // that listener's advertised address in the other broker's registration, over TLS when the
-// listener is SSL. Used by the replica fetchers and every other broker-to-broker request.
+// listener is SSL or SASL_SSL, authenticated with SASL (PLAIN, SCRAM) when it is SASL_PLAINTEXT or
+// SASL_SSL. Used by the replica fetchers and every other broker-to-broker request.
 import { brokerEndpoint, type BrokerRegistration } from '../cluster/index.js';
 import type { BrokerConfig } from '../config/index.js';
 import { clientTlsOptions, type BrokerConnectionOptions, type TlsSettings } from '../network/index.js';
+import { interBrokerSaslCredentials, type SaslClientCredentials } from '../security/sasl/index.js';
 
 export interface InterBrokerRoute {
   listenerName: string;
   securityProtocol: string;
-  /** The listener's ssl.* settings when it is SSL (truststore, and keystore for mTLS). */
+  /** The listener's ssl.* settings when it is SSL or SASL_SSL (truststore, and keystore for mTLS). */
   tls: TlsSettings | null;
-  /** A SASL listener by default (every listener is SASL): other brokers cannot be reached. */
+  /** SASL between brokers: sasl.mechanism.inter.broker.protocol and this broker's credentials from the listener's JAAS config. */
+  sasl: SaslClientCredentials | null;
+  /** A SASL listener taken by default (every listener is SASL, no inter-broker setting): other brokers cannot be reached. */
   unreachable: boolean;
 }
 
+/** What to spread into BrokerConnection.open for another broker. */
+export type InterBrokerAddress = Pick<BrokerConnectionOptions, 'host' | 'port' | 'tls' | 'sasl'>;
+
+const routes = new WeakMap<BrokerConfig, InterBrokerRoute>();
+
 /**
- * The inter-broker listener and how to speak to it. Spool brokers have no SASL client to
- * authenticate to each other with: a SASL inter-broker listener named in the config is refused
- * at start (broker-config.ts); one taken by default (every listener is SASL, fine for a single
- * broker) leaves other brokers unreachable, logged by whoever tries.
+ * The inter-broker listener and how to speak to it (computed once per config). A SASL listener
+ * chosen for inter-broker traffic authenticates with sasl.mechanism.inter.broker.protocol and the
+ * username/password of the listener's JAAS config; a mechanism Spool cannot speak (GSSAPI,
+ * OAUTHBEARER) or missing credentials throw ConfigError at start (broker-config.ts,
+ * security/sasl/client.ts). A SASL listener taken only by default (every listener is SASL, fine
+ * for a single broker) leaves other brokers unreachable, logged by whoever tries.
  */
 export function interBrokerRoute(config: BrokerConfig): InterBrokerRoute {
+  const cached = routes.get(config);
+  if (cached !== undefined) return cached;
   const listener = config.interBrokerListener();
-  const sasl = listener.securityProtocol === 'SASL_PLAINTEXT' || listener.securityProtocol === 'SASL_SSL';
-  if (sasl && (config.has('inter.broker.listener.name') || config.has('security.inter.broker.protocol'))) {
-    throw new Error(
-      `inter-broker listener ${listener.name} is ${listener.securityProtocol}: Spool brokers cannot authenticate to each other with SASL yet; use a PLAINTEXT or SSL listener for inter-broker traffic`,
-    );
-  }
-  return {
+  const isSasl = listener.securityProtocol === 'SASL_PLAINTEXT' || listener.securityProtocol === 'SASL_SSL';
+  const sasl = interBrokerSaslCredentials(config);
+  const route: InterBrokerRoute = {
     listenerName: listener.name,
     securityProtocol: listener.securityProtocol,
-    tls: listener.securityProtocol === 'SSL' ? config.sslSettings(listener.name) : null,
-    unreachable: sasl,
+    tls: listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL' ? config.sslSettings(listener.name) : null,
+    sasl,
+    unreachable: isSasl && sasl === null,
   };
+  routes.set(config, route);
+  return route;
 }
 
 /** Where and how to connect to `broker` for inter-broker traffic; null when it has no such listener. */
-export function interBrokerAddress(route: InterBrokerRoute, broker: BrokerRegistration): Pick<BrokerConnectionOptions, 'host' | 'port' | 'tls'> | null {
+export function interBrokerAddress(route: InterBrokerRoute, broker: BrokerRegistration): InterBrokerAddress | null {
   const at = route.unreachable ? null : brokerEndpoint(broker, route.listenerName);
   if (at === null) return null;
-  return route.tls === null ? at : { ...at, tls: clientTlsOptions(route.tls, at.host) };
+  return {
+    ...at,
+    ...(route.tls === null ? {} : { tls: clientTlsOptions(route.tls, at.host) }),
+    ...(route.sasl === null ? {} : { sasl: route.sasl }),
+  };
 }
 
 /** interBrokerAddress from the config, for occasional requests (forwarding, transaction markers); the registration's primary address when it has no inter-broker endpoint. */
-export function peerAddress(config: BrokerConfig, broker: BrokerRegistration): Pick<BrokerConnectionOptions, 'host' | 'port' | 'tls'> {
+export function peerAddress(config: BrokerConfig, broker: BrokerRegistration): InterBrokerAddress {
   return interBrokerAddress(interBrokerRoute(config), broker) ?? { host: broker.host, port: broker.port };
 }

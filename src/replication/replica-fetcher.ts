@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { MetadataStore } from '../cluster/index.js';
 import type { BrokerConfig } from '../config/index.js';
-import { ErrorCode, errorName } from '../errors.js';
+import { ErrorCode, errorName, KafkaError } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
 import { interBrokerAddress, interBrokerRoute, type InterBrokerRoute } from './inter-broker.js';
@@ -14,6 +14,15 @@ import { UNDEFINED_EPOCH } from './leader-epoch-cache.js';
 import type { Partition } from './partition.js';
 
 const FETCH_VERSION = 12;
+/** Longest wait between SASL authentication attempts to a leader that refuses this broker's credentials. */
+const MAX_AUTH_BACKOFF_MS = 10_000;
+
+const SASL_FAILURES: ReadonlySet<number> = new Set([ErrorCode.SASL_AUTHENTICATION_FAILED, ErrorCode.UNSUPPORTED_SASL_MECHANISM, ErrorCode.ILLEGAL_SASL_STATE]);
+
+/** A refused SASL handshake or authentication (not a network error). */
+function isSaslFailure(err: unknown): boolean {
+  return err instanceof KafkaError && SASL_FAILURES.has(err.code);
+}
 const OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
 
 interface FetchState {
@@ -54,6 +63,8 @@ class ReplicaFetcher {
   readonly states = new Map<string, FetchState>();
   private connection: BrokerConnection | null = null;
   private running = true;
+  /** SASL authentication failures in a row (each backs off longer). */
+  private authFailures = 0;
   private wake: (() => void) | null = null;
   private readonly loop: Promise<void>;
 
@@ -108,7 +119,7 @@ class ReplicaFetcher {
       this.logger.warn(
         { leaderId: this.leaderId, listener: this.settings.interBroker.listenerName },
         this.settings.interBroker.unreachable
-          ? 'the inter-broker listener is SASL, which Spool brokers cannot speak to each other; add a PLAINTEXT or SSL listener and name it in inter.broker.listener.name'
+          ? 'the inter-broker listener is SASL but no inter-broker SASL is configured; set sasl.mechanism.inter.broker.protocol (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and the broker\'s credentials in listener.name.<listener>.<mechanism>.sasl.jaas.config, or name a PLAINTEXT or SSL listener in inter.broker.listener.name'
           : 'the leader has no endpoint on the inter-broker listener',
       );
       return null;
@@ -141,12 +152,24 @@ class ReplicaFetcher {
         if (truncating.length > 0) await this.truncate(connection, truncating);
         const fetching = ready.filter((s) => !s.needsTruncation && this.states.get(`${s.partition.topic}-${s.partition.index}`) === s);
         if (fetching.length > 0) await this.fetch(connection, fetching);
+        this.authFailures = 0;
       } catch (err) {
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() clears it while a request is in flight
         if (!this.running) return;
-        this.logger.warn({ leaderId: this.leaderId, err: err instanceof Error ? err.message : String(err) }, 'replica fetch from leader failed; backing off');
         this.connection?.close();
         this.connection = null;
+        if (isSaslFailure(err)) {
+          // Wrong credentials do not fix themselves quickly: log an error and back off longer each time (bounded).
+          const backoffMs = Math.min(this.settings.backoffMs * 2 ** Math.min(this.authFailures, 10), MAX_AUTH_BACKOFF_MS);
+          this.authFailures++;
+          this.logger.error(
+            { leaderId: this.leaderId, listener: this.settings.interBroker.listenerName, mechanism: this.settings.interBroker.sasl?.mechanism, err: (err as Error).message, attempt: this.authFailures, backoffMs },
+            'SASL authentication to the leader failed (sasl.mechanism.inter.broker.protocol, the listener\'s sasl.jaas.config username/password); retrying after a backoff',
+          );
+          await this.idle(backoffMs);
+          continue;
+        }
+        this.logger.warn({ leaderId: this.leaderId, err: err instanceof Error ? err.message : String(err) }, 'replica fetch from leader failed; backing off');
         await this.idle(this.settings.backoffMs);
       }
     }

@@ -1,6 +1,6 @@
 // broker tests, "fail closed": a security setting Spool does not implement (an authorizer class other
-// than Kafka's StandardAuthorizer/AclAuthorizer, SASL between brokers; TLS, SASL listeners and ACLs
-// are, test/security/*.test.ts) refuses to start instead of running unprotected — in the
+// than Kafka's StandardAuthorizer/AclAuthorizer, GSSAPI between brokers; TLS, SASL listeners, SASL
+// PLAIN/SCRAM between brokers and ACLs are, test/security/*.test.ts) refuses to start instead of running unprotected — in the
 // config layer and through the CLI a daemon is started with; and acks=1 with flush.messages=1 is
 // answered only after the fsync.
 import { spawnSync } from 'node:child_process';
@@ -16,19 +16,21 @@ import { repoRoot } from '../interop/common.js';
 type ProduceRes = ReturnType<typeof ProduceResponse.decodeBuffer>;
 
 t.test('unimplemented security settings refuse to start; values that leave security off pass', async (t) => {
-  const refused: Array<[string, string]> = [
+  const refused: Array<[string, string, Record<string, string>?]> = [
     ['authorizer.class.name', 'com.example.CustomAuthorizer'],
-    ['security.inter.broker.protocol', 'SASL_SSL'],
-    ['sasl.mechanism.inter.broker.protocol', 'PLAIN'],
+    // SASL between brokers with Kafka's default mechanism, Kerberos (PLAIN and SCRAM are implemented: test/security/sasl-inter-broker.test.ts).
+    ['sasl.mechanism.inter.broker.protocol', 'GSSAPI', { listeners: 'PLAINTEXT://localhost:9092,SASL_SSL://localhost:9093', 'security.inter.broker.protocol': 'SASL_SSL' }],
   ];
-  for (const [key, value] of refused) {
-    t.throws(() => new BrokerConfig({ env: {}, overrides: { [key]: value } }), new RegExp(`${key.replace(/\./g, '\\.')}.*not implemented by Spool yet`), `${key} refuses`);
+  for (const [key, value, extra] of refused) {
+    t.throws(() => new BrokerConfig({ env: {}, overrides: { ...extra, [key]: value } }), new RegExp(`${key.replace(/\./g, '\\.')}.*not implemented by Spool yet`), `${key} refuses`);
   }
   const off: Array<[string, string]> = [
     ['authorizer.class.name', ''],
     ['authorizer.class.name', 'org.apache.kafka.metadata.authorizer.StandardAuthorizer'],
     ['super.users', 'User:admin'],
     ['security.inter.broker.protocol', 'PLAINTEXT'],
+    // Unused while the inter-broker listener is not SASL (as in Kafka).
+    ['sasl.mechanism.inter.broker.protocol', 'PLAIN'],
     ['ssl.client.auth', 'none'],
     ['listener.security.protocol.map', 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL'],
   ];

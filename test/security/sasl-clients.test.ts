@@ -1,6 +1,7 @@
 // security tests (issue 14): real clients over SASL_SSL (TLS + SCRAM) with KIP-368 re-authentication on
 // (connections.max.reauth.ms=1500) — Kafka's kafka-configs.sh (ConfigCommand) creates SCRAM
-// credentials through AlterUserScramCredentials (read back with DescribeUserScramCredentials),
+// credentials through AlterUserScramCredentials and lists them (DescribeClientQuotas, which finds no
+// quota, then DescribeUserScramCredentials; setting a quota fails: AlterClientQuotas is not served),
 // KafkaJS then uses them (SCRAM-SHA-256), the Java client (kafka-clients) produces across a
 // re-authentication and
 // reads back over SCRAM-SHA-512, a wrong password gets the Java client's
@@ -100,8 +101,29 @@ await t.test('kafka-configs.sh creates SCRAM credentials; KafkaJS authenticates 
   ]);
   t.equal(alter.code, 0, `kafka-configs --alter: ${alter.stderr.slice(-2000)}`);
   t.match(alter.stdout, /Completed updating config for user alice/);
-  // kafka-configs --describe for users also asks DescribeClientQuotas, which Spool does not serve:
-  // the credentials are read back with DescribeUserScramCredentials instead.
+  // kafka-configs --describe for users asks DescribeClientQuotas (Spool has no quotas) and then
+  // DescribeUserScramCredentials, for one user and for all of them.
+  const scramLine = "SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096";
+  for (const named of [['--entity-name', 'alice'], []]) {
+    const describe = await runKafkaClass('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', plainBootstrap, '--describe', '--entity-type', 'users', ...named]);
+    t.equal(describe.code, 0, `kafka-configs --describe --entity-type users ${named.join(' ')}: ${describe.stderr.slice(-2000)}`);
+    t.ok(describe.stdout.includes(scramLine), `kafka-configs --describe ${named.join(' ')} prints alice's SCRAM credentials:\n${describe.stdout}`);
+    t.notMatch(describe.stdout, /Quota configs/, 'and no quota (Spool enforces none)');
+  }
+  // AlterClientQuotas is not served: setting a quota fails instead of being stored and ignored.
+  const quota = await runKafkaClass('org.apache.kafka.tools.ConfigCommand', [
+    '--bootstrap-server',
+    plainBootstrap,
+    '--alter',
+    '--add-config',
+    'producer_byte_rate=1024',
+    '--entity-type',
+    'users',
+    '--entity-name',
+    'alice',
+  ]);
+  t.not(quota.code, 0, 'kafka-configs --alter of a quota fails');
+  t.match(`${quota.stdout}\n${quota.stderr}`, /UnsupportedVersionException: The node does not support ALTER_CLIENT_QUOTAS/, `the failure names the unsupported API:\n${quota.stderr.slice(-1500)}`);
   const raw = await RawClient.connect(running.broker.listenerPorts.get('PLAINTEXT') ?? 0);
   const described = await raw.request<{ results: Array<{ user: string; errorCode: number; credentialInfos: Array<{ mechanism: number; iterations: number }> }> }>(
     ApiKey.DescribeUserScramCredentials,

@@ -85,8 +85,27 @@ t.test('SASL settings Spool cannot honour refuse to start', async (t) => {
     ['GSSAPI (Kafka\'s default mechanism)', {}, /GSSAPI/],
     ['OAUTHBEARER without a JWKS', { 'sasl.enabled.mechanisms': 'OAUTHBEARER' }, /sasl\.oauthbearer\.jwks\.endpoint\.url/],
     ['PLAIN without users', { 'sasl.enabled.mechanisms': 'PLAIN' }, /no JAAS config/],
-    ['SASL between brokers', { 'sasl.enabled.mechanisms': 'PLAIN', 'inter.broker.listener.name': 'SASL_PLAINTEXT' }, /between brokers/],
-    ['inter-broker SASL mechanism', { 'sasl.mechanism.inter.broker.protocol': 'PLAIN' }, /between brokers/],
+    ['GSSAPI between brokers (Kafka\'s default inter-broker mechanism)', { 'sasl.enabled.mechanisms': 'PLAIN', 'inter.broker.listener.name': 'SASL_PLAINTEXT' }, /GSSAPI.*between brokers is not implemented/],
+    [
+      'OAUTHBEARER between brokers',
+      { 'sasl.enabled.mechanisms': 'OAUTHBEARER', 'sasl.mechanism.inter.broker.protocol': 'OAUTHBEARER', 'security.inter.broker.protocol': 'SASL_PLAINTEXT' },
+      /OAUTHBEARER between brokers is not implemented/,
+    ],
+    [
+      'an inter-broker mechanism the listener does not enable',
+      { 'sasl.enabled.mechanisms': 'PLAIN', 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512', 'inter.broker.listener.name': 'SASL_PLAINTEXT' },
+      /must be included in sasl\.enabled\.mechanisms/,
+    ],
+    [
+      'PLAIN between brokers without the broker\'s own username/password',
+      {
+        'sasl.enabled.mechanisms': 'PLAIN',
+        'sasl.mechanism.inter.broker.protocol': 'PLAIN',
+        'inter.broker.listener.name': 'SASL_PLAINTEXT',
+        'listener.name.sasl_plaintext.plain.sasl.jaas.config': 'org.apache.kafka.common.security.plain.PlainLoginModule required user_broker="secret";',
+      },
+      /needs the broker's own credentials/,
+    ],
   ];
   for (const [what, config, message] of refused) {
     await t.rejects(startBroker({ logLevel: 'silent', config: { ...base, ...config } }), { message }, what);

@@ -41,9 +41,6 @@ const MIN_EXCEPTIONS: Partial<Record<string, { spool: number; why: string }>> = 
   Produce: { spool: 0, why: 'KAFKA-18659' },
   // Inter-broker only; Spool's own brokers still speak v0, which Kafka 4 dropped.
   WriteTxnMarkers: { spool: 0, why: 'inter-broker, Spool brokers accept v0' },
-  // v0 is followed by raw SASL tokens outside Kafka framing; every client tested (Java, librdkafka,
-  // franz-go, KafkaJS) uses v1 with SaslAuthenticate.
-  SaslHandshake: { spool: 1, why: 'v0 raw-token mode not served' },
 };
 
 interface KafkaApi {

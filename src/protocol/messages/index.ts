@@ -6,6 +6,7 @@ import { AddOffsetsToTxnRequest, AddOffsetsToTxnResponse } from './add-offsets-t
 import { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from './add-partitions-to-txn.js';
 import { AlterConfigsRequest, AlterConfigsResponse } from './alter-configs.js';
 import { ApiVersionsRequest, ApiVersionsResponse } from './api-versions.js';
+import { DescribeClientQuotasRequest, DescribeClientQuotasResponse } from './client-quotas.js';
 import { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse } from './consumer-group-describe.js';
 import { ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from './consumer-group-heartbeat.js';
 import { CreatePartitionsRequest, CreatePartitionsResponse } from './create-partitions.js';
@@ -138,6 +139,7 @@ export const apis = {
   DescribeCluster: api(DescribeClusterRequest, DescribeClusterResponse),
   DescribeLogDirs: api(DescribeLogDirsRequest, DescribeLogDirsResponse),
   ElectLeaders: api(ElectLeadersRequest, ElectLeadersResponse),
+  DescribeClientQuotas: api(DescribeClientQuotasRequest, DescribeClientQuotasResponse),
   DescribeProducers: api(DescribeProducersRequest, DescribeProducersResponse),
   DescribeTransactions: api(DescribeTransactionsRequest, DescribeTransactionsResponse),
   ListTransactions: api(ListTransactionsRequest, ListTransactionsResponse),

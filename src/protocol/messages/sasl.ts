@@ -1,5 +1,5 @@
 // protocol/ room: SaslHandshake (key 17) and SaslAuthenticate (key 36). After a v0 handshake the
-// client sends raw SASL tokens without Kafka framing; that is the network layer's business.
+// client sends raw SASL tokens without Kafka framing (served by api/sasl.ts, not decoded here).
 import { array, bytes, int16, int64, message, string, type Infer, type InferInput } from '../schema.js';
 
 export const SaslHandshakeRequest = message({

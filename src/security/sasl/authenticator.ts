@@ -1,9 +1,11 @@
-// security/ room: the broker side of SASL (SaslHandshake v1, SaslAuthenticate v0-v2) as Kafka's
+// security/ room: the broker side of SASL (SaslHandshake v0-v1, SaslAuthenticate v0-v2) as Kafka's
 // SaslServerAuthenticator behaves — per listener mechanisms (sasl.enabled.mechanisms), PLAIN,
 // SCRAM-SHA-256/512 and OAUTHBEARER exchanges, the gate that lets only ApiVersions, SaslHandshake
 // and SaslAuthenticate through before authentication, and KIP-368 session expiry and
 // re-authentication. The per-connection state lives in ConnectionSecurity.sasl; each connection's
-// SaslAuthenticate steps run one at a time even when the client pipelines them.
+// SaslAuthenticate steps run one at a time even when the client pipelines them. After SaslHandshake
+// v0 the client sends its SASL tokens as raw size-prefixed frames (no Kafka request header) until
+// the exchange ends: expectsRawToken tells the dispatcher, and authenticate serves those steps too.
 import type { Logger } from 'pino';
 import type { MetadataStore, ScramMechanismName } from '../../cluster/index.js';
 import { ConfigError, type BrokerConfig } from '../../config/index.js';
@@ -40,6 +42,10 @@ interface SaslConnectionState {
   authenticatedMechanism: string | null;
   /** Serializes SaslAuthenticate steps of the connection. */
   queue: Promise<unknown>;
+  /** SaslHandshake v0 chose the mechanism: the exchange's tokens come as raw frames (no Kafka header). */
+  rawTokens: boolean;
+  /** The last frame read during the exchange (inOrder): the next one waits for it. */
+  frames: Promise<unknown>;
 }
 
 export function isSaslProtocol(security: ConnectionSecurity): boolean {
@@ -49,7 +55,7 @@ export function isSaslProtocol(security: ConnectionSecurity): boolean {
 function stateOf(security: ConnectionSecurity): SaslConnectionState {
   let state = security.sasl as SaslConnectionState | undefined;
   if (state === undefined) {
-    state = { phase: 'handshake', mechanism: null, exchange: null, authenticatedMechanism: null, queue: Promise.resolve() };
+    state = { phase: 'handshake', mechanism: null, exchange: null, authenticatedMechanism: null, queue: Promise.resolve(), rawTokens: false, frames: Promise.resolve() };
     security.sasl = state;
   }
   return state;
@@ -234,8 +240,40 @@ export class SaslAuthenticator {
     }
   }
 
-  /** SaslHandshake: picks the mechanism (v1: Kafka-framed SaslAuthenticate follows). */
-  handshake(security: ConnectionSecurity, mechanism: string): HandshakeAnswer {
+  /**
+   * True while the connection's frames are raw SASL tokens, not Kafka requests: after a successful
+   * SaslHandshake v0 until the exchange succeeded (a failed one closes the connection: what still
+   * arrives is refused as a token in the wrong state). Asked in order (inOrder), once the frames
+   * before were processed.
+   */
+  expectsRawToken(security: ConnectionSecurity): boolean {
+    const state = security.sasl as SaslConnectionState | undefined;
+    return state !== undefined && state.rawTokens && state.phase !== 'handshake';
+  }
+
+  /**
+   * True while the connection's frames must be processed one after the other, as Kafka's
+   * authenticator reads them: on a SASL listener before authentication, and during a raw-token
+   * exchange (a token pipelined behind its SaslHandshake v0 is only known to be one once the
+   * handshake was processed).
+   */
+  inExchange(security: ConnectionSecurity): boolean {
+    return isSaslProtocol(security) && (!security.authenticated || this.expectsRawToken(security));
+  }
+
+  /** Runs `process` for a frame once the connection's previous frame given here was processed. */
+  inOrder<T>(security: ConnectionSecurity, process: () => Promise<T>): Promise<T> {
+    const state = stateOf(security);
+    const run = state.frames.then(process);
+    state.frames = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * SaslHandshake: picks the mechanism. v1: Kafka-framed SaslAuthenticate requests follow; v0 (as
+   * Kafka's SaslServerAuthenticator without enableKafkaSaslAuthenticateHeaders): raw tokens.
+   */
+  handshake(security: ConnectionSecurity, mechanism: string, version = 1): HandshakeAnswer {
     if (!isSaslProtocol(security)) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: [] };
     const state = stateOf(security);
     if (state.phase !== 'handshake') {
@@ -258,6 +296,7 @@ export class SaslAuthenticator {
       state.exchange = this.newExchange(security.listenerName, mechanism);
     }
     state.phase = 'authenticate';
+    state.rawTokens = version === 0;
     return { errorCode: ErrorCode.NONE, mechanisms: enabled };
   }
 
@@ -304,6 +343,7 @@ export class SaslAuthenticator {
       security.authenticated = true;
       state.phase = 'handshake';
       state.exchange = null;
+      state.rawTokens = false;
       state.authenticatedMechanism = mechanism;
       this.logger.debug({ ...log, listener: security.listenerName, mechanism, principal: principalToString(principal), sessionLifetimeMs }, `SASL ${what} succeeded`);
       return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: result.response, sessionLifetimeMs };

@@ -4,9 +4,13 @@
 // Works over any connection with a typed request() (network/client.ts BrokerConnection).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ScramMechanismName } from '../../cluster/index.js';
+import { ConfigError, type BrokerConfig } from '../../config/index.js';
 import { ErrorCode, KafkaError } from '../../errors.js';
 import { ApiKey, type DecodedResponseFor, type KnownApiKey, type RequestInputFor } from '../../protocol/index.js';
+import { parseJaasConfig, PLAIN_LOGIN_MODULE } from './jaas.js';
 import { saltPassword } from './scram.js';
+
+export const SCRAM_LOGIN_MODULE = 'org.apache.kafka.common.security.scram.ScramLoginModule';
 
 export interface SaslClientCredentials {
   mechanism: 'PLAIN' | ScramMechanismName;
@@ -64,4 +68,35 @@ export async function saslClientAuthenticate(conn: SaslRequester, creds: SaslCli
   const got = v ? Buffer.from(v[1], 'base64') : Buffer.alloc(0);
   if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw refused('The broker\'s SCRAM server signature does not match: it does not know the password');
   return { sessionLifetimeMs: final.sessionLifetimeMs };
+}
+
+/**
+ * The credentials this broker authenticates to other brokers with (SASL between brokers), as Kafka
+ * reads them: the username and password options of the mechanism's login module (PlainLoginModule
+ * for PLAIN, next to its user_<name> entries for the server side; ScramLoginModule for SCRAM) in
+ * listener.name.<listener>.<mechanism>.sasl.jaas.config, else listener.name.<listener>.sasl.jaas.config,
+ * else sasl.jaas.config. Null when the config has no SASL between brokers
+ * (BrokerConfig.interBrokerSaslMechanism); throws ConfigError when the credentials are missing.
+ */
+export function interBrokerSaslCredentials(config: BrokerConfig): SaslClientCredentials | null {
+  const mechanism = config.interBrokerSaslMechanism();
+  if (mechanism === null) return null;
+  const listener = config.interBrokerListener().name;
+  const scoped = `${mechanism.toLowerCase()}.sasl.jaas.config`;
+  const key = `listener.name.${listener.toLowerCase()}.${scoped}`;
+  const raw = config.hasListenerSetting(listener, scoped) ? config.listenerSetting(listener, scoped) : config.listenerSetting(listener, 'sasl.jaas.config');
+  const loginModule = mechanism === 'PLAIN' ? PLAIN_LOGIN_MODULE : SCRAM_LOGIN_MODULE;
+  const missing = `SASL between brokers (${mechanism}) needs the broker's own credentials: ${loginModule} required username="..." password="...";`;
+  if (typeof raw !== 'string' || raw.trim() === '') throw new ConfigError(key, null, missing);
+  let modules;
+  try {
+    modules = parseJaasConfig(raw);
+  } catch (err) {
+    throw new ConfigError(key, '[hidden]', (err as Error).message);
+  }
+  const entry = modules.find((m) => m.loginModule === loginModule && m.options.has('username') && m.options.has('password'));
+  const username = entry?.options.get('username');
+  const password = entry?.options.get('password');
+  if (username === undefined || password === undefined || username === '') throw new ConfigError(key, '[hidden]', missing);
+  return { mechanism: mechanism as SaslClientCredentials['mechanism'], username, password };
 }
