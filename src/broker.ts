@@ -6,11 +6,12 @@ import pino, { type Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { Dispatcher, allApis, installSasl, type ApiServices } from './api/index.js';
 import { createMetadataStore, type MetadataStore, type TopicImage } from './cluster/index.js';
-import { BrokerConfig, primaryListener, type LoadConfigOptions } from './config/index.js';
+import { BrokerConfig, effectiveGroupConfig, primaryListener, type LoadConfigOptions } from './config/index.js';
 import { CONSUMER_OFFSETS_TOPIC, GroupCoordinator, groupConfigFromKafkaSettings, systemClock } from './coordinator/group/index.js';
-import { SHARE_GROUP_STATE_TOPIC, ShareGroupCoordinator, SharePartitionManager, ShareStateStore, type ShareServices } from './coordinator/share/index.js';
+import { SHARE_GROUP_STATE_TOPIC, ShareGroupCoordinator, SharePartitionManager, ShareStateStore, type ShareGroupSettings, type ShareServices } from './coordinator/share/index.js';
 import { TRANSACTION_STATE_TOPIC, TransactionCoordinator } from './coordinator/txn/index.js';
 import { TxnMarkerSender } from './api/txn-markers.js';
+import { InterBrokerStatePersister } from './api/share-state.js';
 import { LogManager } from './log/index.js';
 import { DirLock } from './log/dir-lock.js';
 import { isNoSpace, releaseSpaceReserve } from './log/disk-space.js';
@@ -175,7 +176,14 @@ export class Broker {
       numPartitions: metadata.topic(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? config.getNumber('offsets.topic.num.partitions'),
       clock: systemClock,
       logger: logger.child({ room: 'group-coordinator' }),
-      config: groupConfigFromKafkaSettings((name) => (config.has(name) ? config.get(name) : undefined)),
+      config: {
+        ...groupConfigFromKafkaSettings((name) => (config.has(name) ? config.get(name) : undefined)),
+        // Dynamic group configs (ConfigResource GROUP) from the metadata store, read at each use.
+        consumerGroupSettings: (groupId: string) => {
+          const g = effectiveGroupConfig(metadata.groupConfigs?.(groupId), config);
+          return { sessionTimeoutMs: g.consumerSessionTimeoutMs, heartbeatIntervalMs: g.consumerHeartbeatIntervalMs };
+        },
+      },
     });
     // Shards follow leadership of __consumer_offsets: load on election, unload on resignation.
     replicaManager.onLeadershipChange(CONSUMER_OFFSETS_TOPIC, (partition, change) => {
@@ -328,8 +336,21 @@ export class Broker {
       if (change === 'leader') state.onElection(partition.index, partition.leaderEpoch);
       else state.onResignation(partition.index, change === 'removed' ? null : partition.leaderEpoch);
     });
+    // Dynamic group configs (ConfigResource GROUP) from the metadata store, read at each use.
+    const shareGroupSettings = (groupId: string): ShareGroupSettings => {
+      const g = effectiveGroupConfig(metadata.groupConfigs?.(groupId), config);
+      return {
+        lockDurationMs: g.shareRecordLockDurationMs,
+        deliveryCountLimit: g.shareDeliveryCountLimit,
+        maxRecordLocks: g.sharePartitionMaxRecordLocks,
+        autoOffsetReset: g.shareAutoOffsetReset,
+        sessionTimeoutMs: g.shareSessionTimeoutMs,
+        heartbeatIntervalMs: g.shareHeartbeatIntervalMs,
+      };
+    };
     const groups = new ShareGroupCoordinator({
       clock: systemClock,
+      groupSettings: shareGroupSettings,
       config: {
         sessionTimeoutMs: config.getNumber('group.share.session.timeout.ms'),
         heartbeatIntervalMs: config.getNumber('group.share.heartbeat.interval.ms'),
@@ -358,6 +379,15 @@ export class Broker {
       },
       store: state,
       groups,
+      groupSettings: shareGroupSettings,
+      // The share coordinator of a key may be another broker (the leader of its __share_group_state partition).
+      persister: new InterBrokerStatePersister(
+        () => {
+          if (this.apiServices === null) throw new Error('services are not built yet');
+          return this.apiServices;
+        },
+        { deadlineMs: 15_000, requestTimeoutMs: config.getNumber('replica.socket.timeout.ms'), retryBackoffMs: 100 },
+      ),
     });
     return { groups, partitions, state };
   }

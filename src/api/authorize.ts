@@ -26,6 +26,7 @@ import {
   type FetchPartition,
 } from './fetch-sessions.js';
 import type { ApiServices } from './services.js';
+import { SHARE_STATE_API_KEYS, refuseShareState } from './share-state.js';
 import type { ApiRegistration, Handler, RequestContext } from './types.js';
 
 /** What a rule asks with: the authorizer and who is asking. */
@@ -584,11 +585,11 @@ const RULES = new Map<number, AnyRule>([
   }),
 
   rule('DescribeLogDirs', (req, a, next) => (a.cluster(AclOperation.DESCRIBE) ? next(req) : { throttleTimeMs: 0, errorCode: CLUSTER_FAILED, results: [] })),
-
   // Kafka checks DESCRIBE_CONFIGS on the cluster (not DESCRIBE) and answers getErrorResponse: no entries.
   rule('DescribeClientQuotas', (req, a, next) =>
     a.cluster(AclOperation.DESCRIBE_CONFIGS) ? next(req) : { throttleTimeMs: 0, errorCode: CLUSTER_FAILED, errorMessage: 'Cluster authorization failed.', entries: null },
   ),
+
   rule('ElectLeaders', (req, a, next) => {
     if (a.cluster(AclOperation.ALTER)) return next(req);
     return {
@@ -851,6 +852,14 @@ const GROUP_PROTOCOL_RULES = new Map<number, AnyRule>([
   [ApiKey.ShareAcknowledge, shareTopicsRule((partitionIndex) => ({ partitionIndex, errorCode: TOPIC_FAILED, errorMessage: null, currentLeader: noLeader }))],
 ]);
 
+/** The share coordinator's RPCs (keys 83-87): CLUSTER_ACTION only (brokers send them); refused, every partition answers CLUSTER_AUTHORIZATION_FAILED. */
+const SHARE_STATE_RULES = new Map<number, AnyRule>(
+  [...SHARE_STATE_API_KEYS].map((apiKey): [number, AnyRule] => [
+    apiKey,
+    (req, a, next) => (a.cluster(AclOperation.CLUSTER_ACTION) ? next(req) : refuseShareState(req as Parameters<typeof refuseShareState>[0], apiKey, CLUSTER_FAILED)),
+  ]),
+);
+
 /**
  * An API without a rule here (added after this layer was written) is not left open: it needs ALTER
  * on the cluster, and a request refused is answered by closing the connection.
@@ -901,7 +910,7 @@ export function authorizationLayer(services: ApiServices): ((registration: ApiRe
   if (authorizer === null) return null;
   return (registration) => {
     if (OPEN_APIS.has(registration.apiKey)) return registration;
-    const check = RULES.get(registration.apiKey) ?? SCRAM_RULES.get(registration.apiKey) ?? GROUP_PROTOCOL_RULES.get(registration.apiKey) ?? unknownApiRule;
+    const check = RULES.get(registration.apiKey) ?? SCRAM_RULES.get(registration.apiKey) ?? GROUP_PROTOCOL_RULES.get(registration.apiKey) ?? SHARE_STATE_RULES.get(registration.apiKey) ?? unknownApiRule;
     const inner = registration.handler as Handler;
     const handler: Handler = (req, ctx) => Promise.resolve(check(req, authzFor(authorizer, ctx), (r) => Promise.resolve(inner(r, ctx))));
     return { ...registration, handler };

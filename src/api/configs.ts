@@ -1,7 +1,7 @@
 // api/ room: DescribeConfigs (every config, with value, source, synonyms, type, documentation),
 // AlterConfigs and IncrementalAlterConfigs for topics (applied to the live logs). Broker settings
 // are static: altering them is refused as Kafka refuses static configs.
-import { topicConfigByName, type DescribedConfig } from '../config/index.js';
+import { describeGroupConfigs, topicConfigByName, validateGroupConfigs, type DescribedConfig } from '../config/index.js';
 import { ErrorCode } from '../protocol/index.js';
 import { ApiKey } from '../protocol/index.js';
 import { errorResponse } from './errors.js';
@@ -14,7 +14,7 @@ import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } 
 type DescribeConfigsResult = DescribeConfigsResponse['results'][number];
 type AlterResult = AlterConfigsResponse['responses'][number];
 
-export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8 } as const;
+export const ResourceType = { TOPIC: 2, BROKER: 4, BROKER_LOGGER: 8, GROUP: 32 } as const;
 
 function brokerResourceProblem(services: ApiServices, resourceName: string): string | null {
   if (resourceName === '' || resourceName === String(services.nodeId)) return null;
@@ -44,6 +44,9 @@ export function handleDescribeConfigs(req: DescribeConfigsRequest, ctx: RequestC
       described = services.config.describeBroker(includeSynonyms, includeDocumentation);
     } else if (r.resourceType === ResourceType.BROKER_LOGGER) {
       return { ...error(ErrorCode.NONE, ''), errorMessage: null };
+    } else if (r.resourceType === ResourceType.GROUP) {
+      if (r.resourceName === '') return error(ErrorCode.INVALID_REQUEST, 'Group name must not be empty');
+      described = describeGroupConfigs(services.metadata.groupConfigs?.(r.resourceName), services.config, includeSynonyms, includeDocumentation);
     } else {
       return error(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${r.resourceType}`);
     }
@@ -89,6 +92,7 @@ async function alterResource(
     const problem = resourceType === ResourceType.BROKER ? brokerResourceProblem(ctx.services, resourceName) : null;
     return result(ErrorCode.INVALID_REQUEST, problem ?? 'Broker configs are static in Spool: set them in server.properties and restart');
   }
+  if (resourceType === ResourceType.GROUP) return alterGroup(ctx, resourceName, validateOnly, compute);
   if (resourceType !== ResourceType.TOPIC) return result(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
   const topic = ctx.services.metadata.topic(resourceName);
   if (!topic) return result(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic '${resourceName}' does not exist.`);
@@ -103,6 +107,40 @@ async function alterResource(
   }
 }
 
+/**
+ * A group's configs (ConfigResource GROUP): the new override set is checked as Kafka's controller
+ * checks it (GroupConfig.validate over the whole resulting set) and stored in the metadata store,
+ * from where every broker reads it.
+ */
+async function alterGroup(
+  ctx: RequestContext,
+  groupId: string,
+  validateOnly: boolean,
+  compute: (current: Record<string, string>) => Record<string, string | null>,
+): Promise<AlterResult> {
+  const result = (errorCode: number, errorMessage: string | null): AlterResult => ({ errorCode, errorMessage, resourceType: ResourceType.GROUP, resourceName: groupId });
+  const store = ctx.services.metadata;
+  try {
+    const next = compute({ ...(store.groupConfigs?.(groupId) ?? {}) });
+    // A null left in the set is a removed (DELETE) key.
+    const kept = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== null));
+    const validated = validateGroupConfigs(groupId, kept, ctx.services.config);
+    if (!validateOnly) {
+      if (store.alterGroupConfigs === undefined) return result(ErrorCode.INVALID_REQUEST, 'This metadata store does not keep group configs');
+      await store.alterGroupConfigs(groupId, validated);
+    }
+    return result(ErrorCode.NONE, null);
+  } catch (err) {
+    if (err instanceof InvalidConfigOp) return result(ErrorCode.INVALID_CONFIG, err.message);
+    if (err instanceof NullGroupConfig) return result(ErrorCode.INVALID_REQUEST, err.message);
+    const info = errorResponse(ctx, err, 'altering group configs', {});
+    return result(info.code, info.message);
+  }
+}
+
+/** Legacy AlterConfigs with a null value for a group (Kafka: INVALID_REQUEST). */
+class NullGroupConfig extends Error {}
+
 export async function handleAlterConfigs(req: AlterConfigsRequest, ctx: RequestContext): Promise<AlterConfigsResponse> {
   const responses: AlterResult[] = [];
   for (const r of req.resources) {
@@ -111,6 +149,8 @@ export async function handleAlterConfigs(req: AlterConfigsRequest, ctx: RequestC
       await alterResource(ctx, r.resourceType, r.resourceName, req.validateOnly, () => {
         const next: Record<string, string | null> = {};
         for (const c of r.configs) next[c.name] = c.value;
+        const nulls = r.configs.filter((c) => c.value === null).map((c) => c.name);
+        if (r.resourceType === ResourceType.GROUP && nulls.length > 0) throw new NullGroupConfig(`Null value not supported for : ${nulls.join(', ')}`);
         return next;
       }),
     );
@@ -134,6 +174,9 @@ export async function handleIncrementalAlterConfigs(req: IncrementalAlterConfigs
             if (c.configOperation === OpType.SET) next[c.name] = c.value;
             else if (c.configOperation === OpType.DELETE) next[c.name] = null;
             else if (c.configOperation === OpType.APPEND || c.configOperation === OpType.SUBTRACT) {
+              if (r.resourceType === ResourceType.GROUP) {
+                throw new InvalidConfigOp(`Can't ${c.configOperation === OpType.APPEND ? 'APPEND' : 'SUBTRACT'} to key ${c.name} because its type is not LIST.`);
+              }
               if (def?.type !== 'LIST') throw new InvalidConfigOp(`Config ${c.name} is not a list; APPEND/SUBTRACT apply to list configs only`);
               const currentValue = next[c.name] ?? ctx.services.config.describeTopic({}, false, false).find((d) => d.name === c.name)?.value ?? '';
               const items = currentValue.split(',').filter((s) => s.length > 0);

@@ -139,6 +139,7 @@ async function handleJoinGroup(req: JoinGroupRequest, ctx: RequestContext): Prom
     requireKnownMemberId: ctx.apiVersion >= 4,
     supportSkipAssignment: ctx.apiVersion >= 9,
     reason: req.reason ?? null,
+    topics: topicsView(ctx.services),
   });
   const nullable = ctx.apiVersion >= 7;
   return {
@@ -165,6 +166,7 @@ async function handleSyncGroup(req: SyncGroupRequest, ctx: RequestContext): Prom
     protocolType: ctx.apiVersion >= 5 ? (req.protocolType ?? null) : null,
     protocolName: ctx.apiVersion >= 5 ? (req.protocolName ?? null) : null,
     assignments: req.assignments,
+    topics: topicsView(ctx.services),
   });
   return { throttleTimeMs: 0, errorCode: r.errorCode, protocolType: r.protocolType, protocolName: r.protocolName, assignment: r.assignment };
 }

@@ -16,6 +16,7 @@ import { produceApi } from './produce.js';
 import { saslApis } from './sasl.js';
 import { shareFetchApis } from './share-fetch.js';
 import { shareGroupApis } from './share-groups.js';
+import { shareStateApis } from './share-state.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi } from './topics.js';
 import { txnAdminApis } from './txn-admin.js';
 import { txnApis } from './txn-handlers.js';
@@ -46,6 +47,7 @@ export function allApis(advertised: () => ApiVersionRange[]): ApiRegistration[] 
     ...aclApis,
     ...shareGroupApis,
     ...shareFetchApis,
+    ...shareStateApis,
     ...saslApis,
     describeClientQuotasApi,
   ];

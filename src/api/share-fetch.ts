@@ -217,13 +217,19 @@ function waitForRecords(ctx: RequestContext, partitions: Partition[], ms: number
   });
 }
 
+const SHARE_RECORD_LOCK_DURATION_MS = 'share.record.lock.duration.ms';
+
 /** A ShareFetch/ShareAcknowledge answer carrying only a top-level error (or none). */
-function topLevel(ctx: RequestContext, errorCode: number, errorMessage: string | null) {
+function topLevel(ctx: RequestContext, errorCode: number, errorMessage: string | null, groupId: string | null) {
   return {
     throttleTimeMs: 0,
     errorCode,
     errorMessage,
-    acquisitionLockTimeoutMs: ctx.services.share.partitions.config.lockDurationMs,
+    // The group's share.record.lock.duration.ms (ConfigResource GROUP), else the broker's.
+    acquisitionLockTimeoutMs: Number(
+      (groupId === null ? undefined : ctx.services.metadata.groupConfigs?.(groupId)?.[SHARE_RECORD_LOCK_DURATION_MS]) ??
+        ctx.services.share.partitions.config.lockDurationMs,
+    ),
     responses: [],
     nodeEndpoints: [],
   };
@@ -239,7 +245,7 @@ function requestError(ctx: RequestContext, groupId: string, memberId: string, ep
 
 async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Promise<ShareFetchResponse> {
   const services = ctx.services;
-  const top = (errorCode: number, errorMessage: string | null): ShareFetchResponse => topLevel(ctx, errorCode, errorMessage);
+  const top = (errorCode: number, errorMessage: string | null): ShareFetchResponse => topLevel(ctx, errorCode, errorMessage, req.groupId);
   const groupId = req.groupId ?? '';
   const memberId = req.memberId ?? '';
   const invalid = requestError(ctx, groupId, memberId, req.shareSessionEpoch);
@@ -338,7 +344,7 @@ async function handleShareFetch(req: ShareFetchRequest, ctx: RequestContext): Pr
 
 async function handleShareAcknowledge(req: ShareAcknowledgeRequest, ctx: RequestContext): Promise<ShareAcknowledgeResponse> {
   const services = ctx.services;
-  const top = (errorCode: number, errorMessage: string | null): ShareAcknowledgeResponse => topLevel(ctx, errorCode, errorMessage);
+  const top = (errorCode: number, errorMessage: string | null): ShareAcknowledgeResponse => topLevel(ctx, errorCode, errorMessage, req.groupId);
   const groupId = req.groupId ?? '';
   const memberId = req.memberId ?? '';
   const invalid = requestError(ctx, groupId, memberId, req.shareSessionEpoch);

@@ -95,7 +95,44 @@ function handleShareGroupHeartbeat(req: ShareGroupHeartbeatRequest, ctx: Request
     clientId: ctx.clientId ?? '',
     clientHost: kafkaClientHost(ctx.clientHost),
   });
+  if (r.errorCode === ErrorCode.NONE && r.memberEpoch > 0) void initializeSubscribed(services, req.groupId);
   return { throttleTimeMs: 0, ...r };
+}
+
+/** Share groups whose initialization is running (one at a time per group and broker). */
+const initializing = new WeakMap<ApiServices, Set<string>>();
+
+/**
+ * Kafka's group coordinator initializes the state of the topic-partitions a share group newly
+ * subscribes to (InitializeShareGroupState at their share coordinators, which may be other
+ * brokers): state without a start offset, which the partition leader fixes from
+ * share.auto.offset.reset on first use. State that exists is left alone. Failures are retried
+ * on a later heartbeat.
+ */
+async function initializeSubscribed(services: ApiServices, groupId: string): Promise<void> {
+  let running = initializing.get(services);
+  if (running === undefined) {
+    running = new Set();
+    initializing.set(services, running);
+  }
+  if (running.has(groupId)) return;
+  const pending = services.share.groups.uninitializedPartitions(groupId);
+  if (pending.length === 0) return;
+  running.add(groupId);
+  try {
+    await Promise.all(
+      pending.map(async ({ topicId, partition }) => {
+        try {
+          await services.share.partitions.initializeIfAbsent({ groupId, topicId, partition });
+          services.share.groups.markInitialized(groupId, topicId, partition);
+        } catch (err) {
+          services.logger.debug({ groupId, topicId, partition, err: String(err) }, 'initializing share-partition state failed; retried on a later heartbeat');
+        }
+      }),
+    );
+  } finally {
+    running.delete(groupId);
+  }
 }
 
 function handleShareGroupDescribe(req: ShareGroupDescribeRequest, ctx: RequestContext): ShareGroupDescribeResponse {
@@ -132,16 +169,27 @@ async function describeGroupOffsets(group: DescribeShareGroupOffsetsRequest['gro
       return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${group.groupId} not found.`);
     }
   }
-  // null topics: every topic-partition with state.
+  // null topics: every topic-partition with state: those this coordinator initialized, those
+  // stored here, and those of the subscribed topics whose share coordinator (maybe elsewhere) has state.
   let wanted: Array<{ topicName: string; partitions: number[] }>;
   if (group.topics === null) {
-    const byTopic = new Map<string, number[]>();
-    for (const s of services.share.state.statesOfGroup(group.groupId)) {
-      const name = services.metadata.topicById(s.key.topicId)?.name;
-      if (name === undefined) continue;
-      byTopic.set(name, [...(byTopic.get(name) ?? []), s.key.partition]);
-    }
-    wanted = [...byTopic].sort(([a], [b]) => (a < b ? -1 : 1)).map(([topicName, partitions]) => ({ topicName, partitions: partitions.sort((a, b) => a - b) }));
+    const byTopic = new Map<string, Set<number>>();
+    const add = (topicId: string, partition: number): void => {
+      const name = services.metadata.topicById(topicId)?.name;
+      if (name === undefined) return;
+      byTopic.set(name, (byTopic.get(name) ?? new Set()).add(partition));
+    };
+    for (const s of services.share.state.statesOfGroup(group.groupId)) add(s.key.topicId, s.key.partition);
+    for (const p of services.share.groups.initializedPartitions(group.groupId)) add(p.topicId, p.partition);
+    await Promise.all(
+      services.share.groups.uninitializedPartitions(group.groupId).map(async ({ topicId, partition }) => {
+        const found = await services.share.partitions.startOffset({ groupId: group.groupId, topicId, partition }).catch(() => null);
+        if (found === null) return;
+        services.share.groups.markInitialized(group.groupId, topicId, partition);
+        add(topicId, partition);
+      }),
+    );
+    wanted = [...byTopic].sort(([a], [b]) => (a < b ? -1 : 1)).map(([topicName, partitions]) => ({ topicName, partitions: [...partitions].sort((a, b) => a - b) }));
   } else wanted = group.topics;
   const topics: DescribedGroupOut['topics'] = [];
   for (const t of wanted) {
@@ -204,6 +252,7 @@ async function handleAlterShareGroupOffsets(req: AlterShareGroupOffsetsRequest, 
       }
       try {
         await services.share.partitions.alterStartOffset({ groupId: req.groupId, topicId: topic.topicId, partition: p.partitionIndex }, p.startOffset);
+        services.share.groups.markInitialized(req.groupId, topic.topicId, p.partitionIndex);
         out.partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null });
       } catch (err) {
         const info = errorResponse(ctx, err, 'alter share group offsets', { groupId: req.groupId, topic: t.topicName, partition: p.partitionIndex });
@@ -234,6 +283,7 @@ async function handleDeleteShareGroupOffsets(req: DeleteShareGroupOffsetsRequest
     for (let partition = 0; partition < topic.partitions.length; partition++) {
       try {
         await services.share.partitions.deleteState({ groupId: req.groupId, topicId: topic.topicId, partition });
+        services.share.groups.markUninitialized(req.groupId, topic.topicId, partition);
       } catch (err) {
         const info = errorResponse(ctx, err, 'delete share group offsets', { groupId: req.groupId, topic: t.topicName, partition });
         errorCode = info.code;

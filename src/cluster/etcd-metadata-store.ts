@@ -188,6 +188,8 @@ export class EtcdMetadataStore implements MetadataStore {
   /** ACLs by etcd key; `aclList` is replaced (never mutated) at each change. */
   private readonly aclsByKey = new Map<string, AclRecord>();
   private aclList: readonly AclRecord[] = [];
+  /** Dynamic group configs by group id, from /spool/<prefix>/group-configs/ keys. */
+  private readonly groupConfigMap = new Map<string, Readonly<Record<string, string>>>();
   private readonly listeners = new Set<MetadataListener>();
 
   // Following the prefix.
@@ -554,6 +556,10 @@ export class EtcdMetadataStore implements MetadataStore {
       this.applyAclKv(type, kv);
       return [];
     }
+    if (kv.key.toString().startsWith(this.groupConfigPrefix)) {
+      this.applyGroupConfigKv(type, kv);
+      return [];
+    }
     const key = this.keys.parse(kv.key.toString());
     const mod = Number(kv.mod_revision);
     switch (key.kind) {
@@ -668,6 +674,7 @@ export class EtcdMetadataStore implements MetadataStore {
     const gone = (key: string): IKeyValue => ({ key: buf(key), create_revision: '0', mod_revision: '0', version: '0', value: Buffer.alloc(0), lease: '0' });
     const parsed = kvs.map((kv) => ({ kv, key: this.keys.parse(kv.key.toString()) }));
     this.replaceAcls(kvs.filter((kv) => kv.key.toString().startsWith(this.aclPrefix)));
+    this.replaceGroupConfigs(kvs.filter((kv) => kv.key.toString().startsWith(this.groupConfigPrefix)));
 
     const brokers = new Set<number>();
     let controller: IKeyValue | undefined;
@@ -1309,6 +1316,56 @@ export class EtcdMetadataStore implements MetadataStore {
     }
     if (revision > 0) await this.waitForRevision(revision);
   }
+
+  // ---- Dynamic group configs: /spool/<prefix>/group-configs/<base64url group id>, followed by the watch ----
+
+  private get groupConfigPrefix(): string {
+    return `${this.keys.base}group-configs/`;
+  }
+
+  private groupConfigKey(groupId: string): string {
+    return `${this.groupConfigPrefix}${Buffer.from(groupId, 'utf8').toString('base64url')}`;
+  }
+
+  private applyGroupConfigKv(type: 'put' | 'delete', kv: IKeyValue): void {
+    const groupId = Buffer.from(kv.key.toString().slice(this.groupConfigPrefix.length), 'base64url').toString('utf8');
+    if (type === 'delete') this.groupConfigMap.delete(groupId);
+    else this.groupConfigMap.set(groupId, decodeGroupConfigs(kv.value));
+  }
+
+  /** A snapshot's group config keys replace the image's. */
+  private replaceGroupConfigs(kvs: IKeyValue[]): void {
+    this.groupConfigMap.clear();
+    for (const kv of kvs) {
+      try {
+        this.applyGroupConfigKv('put', kv);
+      } catch (err) {
+        this.logger.error({ key: kv.key.toString(), err: (err as Error).message }, 'ignoring a malformed metadata key');
+      }
+    }
+  }
+
+  groupConfigs(groupId: string): Readonly<Record<string, string>> | undefined {
+    return this.groupConfigMap.get(groupId);
+  }
+
+  async alterGroupConfigs(groupId: string, configs: Record<string, string>): Promise<void> {
+    const key = this.groupConfigKey(groupId);
+    const op = Object.keys(configs).length === 0 ? del(key) : put(key, JSON.stringify(configs));
+    const res = await this.txn([], [op]);
+    await this.waitForRevision(Number(res.header.revision));
+  }
+}
+
+function decodeGroupConfigs(value: Buffer): Readonly<Record<string, string>> {
+  const o = JSON.parse(value.toString()) as unknown;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('group configs: not an object');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v !== 'string') throw new Error(`group configs.${k}: not a string`);
+    out[k] = v;
+  }
+  return Object.freeze(out);
 }
 
 function encodeAcl(acl: AclRecord): string {

@@ -41,6 +41,8 @@ const PRODUCER_ID_FILE = '__spool_producer_id_block';
 const SCRAM_FILE = '__spool_scram_credentials.json';
 /** ACLs: {"version":1,"acls":[AclRecord…]}. */
 const ACLS_FILE = '__spool_acls.json';
+/** Dynamic group configs: {"version":1,"groups":{groupId: {name: value}}}. */
+const GROUP_CONFIGS_FILE = '__spool_group_configs.json';
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
 
 /** v1 (before partition state was stored): every partition led by this node at epoch 0. */
@@ -73,6 +75,8 @@ export class LocalMetadataStore implements MetadataStore {
 
   /** Replaced (never mutated) at each change: acls() hands out the same array until then. */
   private aclList: readonly AclRecord[] = [];
+  /** Dynamic group configs by group id (each entry replaced, never mutated). */
+  private readonly groupConfigMap = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly dataDir: string,
@@ -101,6 +105,7 @@ export class LocalMetadataStore implements MetadataStore {
       for (const c of parsed.credentials) this.scram.set(`${c.mechanism} ${c.user}`, c);
     }
     this.aclList = this.readAclsFile();
+    this.readGroupConfigsFile();
     return Promise.resolve();
   }
 
@@ -424,6 +429,36 @@ export class LocalMetadataStore implements MetadataStore {
       const gone = new Set(acls.map(aclKey));
       const next = this.aclList.filter((a) => !gone.has(aclKey(a)));
       if (next.length !== this.aclList.length) this.writeAcls(next);
+      return Promise.resolve();
+    });
+  }
+
+  // ---- Dynamic group configs (one JSON file, rewritten atomically at each change) ----
+
+  private readGroupConfigsFile(): void {
+    const file = join(this.dataDir, GROUP_CONFIGS_FILE);
+    this.groupConfigMap.clear();
+    if (!existsSync(file)) return;
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; groups?: unknown };
+    if (parsed.version !== 1 || typeof parsed.groups !== 'object' || parsed.groups === null) throw new Error(`unsupported ${file} format`);
+    for (const [groupId, configs] of Object.entries(parsed.groups as Record<string, Record<string, string>>)) {
+      this.groupConfigMap.set(groupId, Object.freeze({ ...configs }));
+    }
+  }
+
+  groupConfigs(groupId: string): Readonly<Record<string, string>> | undefined {
+    return this.groupConfigMap.get(groupId);
+  }
+
+  alterGroupConfigs(groupId: string, configs: Record<string, string>): Promise<void> {
+    return this.serialize(() => {
+      this.assertOpen();
+      const next = new Map(this.groupConfigMap);
+      if (Object.keys(configs).length === 0) next.delete(groupId);
+      else next.set(groupId, Object.freeze({ ...configs }));
+      writeFileAtomic(join(this.dataDir, GROUP_CONFIGS_FILE), JSON.stringify({ version: 1, groups: Object.fromEntries(next) }, null, 2) + '\n');
+      this.groupConfigMap.clear();
+      for (const [k, v] of next) this.groupConfigMap.set(k, v);
       return Promise.resolve();
     });
   }

@@ -148,6 +148,15 @@ export interface MetadataStore {
   deleteAcls?(acls: AclRecord[]): Promise<void>;
 
   /**
+   * Dynamic group configs (ConfigResource GROUP, KIP-848/KIP-932): each group's overrides, the
+   * same on every broker and kept across restarts. Optional: a store without them has none.
+   * `alterGroupConfigs` replaces the group's whole override set (empty: removes it) and resolves
+   * once this broker applied the change. Values are stored as given: callers validate them.
+   */
+  groupConfigs?(groupId: string): Readonly<Record<string, string>> | undefined;
+  alterGroupConfigs?(groupId: string, configs: Record<string, string>): Promise<void>;
+
+  /**
    * Follows changes in order. Listeners run one event at a time; an async listener delays the
    * next event (and the write that caused it) until it is done. Returns the unsubscribe.
    */

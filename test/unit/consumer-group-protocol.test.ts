@@ -397,16 +397,16 @@ t.test('state survives a restart; an empty classic group is converted; a busy on
   await converge(t, [a, b], 4);
   t.equal(a.count() + b.count(), 4);
   t.equal(coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [1] }]).topics[0].partitions[0].committedOffset, 7, 'offsets are kept');
-  // A classic member cannot join it while it has members.
+  // A classic member of another protocol type cannot join it (consumer ones can: see consumer-group-migration.test.ts).
   const join = await coordinator.joinGroup({
-    groupId: 'g', memberId: '', groupInstanceId: null, sessionTimeoutMs: 10000, rebalanceTimeoutMs: 10000, protocolType: 'consumer',
+    groupId: 'g', memberId: '', groupInstanceId: null, sessionTimeoutMs: 10000, rebalanceTimeoutMs: 10000, protocolType: 'connect',
     protocols: [{ name: 'range', metadata: encodeSubscription(['orders']) }], clientId: 'c', clientHost: '/h', requireKnownMemberId: false, supportSkipAssignment: false,
   });
   t.equal(join.errorCode, E.INCONSISTENT_GROUP_PROTOCOL);
   const describedBefore = coordinator.describeConsumerGroups(['g'], topics)[0];
   coordinator.close();
 
-  const restarted = newCoordinator(log, clock, { ...defaultGroupCoordinatorConfig });
+  const restarted = newCoordinator(log, clock, { ...defaultGroupCoordinatorConfig, groupConsumerMigrationPolicy: 'downgrade' });
   await electAll(restarted);
   const describedAfter = restarted.describeConsumerGroups(['g'], topics)[0];
   t.same(describedAfter, describedBefore, 'epochs, members, assignments and targets are rebuilt from the records');
@@ -414,7 +414,7 @@ t.test('state survives a restart; an empty classic group is converted; a busy on
   t.equal(again.errorCode, E.NONE, 'a member carries on with its epoch after the restart');
   t.equal(again.memberEpoch, a.epoch);
 
-  // A busy classic group refuses a consumer-protocol member.
+  // A busy classic group refuses a consumer-protocol member when group.consumer.migration.policy forbids the upgrade.
   // (The join waits for group.initial.rebalance.delay.ms; the group has its member meanwhile.)
   void restarted.joinGroup({
     groupId: 'classic', memberId: '', groupInstanceId: null, sessionTimeoutMs: 10000, rebalanceTimeoutMs: 10000, protocolType: 'consumer',

@@ -2,7 +2,10 @@
 // ConsumerGroupHeartbeat (join, heartbeat, reconcile, leave), session and rebalance timeouts,
 // target assignment by the server-side assignors, ConsumerGroupDescribe, and the records of
 // consumer-group-records.ts. As for classic groups, the state changes in memory and its records
-// are written (not replayed); replay happens at load. Owned by GroupCoordinatorShard.
+// are written (not replayed); replay happens at load. Owned by GroupCoordinatorShard. Also KIP-848
+// online migration (group.consumer.migration.policy): a busy classic group upgraded by its first
+// consumer-protocol member, classic members served inside the consumer group (classicJoin/Sync/
+// Heartbeat/Leave), and the downgrade back to a classic group when only classic members are left.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode as E } from '../../errors.js';
 import type { CoordinatorRecord, TimerHandle } from '../runtime/ports.js';
@@ -42,16 +45,24 @@ import {
   encodePartitionMetadataValue,
   encodeTargetAssignmentMemberValue,
 } from './consumer-records.js';
-import { encodeAssignment } from './consumer-protocol.js';
-import type { Clock, GroupCoordinatorConfig, GroupLogger } from './ports.js';
-import type { StableGeneration } from './requests.js';
+import { encodeGroupMetadataKey } from './records.js';
+import { decodeAssignment, decodeSubscription, encodeAssignment, encodeAssignmentVersion } from './consumer-protocol.js';
+import type { GroupProtocol, JoinGroupResult, SyncGroupResult } from './group.js';
+import { downgradeEnabled, upgradeEnabled, type Clock, type GroupCoordinatorConfig, type GroupLogger } from './ports.js';
+import {
+  UNKNOWN_MEMBER_ID,
+  joinError,
+  syncError,
+  type HeartbeatParams,
+  type JoinGroupParams,
+  type LeaveGroupResult,
+  type MemberIdentity,
+  type StableGeneration,
+  type SyncGroupParams,
+  type TopicsView,
+} from './requests.js';
 
-/** The topics a heartbeat resolves subscriptions against (the broker's metadata, internal topics left out). */
-export interface TopicsView {
-  names(): readonly string[];
-  byName(name: string): { topicId: string; numPartitions: number } | undefined;
-  nameOf(topicId: string): string | undefined;
-}
+export type { TopicsView } from './requests.js';
 
 export interface TopicPartitionsById {
   topicId: string;
@@ -108,6 +119,33 @@ export interface DescribedConsumerGroup {
   }>;
 }
 
+/** A classic group's members, as an online conversion hands them from one protocol to the other. */
+export interface ClassicGroupSnapshot {
+  groupId: string;
+  generationId: number;
+  protocolType: string | null;
+  protocolName: string | null;
+  members: Array<{
+    memberId: string;
+    instanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    rebalanceTimeoutMs: number;
+    sessionTimeoutMs: number;
+    protocols: GroupProtocol[];
+    /** The member's ConsumerProtocolAssignment. */
+    assignment: Buffer;
+  }>;
+}
+
+const CONSUMER_PROTOCOL_TYPE = 'consumer';
+
+interface HeartbeatOutcome {
+  group: ConsumerGroup | null;
+  records: CoordinatorRecord[];
+  result: ConsumerHeartbeatResult;
+}
+
 /** What the consumer groups need of their shard. */
 export interface ConsumerGroupHost {
   clock: Clock;
@@ -119,8 +157,18 @@ export interface ConsumerGroupHost {
   write(name: string, records: CoordinatorRecord[]): Promise<number>;
   /** The classic group of this id: absent, empty (convertible) or in use. */
   classicGroupStatus(groupId: string): 'none' | 'empty' | 'active';
-  /** Removes an empty classic group being converted; returns the records that delete it. */
-  convertClassicGroup(groupId: string): CoordinatorRecord[];
+  /**
+   * Removes a classic group being converted (its waiting members are answered `errorCode`);
+   * returns the records that delete it.
+   */
+  convertClassicGroup(groupId: string, errorCode?: number): CoordinatorRecord[];
+  /** The live classic group of this id with its members (online upgrade), or null. */
+  classicGroup(groupId: string): ClassicGroupSnapshot | null;
+  /**
+   * Online downgrade: makes `snapshot` a classic group (Stable, then rebalancing) and returns its
+   * GroupMetadata record, written after the consumer group's tombstones.
+   */
+  installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): CoordinatorRecord[];
   /** Called once per group epoch whose assignment every member has reconciled. */
   onStableGeneration(g: StableGeneration): void;
 }
@@ -154,6 +202,12 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   return b.every((x) => s.has(x));
 }
 
+function sameClassic(a: ConsumerGroupMember['classic'], b: ConsumerGroupMember['classic']): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.sessionTimeoutMs !== b.sessionTimeoutMs || a.supportedProtocols.length !== b.supportedProtocols.length) return false;
+  return a.supportedProtocols.every((p, i) => p.name === b.supportedProtocols[i].name && p.metadata.equals(b.supportedProtocols[i].metadata));
+}
+
 function sameMetadata(a: ReadonlyMap<string, SubscribedTopic>, b: ReadonlyMap<string, SubscribedTopic>): boolean {
   if (a.size !== b.size) return false;
   for (const [name, t] of a) {
@@ -163,10 +217,35 @@ function sameMetadata(a: ReadonlyMap<string, SubscribedTopic>, b: ReadonlyMap<st
   return true;
 }
 
+/** topic name → partitions of an assignment by topic id (topics it cannot name are left out). */
+function byTopicName(a: Assignment, nameOf: (topicId: string) => string | undefined): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [topicId, ps] of a) {
+    const name = nameOf(topicId);
+    if (name === undefined || ps.size === 0) continue;
+    out[name] = [...ps].sort((x, y) => x - y);
+  }
+  return out;
+}
+
+/** An assignment by topic name as one by topic id (topics that no longer exist are left out). */
+function byTopicId(a: Record<string, number[]>, topics: TopicsView): Assignment {
+  const out: Assignment = new Map();
+  for (const [name, ps] of Object.entries(a)) {
+    const t = topics.byName(name);
+    if (t === undefined || ps.length === 0) continue;
+    out.set(t.topicId, new Set(ps));
+  }
+  return out;
+}
+
 const MEMBER_STATE_BY_CODE = new Map<number, MemberState>(Object.entries(MEMBER_STATE_CODES).map(([k, v]) => [v, k as MemberState]));
 
 export class ConsumerGroupManager {
   readonly groups = new Map<string, ConsumerGroup>();
+  /** Groups converted from a classic group by this coordinator, and those whose classic tombstone is still to be written. */
+  private readonly upgradedGroups = new WeakSet<ConsumerGroup>();
+  private readonly classicTombstonePending = new WeakSet<ConsumerGroup>();
 
   constructor(private readonly host: ConsumerGroupHost) {}
 
@@ -184,8 +263,20 @@ export class ConsumerGroupManager {
 
   async heartbeat(p: ConsumerHeartbeatParams): Promise<ConsumerHeartbeatResult> {
     const outcome = this.heartbeatInMemory(p);
-    if (outcome.group === null || outcome.result.errorCode !== E.NONE) {
-      if (outcome.records.length > 0) await this.host.write('ConsumerGroupHeartbeat', outcome.records);
+    if (outcome.group === null) {
+      // A leave that downgraded the group: its records must be written.
+      if (outcome.records.length > 0) {
+        const err = await this.writeConversion(p.groupId, 'ConsumerGroupHeartbeat', outcome.records);
+        if (err !== E.NONE) return errorResult(err, null);
+      }
+      return outcome.result;
+    }
+    if (outcome.result.errorCode !== E.NONE) {
+      if (outcome.records.length > 0) {
+        const removed = [...outcome.group.removedMembers];
+        const err = await this.host.write('ConsumerGroupHeartbeat', outcome.records);
+        if (err !== E.NONE) this.unwritten(outcome.group, removed, err);
+      }
       return outcome.result;
     }
     this.maybeReportStable(outcome.group);
@@ -206,11 +297,13 @@ export class ConsumerGroupManager {
     if (this.groups.get(group.groupId) !== group) return;
     for (const m of removed) if (!group.members.has(m)) group.removedMembers.add(m);
     group.markAllDirty();
+    // An upgraded group writes the classic group's tombstone again with its records.
+    if (this.upgradedGroups.has(group)) this.classicTombstonePending.add(group);
     this.host.logger.warn({ groupId: group.groupId, errorCode: err }, 'writing consumer group records failed; the group is written again on its next change');
   }
 
   private heartbeatInMemory(p: ConsumerHeartbeatParams): { group: ConsumerGroup | null; records: CoordinatorRecord[]; result: ConsumerHeartbeatResult } {
-    const fail = (code: number, message: string | null, group: ConsumerGroup | null = null) => ({ group, records: [], result: errorResult(code, message) });
+    let fail = (code: number, message: string | null, group: ConsumerGroup | null = null): HeartbeatOutcome => ({ group, records: [], result: errorResult(code, message) });
     if (!this.cfg.consumerProtocolEnabled) return fail(E.UNSUPPORTED_VERSION, 'The consumer group protocol is not enabled (group.coordinator.rebalance.protocols).');
     if (p.groupId.length === 0) return fail(E.INVALID_REQUEST, 'GroupId can\'t be empty.');
     if (p.instanceId !== null && p.instanceId.length === 0) return fail(E.INVALID_REQUEST, 'InstanceId can\'t be empty.');
@@ -245,17 +338,24 @@ export class ConsumerGroupManager {
       if (p.memberEpoch !== 0) return fail(E.UNKNOWN_MEMBER_ID, `Group ${p.groupId} not found.`);
       const classic = this.host.classicGroupStatus(p.groupId);
       if (classic === 'active') {
-        // Online upgrade of a classic group with members is not supported: Kafka's answer when
-        // group.consumer.migration.policy forbids it.
-        return fail(E.GROUP_ID_NOT_FOUND, `Group ${p.groupId} is not a consumer group.`);
+        // Online upgrade (KIP-848): the classic group's members carry on inside a consumer group.
+        const upgraded = this.upgrade(p);
+        if ('errorCode' in upgraded) return fail(upgraded.errorCode, upgraded.errorMessage);
+        group = upgraded.group;
+        records.push(...upgraded.records);
+        // From here on a refused heartbeat still writes the conversion, which already happened.
+        const converted = group;
+        const failConverted = fail;
+        fail = (code, message) => ({ ...failConverted(code, message, converted), records: [...records, ...this.flush(converted)] });
+      } else {
+        if (classic === 'empty') {
+          records.push(...this.host.convertClassicGroup(p.groupId));
+          this.host.logger.info({ groupId: p.groupId }, 'converted an empty classic group to a consumer group');
+        }
+        group = new ConsumerGroup(p.groupId, now);
+        group.dirtyGroup = true;
+        this.groups.set(p.groupId, group);
       }
-      if (classic === 'empty') {
-        records.push(...this.host.convertClassicGroup(p.groupId));
-        this.host.logger.info({ groupId: p.groupId }, 'converted an empty classic group to a consumer group');
-      }
-      group = new ConsumerGroup(p.groupId, now);
-      group.dirtyGroup = true;
-      this.groups.set(p.groupId, group);
     }
     if (p.memberEpoch === 0 && group.members.size >= this.cfg.groupConsumerMaxSize && !group.members.has(p.memberId) && (p.instanceId === null || group.staticMember(p.instanceId) === undefined)) {
       return fail(E.GROUP_MAX_SIZE_REACHED, `The consumer group has reached its maximum capacity of ${this.cfg.groupConsumerMaxSize} members.`, group);
@@ -269,7 +369,7 @@ export class ConsumerGroupManager {
       const memberId = p.memberId.length > 0 ? p.memberId : randomUUID();
       const existingStatic = p.instanceId === null ? undefined : group.staticMember(p.instanceId);
       if (existingStatic !== undefined && existingStatic.memberId !== memberId) {
-        if (existingStatic.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
+        if (existingStatic.memberEpoch !== LEAVE_GROUP_STATIC_MEMBER_EPOCH && existingStatic.classic === null) {
           return fail(
             E.UNRELEASED_INSTANCE_ID,
             `Static member ${memberId} with instance id ${p.instanceId ?? ''} cannot join the group because the instance id is owned by ${existingStatic.memberId} member.`,
@@ -361,7 +461,7 @@ export class ConsumerGroupManager {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.cfg.groupConsumerHeartbeatIntervalMs,
+      heartbeatIntervalMs: this.cfg.consumerGroupSettings?.(group.groupId).heartbeatIntervalMs ?? this.cfg.groupConsumerHeartbeatIntervalMs,
       assignment: full || !assignmentEquals(previousAssigned, member.assigned) ? { topicPartitions: fromAssignment(member.assigned) } : null,
     };
     return { group, records, result };
@@ -396,7 +496,8 @@ export class ConsumerGroupManager {
       return ok(LEAVE_GROUP_STATIC_MEMBER_EPOCH);
     }
     this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'member left the consumer group');
-    this.removeMember(group, member);
+    const converted = this.fence(group, member);
+    if (converted !== null) return { ...ok(LEAVE_GROUP_MEMBER_EPOCH), group: null, records: converted };
     return ok(LEAVE_GROUP_MEMBER_EPOCH);
   }
 
@@ -410,6 +511,7 @@ export class ConsumerGroupManager {
     member.subscribedTopicRegex = old.subscribedTopicRegex;
     member.serverAssignor = old.serverAssignor;
     member.rebalanceTimeoutMs = old.rebalanceTimeoutMs;
+    member.classic = old.classic;
     member.state = old.state === 'UNREVOKED_PARTITIONS' ? 'UNREVOKED_PARTITIONS' : 'STABLE';
     member.assigned = old.assigned;
     member.pendingRevocation = old.pendingRevocation;
@@ -418,6 +520,8 @@ export class ConsumerGroupManager {
     const target = group.targetAssignment.get(old.memberId);
     old.sessionTimer?.cancel();
     old.rebalanceTimer?.cancel();
+    old.joinTimer?.cancel();
+    old.syncTimer?.cancel();
     group.removeMember(old.memberId, this.host.clock.now());
     group.removedMembers.add(old.memberId);
     group.putMember(member);
@@ -503,8 +607,7 @@ export class ConsumerGroupManager {
         member.rebalanceTimer = null;
         if (group.members.get(member.memberId) !== member || member.memberEpoch !== epoch || member.state !== 'UNREVOKED_PARTITIONS') return;
         this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'member did not revoke its partitions within its rebalance timeout: fenced');
-        this.removeMember(group, member);
-        void this.writeFlush(group, 'ConsumerGroupRebalanceTimeout');
+        this.fenceAndWrite(group, member, 'ConsumerGroupRebalanceTimeout');
       });
     } else {
       member.rebalanceTimer?.cancel();
@@ -514,13 +617,168 @@ export class ConsumerGroupManager {
 
   private scheduleSessionTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
     member.sessionTimer?.cancel();
-    member.sessionTimer = this.host.schedule(this.cfg.groupConsumerSessionTimeoutMs, () => {
+    // A classic member keeps the session timeout it joined with.
+    const sessionTimeoutMs = member.classic?.sessionTimeoutMs ?? this.cfg.consumerGroupSettings?.(group.groupId).sessionTimeoutMs ?? this.cfg.groupConsumerSessionTimeoutMs;
+    member.sessionTimer = this.host.schedule(sessionTimeoutMs, () => {
       member.sessionTimer = null;
       if (group.members.get(member.memberId) !== member) return;
-      this.host.logger.info({ groupId: group.groupId, memberId: member.memberId, sessionTimeoutMs: this.cfg.groupConsumerSessionTimeoutMs }, 'consumer group member session expired');
-      this.removeMember(group, member);
-      void this.writeFlush(group, 'ConsumerGroupSessionTimeout');
+      this.host.logger.info({ groupId: group.groupId, memberId: member.memberId, sessionTimeoutMs }, 'consumer group member session expired');
+      this.fenceAndWrite(group, member, 'ConsumerGroupSessionTimeout');
     });
+  }
+
+  /** Fences a member from a timer and writes the result (the group's records, or a downgrade's). */
+  private fenceAndWrite(group: ConsumerGroup, member: ConsumerGroupMember, name: string): void {
+    const converted = this.fence(group, member);
+    if (converted === null) {
+      void this.writeFlush(group, name);
+      return;
+    }
+    void this.writeConversion(group.groupId, name, converted);
+  }
+
+  /**
+   * Writes a downgrade's records (the consumer group's tombstones, then the classic group); a
+   * failure is retried a few times, since the in-memory state already moved on.
+   */
+  private async writeConversion(groupId: string, name: string, records: CoordinatorRecord[], attempt = 0): Promise<number> {
+    let err: number;
+    try {
+      err = await this.host.write(name, records);
+    } catch {
+      err = E.UNKNOWN_SERVER_ERROR;
+    }
+    if (err === E.NONE || err === E.NOT_COORDINATOR) return err;
+    this.host.logger.warn({ groupId, errorCode: err, attempt }, 'writing the downgrade of a consumer group failed');
+    if (attempt < 3) this.host.schedule(1000 * (attempt + 1), () => void this.writeConversion(groupId, name, records, attempt + 1));
+    return err;
+  }
+
+  /**
+   * Fences `member` (leave, session or rebalance timeout). When every other member uses the
+   * classic protocol and group.consumer.migration.policy allows it, the group goes back to being a
+   * classic group with those members, which rebalance (Kafka's online downgrade): returns the
+   * records of that conversion. Otherwise the member is removed and null is returned.
+   */
+  private fence(group: ConsumerGroup, member: ConsumerGroupMember): CoordinatorRecord[] | null {
+    if (this.canDowngrade(group, member.memberId)) return this.downgrade(group, member.memberId);
+    this.removeMember(group, member);
+    return null;
+  }
+
+  /** Kafka's validateOnlineDowngradeWithFencedMember. */
+  private canDowngrade(group: ConsumerGroup, leavingMemberId: string): boolean {
+    for (const m of group.members.values()) if (m.memberId !== leavingMemberId && m.classic === null) return false;
+    if (group.members.size <= 1) return false;
+    if (!downgradeEnabled(this.cfg.groupConsumerMigrationPolicy)) {
+      this.host.logger.info({ groupId: group.groupId }, 'cannot downgrade the consumer group to a classic group: group.consumer.migration.policy does not allow it');
+      return false;
+    }
+    if (group.members.size - 1 > this.cfg.groupMaxSize) {
+      this.host.logger.info({ groupId: group.groupId }, 'cannot downgrade the consumer group to a classic group: more members than group.max.size');
+      return false;
+    }
+    return true;
+  }
+
+  private downgrade(group: ConsumerGroup, leavingMemberId: string | null): CoordinatorRecord[] {
+    const nameOf = this.nameResolver(group, null);
+    const snapshot: ClassicGroupSnapshot = {
+      groupId: group.groupId,
+      generationId: group.groupEpoch,
+      protocolType: CONSUMER_PROTOCOL_TYPE,
+      protocolName: null,
+      members: [],
+    };
+    for (const m of group.members.values()) {
+      if (m.memberId === leavingMemberId || m.classic === null) continue;
+      const first = m.classic.supportedProtocols[0] as GroupProtocol | undefined;
+      const version = first === undefined ? 0 : (decodeSubscription(first.metadata)?.version ?? 0);
+      snapshot.members.push({
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.classic.sessionTimeoutMs,
+        protocols: m.classic.supportedProtocols,
+        assignment: encodeAssignmentVersion(byTopicName(group.targetAssignment.get(m.memberId) ?? new Map<string, Set<number>>(), nameOf), version),
+      });
+    }
+    const records = this.deleteGroupRecords(group);
+    // Downgraded by a member leaving: a rebalance. By a static member's new incarnation taking
+    // the place of the last consumer-protocol member: it takes over that member's assignment.
+    records.push(...this.host.installClassicGroup(snapshot, leavingMemberId !== null));
+    this.host.logger.info({ groupId: group.groupId, generationId: snapshot.generationId, members: snapshot.members.length }, 'downgraded the consumer group to a classic group');
+    return records;
+  }
+
+  /**
+   * Online upgrade of the live classic group `p.groupId` (Kafka's validateOnlineUpgrade and
+   * convertToConsumerGroup): its members become members of a new consumer group that keep the
+   * classic protocol, with the partitions they were last assigned, at the classic generation.
+   */
+  private upgrade(p: ConsumerHeartbeatParams): { group: ConsumerGroup; records: CoordinatorRecord[] } | { errorCode: number; errorMessage: string } {
+    const notConsumer = { errorCode: E.GROUP_ID_NOT_FOUND, errorMessage: `Group ${p.groupId} is not a consumer group.` };
+    const snap = this.host.classicGroup(p.groupId);
+    if (snap === null) return notConsumer;
+    if (!upgradeEnabled(this.cfg.groupConsumerMigrationPolicy)) {
+      this.host.logger.info({ groupId: p.groupId }, 'cannot upgrade the classic group to a consumer group: group.consumer.migration.policy does not allow it');
+      return notConsumer;
+    }
+    if (snap.protocolType !== CONSUMER_PROTOCOL_TYPE) {
+      this.host.logger.info({ groupId: p.groupId }, 'cannot upgrade the classic group to a consumer group: it does not use the consumer embedded protocol');
+      return notConsumer;
+    }
+    if (snap.members.length > this.cfg.groupConsumerMaxSize) {
+      this.host.logger.info({ groupId: p.groupId }, 'cannot upgrade the classic group to a consumer group: more members than group.consumer.max.size');
+      return notConsumer;
+    }
+    if (snap.members.length >= this.cfg.groupConsumerMaxSize) {
+      return { errorCode: E.GROUP_MAX_SIZE_REACHED, errorMessage: `The consumer group has reached its maximum capacity of ${this.cfg.groupConsumerMaxSize} members.` };
+    }
+    const now = this.host.clock.now();
+    const group = new ConsumerGroup(p.groupId, now);
+    group.groupEpoch = snap.generationId;
+    group.assignmentEpoch = snap.generationId;
+    for (const cm of snap.members) {
+      const protocolName = snap.protocolName ?? cm.protocols[0]?.name;
+      const protocol = cm.protocols.find((x) => x.name === protocolName);
+      const subscription = protocol === undefined ? null : decodeSubscription(protocol.metadata);
+      const assigned = decodeAssignment(cm.assignment);
+      if (subscription === null || assigned === null) {
+        return { errorCode: E.GROUP_ID_NOT_FOUND, errorMessage: `Cannot upgrade the classic group ${p.groupId} to consumer group because the embedded consumer protocol is malformed.` };
+      }
+      const member = new ConsumerGroupMember(cm.memberId);
+      member.instanceId = cm.instanceId;
+      member.rackId = subscription.rackId;
+      member.clientId = cm.clientId;
+      member.clientHost = cm.clientHost;
+      member.subscribedTopicNames = [...subscription.topics];
+      member.rebalanceTimeoutMs = cm.rebalanceTimeoutMs;
+      member.memberEpoch = snap.generationId;
+      member.previousMemberEpoch = snap.generationId;
+      member.state = 'STABLE';
+      member.assigned = byTopicId(assigned, p.topics);
+      member.classic = { sessionTimeoutMs: cm.sessionTimeoutMs, supportedProtocols: cm.protocols };
+      group.targetAssignment.set(member.memberId, byTopicId(assigned, p.topics));
+      group.putMember(member);
+    }
+    group.markAllDirty();
+    this.groups.set(p.groupId, group);
+    const records = this.host.convertClassicGroup(p.groupId, E.REBALANCE_IN_PROGRESS);
+    this.upgradedGroups.add(group);
+    for (const m of group.members.values()) this.scheduleSessionTimeout(group, m);
+    this.host.logger.info({ groupId: p.groupId, generationId: snap.generationId, members: snap.members.length }, 'upgraded the classic group to a consumer group');
+    return { group, records };
+  }
+
+  /** Topic id → name for `group` (its subscribed topics, then `topics`). */
+  private nameResolver(group: ConsumerGroup, topics: TopicsView | null | undefined): (topicId: string) => string | undefined {
+    return (topicId) => {
+      for (const t of group.subscriptionMetadata.values()) if (t.topicId === topicId) return t.name;
+      return topics?.nameOf(topicId);
+    };
   }
 
   /** Fences or removes a member: its partitions become free and the group epoch moves on. */
@@ -529,6 +787,10 @@ export class ConsumerGroupManager {
     member.sessionTimer = null;
     member.rebalanceTimer?.cancel();
     member.rebalanceTimer = null;
+    member.joinTimer?.cancel();
+    member.joinTimer = null;
+    member.syncTimer?.cancel();
+    member.syncTimer = null;
     group.removeMember(member.memberId, this.host.clock.now());
     group.removedMembers.add(member.memberId);
     group.dirtyMembers.delete(member.memberId);
@@ -586,6 +848,7 @@ export class ConsumerGroupManager {
   flush(group: ConsumerGroup): CoordinatorRecord[] {
     const id = group.groupId;
     const records: CoordinatorRecord[] = [];
+    if (this.classicTombstonePending.delete(group)) records.push({ key: encodeGroupMetadataKey(id), value: null });
     for (const m of group.removedMembers) {
       records.push({ key: encodeConsumerGroupKey(CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT, id, m), value: null });
       records.push({ key: encodeConsumerGroupKey(CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER, id, m), value: null });
@@ -606,6 +869,7 @@ export class ConsumerGroupManager {
           subscribedTopicRegex: member.subscribedTopicRegex,
           rebalanceTimeoutMs: member.rebalanceTimeoutMs,
           serverAssignor: member.serverAssignor,
+          classicMemberMetadata: member.classic,
         }),
       });
     }
@@ -663,6 +927,300 @@ export class ConsumerGroupManager {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Classic-protocol members of a consumer group (KIP-848 online migration): JoinGroup, SyncGroup,
+  // Heartbeat and LeaveGroup as Kafka's classicGroup*ToConsumerGroup serve them.
+
+  /**
+   * JoinGroup from a classic member to a non-empty consumer group: the member's subscription
+   * (its protocol metadata) is its consumer-group subscription, and it is reconciled towards its
+   * target assignment at once; the answer (its member epoch as the generation) comes as soon as
+   * the records are written, with no leader and no member list: SyncGroup then gives the assignment.
+   */
+  async classicJoin(p: JoinGroupParams): Promise<JoinGroupResult> {
+    const outcome = this.classicJoinInMemory(p);
+    if ('errorCode' in outcome) return outcome;
+    const { group, member, result, downgraded } = outcome;
+    if (downgraded !== null) {
+      const err = await this.writeConversion(group.groupId, 'ClassicGroupJoinToConsumerGroup', downgraded);
+      return err === E.NONE ? result : joinError(p.memberId, err);
+    }
+    this.maybeReportStable(group);
+    const removed = [...group.removedMembers];
+    const records = this.flush(group);
+    if (records.length > 0) {
+      const err = await this.host.write('ClassicGroupJoinToConsumerGroup', records);
+      if (err !== E.NONE) {
+        this.unwritten(group, removed, err);
+        return joinError(p.memberId, err);
+      }
+    }
+    if (group.members.get(member.memberId) === member) {
+      member.joinTimer?.cancel();
+      member.joinTimer = null;
+      // Fenced unless it sends SyncGroup within its rebalance timeout.
+      member.syncTimer?.cancel();
+      member.syncTimer = this.host.schedule(p.rebalanceTimeoutMs, () => {
+        member.syncTimer = null;
+        if (group.members.get(member.memberId) !== member) return;
+        this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'classic member did not sync within its rebalance timeout: fenced');
+        this.fenceAndWrite(group, member, 'ConsumerGroupSyncTimeout');
+      });
+      this.scheduleSessionTimeout(group, member);
+    }
+    return result;
+  }
+
+  private classicJoinInMemory(
+    p: JoinGroupParams,
+  ): JoinGroupResult | { group: ConsumerGroup; member: ConsumerGroupMember; result: JoinGroupResult; downgraded: CoordinatorRecord[] | null } {
+    const group = this.get(p.groupId);
+    if (group === undefined) return joinError(p.memberId, E.UNKNOWN_MEMBER_ID);
+    const isUnknown = p.memberId === UNKNOWN_MEMBER_ID;
+    const memberId = isUnknown ? randomUUID() : p.memberId;
+    if (group.members.size >= this.cfg.groupConsumerMaxSize && (isUnknown || !group.members.has(memberId))) return joinError(p.memberId, E.GROUP_MAX_SIZE_REACHED);
+    if (!this.supportsClassicProtocols(group, p.protocolType, p.protocols)) return joinError(p.memberId, E.INCONSISTENT_GROUP_PROTOCOL);
+    // KIP-394: a new dynamic member first gets its member id.
+    if (p.requireKnownMemberId && isUnknown && p.groupInstanceId === null) return joinError(memberId, E.MEMBER_ID_REQUIRED);
+    const subscription = decodeSubscription(p.protocols[0].metadata);
+    if (subscription === null) return joinError(p.memberId, E.INCONSISTENT_GROUP_PROTOCOL);
+    const topics = p.topics ?? this.groupTopics(group);
+
+    let member: ConsumerGroupMember;
+    let isNew = false;
+    let replacedMember: ConsumerGroupMember | null = null;
+    if (p.groupInstanceId !== null) {
+      const existing = group.staticMember(p.groupInstanceId);
+      if (isUnknown) {
+        if (existing === undefined) {
+          member = new ConsumerGroupMember(memberId);
+          isNew = true;
+        } else {
+          replacedMember = existing;
+          member = this.replaceStaticMember(group, existing, memberId);
+        }
+      } else {
+        if (existing === undefined) return joinError(p.memberId, E.UNKNOWN_MEMBER_ID);
+        if (existing.memberId !== p.memberId) return joinError(p.memberId, E.FENCED_INSTANCE_ID);
+        member = existing;
+      }
+    } else {
+      const existing = group.members.get(memberId);
+      if (existing === undefined) {
+        member = new ConsumerGroupMember(memberId);
+        isNew = true;
+      } else {
+        member = existing;
+      }
+    }
+    member.joinTimer?.cancel();
+    member.joinTimer = null;
+
+    // 1. The member and its subscription.
+    const before = { names: member.subscribedTopicNames, regex: member.subscribedTopicRegex, assignor: member.serverAssignor, clientId: member.clientId, clientHost: member.clientHost };
+    if (p.groupInstanceId !== null) member.instanceId = p.groupInstanceId;
+    if (subscription.rackId !== null) member.rackId = subscription.rackId;
+    if (p.rebalanceTimeoutMs > 0) member.rebalanceTimeoutMs = p.rebalanceTimeoutMs;
+    member.serverAssignor = null;
+    member.subscribedTopicNames = [...subscription.topics];
+    member.subscribedTopicRegex = null;
+    member.clientId = p.clientId;
+    member.clientHost = p.clientHost;
+    const classicBefore = member.classic;
+    member.classic = { sessionTimeoutMs: p.sessionTimeoutMs, supportedProtocols: p.protocols.map((x) => ({ name: x.name, metadata: x.metadata })) };
+    const subscriptionChanged =
+      isNew || !sameStrings(before.names, member.subscribedTopicNames) || before.regex !== member.subscribedTopicRegex || before.assignor !== member.serverAssignor;
+    if (isNew) group.putMember(member);
+    if (isNew || subscriptionChanged || !sameClassic(classicBefore, member.classic) || member.clientId !== before.clientId || member.clientHost !== before.clientHost) {
+      group.dirtyMembers.add(member.memberId);
+    }
+
+    // 2. Subscribed topics as the metadata has them now; 3. a new target when the epoch moved.
+    const metadata = this.subscriptionMetadata(group, topics);
+    let bump = subscriptionChanged;
+    if (!sameMetadata(metadata, group.subscriptionMetadata)) {
+      group.subscriptionMetadata = metadata;
+      group.dirtyPartitionMetadata = true;
+      bump = true;
+    }
+    if (bump) {
+      group.groupEpoch += 1;
+      group.epochBumpedAt = this.host.clock.now();
+      group.dirtyGroup = true;
+      this.host.logger.info({ groupId: group.groupId, groupEpoch: group.groupEpoch, memberId: member.memberId }, 'bumped consumer group epoch (classic member joined)');
+    }
+    if (group.groupEpoch > group.assignmentEpoch) this.computeTargetAssignment(group, topics);
+
+    // 4. Reconcile with what the member says it still owns (cooperative members; eager ones own nothing here).
+    const owned: Assignment = new Map();
+    for (const o of subscription.ownedPartitions) {
+      const t = topics.byName(o.topic);
+      if (t === undefined) continue;
+      const set = owned.get(t.topicId) ?? new Set<number>();
+      for (const x of o.partitions) set.add(x);
+      owned.set(t.topicId, set);
+    }
+    this.reconcileMember(group, member, owned);
+    // 5. The static member replaced the last consumer-protocol member: maybe back to a classic group
+    // (Kafka's validateOnlineDowngradeWithReplacedMemberId).
+    const downgraded = replacedMember !== null && this.canDowngradeAfterReplacement(group) ? this.downgrade(group, null) : null;
+    const result: JoinGroupResult = {
+      errorCode: E.NONE,
+      generationId: member.memberEpoch,
+      protocolType: CONSUMER_PROTOCOL_TYPE,
+      protocolName: member.classic.supportedProtocols[0]?.name ?? null,
+      leader: '',
+      skipAssignment: false,
+      memberId: member.memberId,
+      members: [],
+    };
+    return { group, member, result, downgraded };
+  }
+
+  /** Every member (the new incarnation included) uses the classic protocol and the policy allows a downgrade. */
+  private canDowngradeAfterReplacement(group: ConsumerGroup): boolean {
+    for (const m of group.members.values()) if (m.classic === null) return false;
+    if (!downgradeEnabled(this.cfg.groupConsumerMigrationPolicy)) return false;
+    return group.members.size <= this.cfg.groupMaxSize;
+  }
+
+  /** Kafka's ConsumerGroup.supportsClassicProtocols: some protocol every classic member supports. */
+  private supportsClassicProtocols(group: ConsumerGroup, protocolType: string, protocols: readonly GroupProtocol[]): boolean {
+    if (protocolType !== CONSUMER_PROTOCOL_TYPE || protocols.length === 0) return false;
+    const classic = [...group.members.values()].filter((m) => m.classic !== null);
+    if (classic.length === 0) return true;
+    return protocols.some((p) => classic.every((m) => m.classic?.supportedProtocols.some((x) => x.name === p.name) === true));
+  }
+
+  /** The member a classic request names (by instance id when it has one), or its error code. */
+  private classicMember(group: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerGroupMember | number {
+    let member: ConsumerGroupMember | undefined;
+    if (instanceId !== null) {
+      member = group.staticMember(instanceId);
+      if (member === undefined) return E.UNKNOWN_MEMBER_ID;
+      if (member.memberId !== memberId) return E.FENCED_INSTANCE_ID;
+    } else {
+      member = group.members.get(memberId);
+      if (member === undefined) return E.UNKNOWN_MEMBER_ID;
+    }
+    // A consumer-protocol member does not use these APIs.
+    if (member.classic === null) return E.UNKNOWN_MEMBER_ID;
+    return member;
+  }
+
+  /** Fenced unless it rejoins within its rebalance timeout (kept if already running). */
+  private scheduleJoinTimeoutIfAbsent(group: ConsumerGroup, member: ConsumerGroupMember): void {
+    if (member.joinTimer !== null) return;
+    member.joinTimer = this.host.schedule(member.rebalanceTimeoutMs, () => {
+      member.joinTimer = null;
+      if (group.members.get(member.memberId) !== member) return;
+      this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'classic member did not rejoin within its rebalance timeout: fenced');
+      this.fenceAndWrite(group, member, 'ConsumerGroupJoinTimeout');
+    });
+  }
+
+  /** SyncGroup from a classic member of a consumer group: its current assignment, no leader involved. */
+  classicSync(p: SyncGroupParams): SyncGroupResult {
+    const group = this.get(p.groupId);
+    if (group === undefined) return syncError(E.UNKNOWN_MEMBER_ID);
+    const member = this.classicMember(group, p.memberId, p.groupInstanceId);
+    if (typeof member === 'number') return syncError(member);
+    if (p.generationId !== member.memberEpoch) return syncError(E.ILLEGAL_GENERATION);
+    const protocolName = member.classic?.supportedProtocols[0]?.name ?? null;
+    if ((p.protocolType !== null && p.protocolType !== CONSUMER_PROTOCOL_TYPE) || (p.protocolName !== null && p.protocolName !== protocolName)) {
+      return syncError(E.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    // A newer group epoch: rejoin first, unless the member is still revoking (its next join follows).
+    if (group.groupEpoch > member.memberEpoch && member.state !== 'UNREVOKED_PARTITIONS') {
+      this.scheduleJoinTimeoutIfAbsent(group, member);
+      return syncError(E.REBALANCE_IN_PROGRESS);
+    }
+    member.syncTimer?.cancel();
+    member.syncTimer = null;
+    this.scheduleSessionTimeout(group, member);
+    const first = member.classic?.supportedProtocols[0];
+    const version = first === undefined ? 0 : (decodeSubscription(first.metadata)?.version ?? 0);
+    const assignment = encodeAssignmentVersion(byTopicName(member.assigned, this.nameResolver(group, p.topics)), version);
+    return { errorCode: E.NONE, protocolType: p.protocolType ?? CONSUMER_PROTOCOL_TYPE, protocolName: p.protocolName ?? protocolName, assignment };
+  }
+
+  /**
+   * Heartbeat from a classic member of a consumer group: REBALANCE_IN_PROGRESS when it must rejoin —
+   * the group epoch moved past its own, it has partitions to revoke, or partitions it waits for were released.
+   */
+  classicHeartbeat(p: HeartbeatParams): number {
+    const group = this.get(p.groupId);
+    if (group === undefined) return E.UNKNOWN_MEMBER_ID;
+    const member = this.classicMember(group, p.memberId, p.groupInstanceId);
+    if (typeof member === 'number') return member;
+    if (p.generationId !== member.memberEpoch) return E.ILLEGAL_GENERATION;
+    this.scheduleSessionTimeout(group, member);
+    if (
+      member.memberEpoch < group.groupEpoch ||
+      member.state === 'UNREVOKED_PARTITIONS' ||
+      (member.state === 'UNRELEASED_PARTITIONS' && !this.waitingOnUnreleasedPartition(group, member))
+    ) {
+      this.scheduleJoinTimeoutIfAbsent(group, member);
+      return E.REBALANCE_IN_PROGRESS;
+    }
+    return E.NONE;
+  }
+
+  /** Has the member partitions in its target that another member still owns? */
+  private waitingOnUnreleasedPartition(group: ConsumerGroup, member: ConsumerGroupMember): boolean {
+    const target = group.targetAssignment.get(member.memberId);
+    if (target === undefined) return false;
+    for (const [topicId, ps] of target) {
+      const mine = member.assigned.get(topicId);
+      for (const p of ps) if (mine?.has(p) !== true && group.currentPartitionEpoch(topicId, p) !== -1) return true;
+    }
+    return false;
+  }
+
+  /** LeaveGroup for classic members of a consumer group: they are removed and the group epoch moves on. */
+  classicLeave(groupId: string, members: MemberIdentity[]): LeaveGroupResult {
+    const group = this.get(groupId);
+    if (group === undefined) return { errorCode: E.UNKNOWN_MEMBER_ID, members: [] };
+    const results: LeaveGroupResult['members'] = [];
+    let removed = 0;
+    for (const identity of members) {
+      let member: ConsumerGroupMember | undefined;
+      if (identity.groupInstanceId !== null) {
+        member = group.staticMember(identity.groupInstanceId);
+        if (member === undefined) {
+          results.push({ ...identity, errorCode: E.UNKNOWN_MEMBER_ID });
+          continue;
+        }
+        // LeaveGroup may remove a static member by instance id alone (administrative removal).
+        if (identity.memberId !== UNKNOWN_MEMBER_ID && identity.memberId !== member.memberId) {
+          results.push({ ...identity, errorCode: E.FENCED_INSTANCE_ID });
+          continue;
+        }
+      } else {
+        member = group.members.get(identity.memberId);
+      }
+      if (member === undefined || member.classic === null) {
+        results.push({ ...identity, errorCode: E.UNKNOWN_MEMBER_ID });
+        continue;
+      }
+      this.host.logger.info({ groupId, memberId: member.memberId }, 'classic member left the consumer group');
+      this.removeMember(group, member);
+      removed++;
+      results.push({ memberId: member.memberId, groupInstanceId: identity.groupInstanceId, errorCode: E.NONE });
+    }
+    if (removed > 0) void this.writeFlush(group, 'ClassicGroupLeaveToConsumerGroup');
+    return { errorCode: E.NONE, members: results };
+  }
+
+  /** The group's own view of its topics, for callers that give none (tests). */
+  private groupTopics(group: ConsumerGroup): TopicsView {
+    return {
+      names: () => [...group.subscriptionMetadata.keys()],
+      byName: (name) => group.subscriptionMetadata.get(name),
+      nameOf: (topicId) => this.nameResolver(group, null)(topicId),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Replay (at load) and timers
 
   /** Replays one consumer group record; returns the group id it touched. */
@@ -677,6 +1235,8 @@ export class ConsumerGroupManager {
           for (const m of group.members.values()) {
             m.sessionTimer?.cancel();
             m.rebalanceTimer?.cancel();
+            m.joinTimer?.cancel();
+            m.syncTimer?.cancel();
           }
           group.dead = true;
           this.groups.delete(k.group);
@@ -732,6 +1292,7 @@ export class ConsumerGroupManager {
         m.subscribedTopicRegex = v.subscribedTopicRegex;
         m.rebalanceTimeoutMs = v.rebalanceTimeoutMs;
         m.serverAssignor = v.serverAssignor;
+        m.classic = v.classicMemberMetadata ?? null;
         break;
       }
       case CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER:
@@ -764,6 +1325,10 @@ export class ConsumerGroupManager {
         m.sessionTimer = null;
         m.rebalanceTimer?.cancel();
         m.rebalanceTimer = null;
+        m.joinTimer?.cancel();
+        m.joinTimer = null;
+        m.syncTimer?.cancel();
+        m.syncTimer = null;
       }
     }
   }
@@ -777,6 +1342,8 @@ export class ConsumerGroupManager {
     if (memberEpoch < 0 && group.members.size === 0) return E.NONE;
     const member = group.members.get(memberId);
     if (member === undefined) return E.UNKNOWN_MEMBER_ID;
+    // A classic member commits with its generation (its member epoch) at any version.
+    if (member.classic !== null) return memberEpoch === member.memberEpoch ? E.NONE : E.ILLEGAL_GENERATION;
     if (!transactional && apiVersion !== undefined && apiVersion < 9) return E.UNSUPPORTED_VERSION;
     return memberEpoch === member.memberEpoch ? E.NONE : E.STALE_MEMBER_EPOCH;
   }
@@ -789,7 +1356,8 @@ export class ConsumerGroupManager {
     if (memberId === null) return E.UNKNOWN_MEMBER_ID;
     const member = group.members.get(memberId);
     if (member === undefined) return E.UNKNOWN_MEMBER_ID;
-    return memberEpoch === member.memberEpoch ? E.NONE : E.STALE_MEMBER_EPOCH;
+    if (memberEpoch === member.memberEpoch) return E.NONE;
+    return member.classic !== null ? E.ILLEGAL_GENERATION : E.STALE_MEMBER_EPOCH;
   }
 
   /** Topics the group's members subscribe to (for offset expiry and OffsetDelete). */
@@ -831,7 +1399,8 @@ export class ConsumerGroupManager {
         subscribedTopicRegex: m.subscribedTopicRegex,
         assignment: describeAssignment(m.assigned),
         targetAssignment: describeAssignment(group.targetAssignment.get(m.memberId) ?? new Map<string, Set<number>>()),
-        memberType: 1,
+        // ConsumerGroupDescribe v1: 0 classic, 1 consumer.
+        memberType: m.classic !== null ? 0 : 1,
       })),
     };
   }

@@ -5,6 +5,12 @@
 import { RE2JS } from 're2js';
 import type { TimerHandle } from '../runtime/ports.js';
 
+/** ConsumerGroupMemberMetadataValue.ClassicMemberMetadata: what a classic member joined with. */
+export interface ClassicMemberMetadata {
+  sessionTimeoutMs: number;
+  supportedProtocols: Array<{ name: string; metadata: Buffer }>;
+}
+
 /** topic id → partitions. */
 export type Assignment = Map<string, Set<number>>;
 
@@ -82,6 +88,15 @@ export class ConsumerGroupMember {
   pendingRevocation: Assignment = new Map();
   sessionTimer: TimerHandle | null = null;
   rebalanceTimer: TimerHandle | null = null;
+  /**
+   * Set for a member that uses the classic protocol (JoinGroup/SyncGroup/Heartbeat) inside this
+   * consumer group (KIP-848 online migration): its session timeout and the protocols it joined
+   * with; null for a consumer-protocol member. Persisted as the member record's tag 0.
+   */
+  classic: ClassicMemberMetadata | null = null;
+  /** Classic members: fenced unless they rejoin (JoinGroup) / sync (SyncGroup) within the rebalance timeout. */
+  joinTimer: TimerHandle | null = null;
+  syncTimer: TimerHandle | null = null;
   /**
    * The topics this member may describe (its latest heartbeat's principal and the authorizer);
    * regex matches are filtered by it, as Kafka's filterTopicDescribeAuthorizedTopics. Absent = all.
@@ -300,14 +315,14 @@ export function reconcile(
   switch (member.state) {
     case 'STABLE':
     case 'UNKNOWN':
-      if (member.memberEpoch !== targetEpoch) return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, currentPartitionEpoch);
+      if (member.memberEpoch !== targetEpoch) return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, owned, currentPartitionEpoch);
       return unchanged;
     case 'UNRELEASED_PARTITIONS':
-      return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, currentPartitionEpoch);
+      return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, owned, currentPartitionEpoch);
     case 'UNREVOKED_PARTITIONS':
       // Still owns partitions it must give up: wait for a heartbeat showing them revoked.
       if (owned === null || intersects(owned, member.pendingRevocation)) return unchanged;
-      return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, currentPartitionEpoch);
+      return computeNext(member.memberEpoch, member.assigned, targetEpoch, target, owned, currentPartitionEpoch);
   }
 }
 
@@ -316,6 +331,7 @@ function computeNext(
   assigned: Assignment,
   targetEpoch: number,
   target: Assignment,
+  owned: Assignment | null,
   currentPartitionEpoch: (topicId: string, partition: number) => number,
 ): ReconcileResult {
   const newAssigned: Assignment = new Map();
@@ -339,7 +355,9 @@ function computeNext(
     if (revoke.size > 0) newRevoking.set(t, revoke);
     if (add.size > 0) newAssigned.set(t, add);
   }
-  if (newRevoking.size > 0) {
+  // Revocation first, unless the member says it no longer owns any of those partitions (a classic
+  // eager member revoked everything before rejoining): then they are released at once, as Kafka.
+  if (newRevoking.size > 0 && (owned === null || intersects(owned, newRevoking))) {
     // Revocation first: the member keeps its epoch and only the partitions it keeps.
     const kept: Assignment = new Map();
     for (const [t, ps] of assigned) {

@@ -88,3 +88,72 @@ export function decodeAssignment(bytes: Buffer): Record<string, number[]> | null
     return null;
   }
 }
+
+/** A ConsumerProtocolSubscription as a classic member sends it in JoinGroup (versions 0-3). */
+export interface ConsumerSubscription {
+  version: number;
+  topics: string[];
+  /** v1+: topic → partitions the member still owns (cooperative rebalancing); empty before v1. */
+  ownedPartitions: Array<{ topic: string; partitions: number[] }>;
+  /** v3+ */
+  rackId: string | null;
+}
+
+/** Decodes a ConsumerProtocolSubscription; null when the bytes are not one we can read. */
+export function decodeSubscription(metadata: Buffer): ConsumerSubscription | null {
+  try {
+    let pos = 0;
+    const int16 = (): number => {
+      const v = metadata.readInt16BE(pos);
+      pos += 2;
+      return v;
+    };
+    const int32 = (): number => {
+      const v = metadata.readInt32BE(pos);
+      pos += 4;
+      return v;
+    };
+    const string = (): string | null => {
+      const len = int16();
+      if (len < 0) return null;
+      if (pos + len > metadata.length) throw new RangeError('truncated string');
+      const s = metadata.toString('utf8', pos, pos + len);
+      pos += len;
+      return s;
+    };
+    const count = (): number => {
+      const n = int32();
+      if (n > metadata.length) throw new RangeError('bad array length');
+      return Math.max(n, 0);
+    };
+    const version = int16();
+    if (version < 0) return null;
+    const topics: string[] = [];
+    for (let i = 0, n = count(); i < n; i++) topics.push(string() ?? '');
+    const userData = int32();
+    if (userData > 0) pos += userData;
+    const ownedPartitions: ConsumerSubscription['ownedPartitions'] = [];
+    let rackId: string | null = null;
+    if (version >= 1 && pos < metadata.length) {
+      for (let i = 0, n = count(); i < n; i++) {
+        const topic = string() ?? '';
+        const partitions: number[] = [];
+        for (let j = 0, m = count(); j < m; j++) partitions.push(int32());
+        ownedPartitions.push({ topic, partitions });
+      }
+      if (version >= 2 && pos < metadata.length) int32(); // generation id
+      if (version >= 3 && pos < metadata.length) rackId = string();
+    }
+    if (pos > metadata.length) return null;
+    return { version, topics, ownedPartitions, rackId };
+  } catch {
+    return null;
+  }
+}
+
+/** Encodes a ConsumerProtocolAssignment of `version` (v0 layout, which every version keeps; no user data). */
+export function encodeAssignmentVersion(assignment: Record<string, number[]>, version: number): Buffer {
+  const b = encodeAssignment(assignment);
+  b.writeInt16BE(Math.max(0, Math.min(version, 3)), 0);
+  return b;
+}

@@ -4,7 +4,7 @@
 // 4 ConsumerGroupPartitionMetadata, 5 ConsumerGroupMemberMetadata, 6 ConsumerGroupTargetAssignmentMetadata,
 // 7 ConsumerGroupTargetAssignmentMember, 8 ConsumerGroupCurrentMemberAssignment), then the group id
 // (and member id). Values are version 0, flexible (compact strings and arrays, tagged fields).
-import type { Assignment, SubscribedTopic } from './consumer-group.js';
+import type { Assignment, ClassicMemberMetadata, SubscribedTopic } from './consumer-group.js';
 
 export const CONSUMER_GROUP_METADATA = 3;
 export const CONSUMER_GROUP_PARTITION_METADATA = 4;
@@ -29,6 +29,8 @@ export interface MemberMetadataValue {
   subscribedTopicRegex: string | null;
   rebalanceTimeoutMs: number;
   serverAssignor: string | null;
+  /** Tag 0: a member of a consumer group that uses the classic protocol (KIP-848 online migration); null otherwise. */
+  classicMemberMetadata?: ClassicMemberMetadata | null;
 }
 
 export interface CurrentAssignmentValue {
@@ -92,6 +94,12 @@ class FlexWriter {
   uuid(v: string): this {
     return this.push(uuidBytes(v));
   }
+  bytes(v: Buffer): this {
+    return this.uvarint(v.length + 1).push(v);
+  }
+  raw(v: Buffer): this {
+    return this.push(v);
+  }
   array<T>(items: readonly T[], each: (w: this, item: T) => void): this {
     this.uvarint(items.length + 1);
     for (const item of items) each(this, item);
@@ -145,6 +153,20 @@ class FlexReader {
   }
   uuid(): string {
     return Buffer.from(this.take(16)).toString('base64url');
+  }
+  bytes(): Buffer {
+    const n = this.uvarint() - 1;
+    return n < 0 ? Buffer.alloc(0) : Buffer.from(this.take(n));
+  }
+  /** Tagged fields: tag → raw bytes. */
+  tags(): Map<number, Buffer> {
+    const out = new Map<number, Buffer>();
+    const n = this.uvarint();
+    for (let i = 0; i < n; i++) {
+      const tag = this.uvarint();
+      out.set(tag, Buffer.from(this.take(this.uvarint())));
+    }
+    return out;
   }
   array<T>(each: () => T): T[] {
     const n = this.uvarint() - 1;
@@ -255,7 +277,7 @@ export function decodePartitionMetadataValue(buf: Buffer): SubscribedTopic[] {
 }
 
 export function encodeMemberMetadataValue(v: MemberMetadataValue): Buffer {
-  return new FlexWriter()
+  const w = new FlexWriter()
     .int16(0)
     .string(v.instanceId)
     .string(v.rackId)
@@ -264,9 +286,31 @@ export function encodeMemberMetadataValue(v: MemberMetadataValue): Buffer {
     .array(v.subscribedTopicNames, (w, t) => w.string(t))
     .string(v.subscribedTopicRegex)
     .int32(v.rebalanceTimeoutMs)
-    .string(v.serverAssignor)
+    .string(v.serverAssignor);
+  const classic = v.classicMemberMetadata ?? null;
+  if (classic === null) return w.tags().done();
+  const c = new FlexWriter()
+    .int32(classic.sessionTimeoutMs)
+    .array(classic.supportedProtocols, (x, p) => {
+      x.string(p.name).bytes(p.metadata);
+      x.tags();
+    })
     .tags()
     .done();
+  return w.uvarint(1).uvarint(0).uvarint(c.length).raw(c).done();
+}
+
+function decodeClassicMemberMetadata(buf: Buffer): ClassicMemberMetadata {
+  const r = new FlexReader(buf);
+  const sessionTimeoutMs = r.int32();
+  const supportedProtocols = r.array(() => {
+    const name = r.string();
+    const metadata = r.bytes();
+    r.skipTags();
+    return { name, metadata };
+  });
+  r.skipTags();
+  return { sessionTimeoutMs, supportedProtocols };
 }
 
 export function decodeMemberMetadataValue(buf: Buffer): MemberMetadataValue {
@@ -282,8 +326,9 @@ export function decodeMemberMetadataValue(buf: Buffer): MemberMetadataValue {
     rebalanceTimeoutMs: r.int32(),
     serverAssignor: r.nullableString(),
   };
-  // Tag 0 (ClassicMemberMetadata) is for classic-protocol members of a consumer group: skipped.
-  r.skipTags();
+  // Tag 0: ClassicMemberMetadata, set for members that use the classic protocol.
+  const tagged = r.tags().get(0);
+  v.classicMemberMetadata = tagged === undefined ? null : decodeClassicMemberMetadata(tagged);
   return v;
 }
 

@@ -37,7 +37,32 @@ export interface GroupCoordinatorConfig {
   groupConsumerHeartbeatIntervalMs: number;
   /** group.consumer.max.size */
   groupConsumerMaxSize: number;
+  /**
+   * A group's dynamic configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms:
+   * ConfigResource GROUP), read at each use; absent: the two settings above for every group.
+   */
+  consumerGroupSettings?: (groupId: string) => { sessionTimeoutMs: number; heartbeatIntervalMs: number };
+  /** group.consumer.migration.policy: online conversions of non-empty groups between the classic and consumer protocols. */
+  groupConsumerMigrationPolicy: ConsumerGroupMigrationPolicy;
 }
+
+export type ConsumerGroupMigrationPolicy = 'disabled' | 'upgrade' | 'downgrade' | 'bidirectional';
+
+/** Kafka's ConsumerGroupMigrationPolicy names, case-insensitive. */
+export function parseMigrationPolicy(v: string): ConsumerGroupMigrationPolicy {
+  const p = v.trim().toLowerCase();
+  if (p === 'disabled' || p === 'upgrade' || p === 'downgrade' || p === 'bidirectional') return p;
+  throw new TypeError(`group.consumer.migration.policy must be one of DISABLED, UPGRADE, DOWNGRADE, BIDIRECTIONAL, got ${JSON.stringify(v)}`);
+}
+
+function migrationPolicy(v: unknown, fallback: ConsumerGroupMigrationPolicy): ConsumerGroupMigrationPolicy {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string') throw new TypeError(`group.consumer.migration.policy must be a string, got ${JSON.stringify(v)}`);
+  return parseMigrationPolicy(v);
+}
+
+export const upgradeEnabled = (p: ConsumerGroupMigrationPolicy): boolean => p === 'upgrade' || p === 'bidirectional';
+export const downgradeEnabled = (p: ConsumerGroupMigrationPolicy): boolean => p === 'downgrade' || p === 'bidirectional';
 
 export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
   groupMinSessionTimeoutMs: 6000,
@@ -52,6 +77,7 @@ export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
   groupConsumerSessionTimeoutMs: 45000,
   groupConsumerHeartbeatIntervalMs: 5000,
   groupConsumerMaxSize: 2147483647,
+  groupConsumerMigrationPolicy: 'bidirectional',
 };
 
 /** Reads the coordinator settings from a map keyed by Kafka's setting names. */
@@ -83,6 +109,7 @@ export function groupConfigFromKafkaSettings(get: (name: string) => unknown): Gr
     groupConsumerSessionTimeoutMs: num('group.consumer.session.timeout.ms', d.groupConsumerSessionTimeoutMs),
     groupConsumerHeartbeatIntervalMs: num('group.consumer.heartbeat.interval.ms', d.groupConsumerHeartbeatIntervalMs),
     groupConsumerMaxSize: num('group.consumer.max.size', d.groupConsumerMaxSize),
+    groupConsumerMigrationPolicy: migrationPolicy(get('group.consumer.migration.policy'), d.groupConsumerMigrationPolicy),
   };
 }
 

@@ -2,6 +2,13 @@
 // (what API handlers pass in and get back), shared by the facade and the shards.
 import { EMPTY_BYTES, type GroupProtocol, type GroupState, type JoinGroupResult, type SyncGroupResult } from './group.js';
 
+/** The topics a consumer group resolves subscriptions against (the broker's metadata, internal topics left out). */
+export interface TopicsView {
+  names(): readonly string[];
+  byName(name: string): { topicId: string; numPartitions: number } | undefined;
+  nameOf(topicId: string): string | undefined;
+}
+
 export const UNKNOWN_MEMBER_ID = '';
 /** A commit with this generation is a simple (standalone) commit, outside group membership. */
 export const NO_GENERATION = -1;
@@ -21,6 +28,8 @@ export interface JoinGroupParams {
   /** JoinGroup v9+ (KIP-814): a rejoining static leader is told to skip the assignment. */
   supportSkipAssignment: boolean;
   reason?: string | null;
+  /** The broker's topics: a classic member joining a consumer group (online migration) is assigned by topic id. */
+  topics?: TopicsView;
 }
 
 export interface SyncGroupParams {
@@ -31,6 +40,8 @@ export interface SyncGroupParams {
   protocolType: string | null;
   protocolName: string | null;
   assignments: Array<{ memberId: string; assignment: Buffer }>;
+  /** The broker's topics (names of a consumer group member's assigned topic ids). */
+  topics?: TopicsView;
 }
 
 export interface HeartbeatParams {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode as E, KafkaError, assert } from '../../errors.js';
 import type { CoordinatorRecord, TimerHandle, TransactionalProducer, TransactionMarker } from '../runtime/ports.js';
 import type { CoordinatorResult, CoordinatorShard, CoordinatorShardContext } from '../runtime/runtime.js';
-import { ConsumerGroupManager, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup, type TopicsView } from './consumer-coordinator.js';
+import { ConsumerGroupManager, type ClassicGroupSnapshot, type ConsumerHeartbeatParams, type ConsumerHeartbeatResult, type DescribedConsumerGroup, type TopicsView } from './consumer-coordinator.js';
 import { subscribedTopics } from './consumer-protocol.js';
 import { consumerGroupKeyType } from './consumer-records.js';
 import { ClassicGroup, EMPTY_BYTES, MemberMetadata, type CommittedOffset, type GroupState, type JoinGroupResult, type SyncGroupResult } from './group.js';
@@ -111,15 +111,61 @@ export class GroupCoordinatorShard implements CoordinatorShard {
         return group.is('Empty') && group.members.size === 0 && group.pendingMembers.size === 0 ? 'empty' : 'active';
       },
       onStableGeneration: (g) => deps.onStableGeneration(g),
-      convertClassicGroup: (groupId) => {
+      convertClassicGroup: (groupId, errorCode = E.COORDINATOR_NOT_AVAILABLE) => {
         const group = this.groups.get(groupId);
         if (group === undefined) return [];
         this.groups.delete(groupId);
-        this.closeGroup(group, E.COORDINATOR_NOT_AVAILABLE);
+        this.closeGroup(group, errorCode);
         // Only a group that was written has a record to delete; its offsets stay (shared).
         return group.generationId > 0 || group.protocolType !== null ? [{ key: encodeGroupMetadataKey(groupId), value: null }] : [];
       },
+      classicGroup: (groupId) => {
+        const group = this.groups.get(groupId);
+        if (group === undefined || group.is('Dead')) return null;
+        return {
+          groupId,
+          generationId: group.generationId,
+          protocolType: group.protocolType,
+          protocolName: group.protocolName,
+          members: [...group.members.values()].map((m) => ({
+            memberId: m.memberId,
+            instanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+            sessionTimeoutMs: m.sessionTimeoutMs,
+            protocols: m.protocols,
+            assignment: m.assignment,
+          })),
+        };
+      },
+      installClassicGroup: (snapshot, rebalance) => this.installClassicGroup(snapshot, rebalance),
     });
+  }
+
+  /**
+   * Online downgrade: the consumer group's classic members become a classic group, Stable at the
+   * consumer group's epoch with their target assignments, which then rebalances unless told not to (Kafka's
+   * ClassicGroup.fromConsumerGroup and convertToClassicGroup). Returns its GroupMetadata record.
+   */
+  private installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): CoordinatorRecord[] {
+    const now = this.deps.clock.now();
+    const group = new ClassicGroup(snapshot.groupId);
+    group.generationId = snapshot.generationId;
+    group.protocolType = snapshot.protocolType;
+    group.currentStateTimestamp = now;
+    for (const m of snapshot.members) {
+      const member = new MemberMetadata(m.memberId, m.instanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs, m.sessionTimeoutMs, snapshot.protocolType ?? '', m.protocols);
+      member.assignment = m.assignment;
+      group.add(member);
+    }
+    group.protocolName = group.members.size > 0 ? group.selectProtocol() : null;
+    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
+    const record = this.groupRecord(group);
+    this.groups.set(group.groupId, group);
+    for (const member of group.members.values()) this.scheduleHeartbeatExpiry(group, member);
+    if (rebalance && group.is('Stable')) this.prepareRebalance(group, `Downgrade group ${group.groupId} from consumer to classic.`);
+    return [record];
   }
 
   /** Writes records the state already reflects (not replayed); resolves with an error code. */
@@ -325,9 +371,9 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     const isUnknownMember = p.memberId === UNKNOWN_MEMBER_ID;
     const consumerGroup = this.consumer.get(p.groupId);
     if (consumerGroup !== undefined) {
-      // A classic member cannot join a consumer group that has members (no online downgrade); an
-      // empty consumer group becomes a classic group again, as in Kafka.
-      if (consumerGroup.members.size > 0) return Promise.resolve(joinError(p.memberId, E.INCONSISTENT_GROUP_PROTOCOL));
+      // A classic member of a consumer group with members is served by the consumer group (KIP-848
+      // online migration); an empty consumer group becomes a classic group again, as in Kafka.
+      if (consumerGroup.members.size > 0) return this.consumer.classicJoin(p);
       void this.writeRecords('ConvertToClassicGroup', this.consumer.deleteGroupRecords(consumerGroup));
       this.deps.logger.info({ groupId: p.groupId }, 'converted an empty consumer group to a classic group');
     }
@@ -670,6 +716,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   // SyncGroup
 
   syncGroup(p: SyncGroupParams): Promise<SyncGroupResult> {
+    if (this.consumer.get(p.groupId) !== undefined) return Promise.resolve(this.consumer.classicSync(p));
     const group = this.groups.get(p.groupId);
     if (group === undefined) return Promise.resolve(syncError(E.UNKNOWN_MEMBER_ID));
     if (group.is('Dead')) return Promise.resolve(syncError(E.COORDINATOR_NOT_AVAILABLE));
@@ -739,6 +786,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   // Heartbeat, session expiry and LeaveGroup
 
   heartbeat(p: HeartbeatParams): number {
+    if (this.consumer.get(p.groupId) !== undefined) return this.consumer.classicHeartbeat(p);
     const group = this.groups.get(p.groupId);
     if (group === undefined) return E.UNKNOWN_MEMBER_ID;
     if (group.is('Dead')) return E.COORDINATOR_NOT_AVAILABLE;
@@ -788,6 +836,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
 
   /** LeaveGroup; v0-2 send one member id, v3+ a batch of members by member id or group.instance.id. */
   leaveGroup(groupId: string, members: MemberIdentity[]): LeaveGroupResult {
+    if (this.consumer.get(groupId) !== undefined) return this.consumer.classicLeave(groupId, members);
     const group = this.groups.get(groupId);
     if (group === undefined || group.is('Dead')) {
       // Kafka answers an unknown group at the top level, so old clients see it too.
@@ -1226,6 +1275,18 @@ export class GroupCoordinatorShard implements CoordinatorShard {
    * the group); `assignments` overrides members' current assignments. Resolves with an error code.
    */
   private storeGroup(group: ClassicGroup, assignments?: Map<string, Buffer>): Promise<number> {
+    // Encoded now: the record is the group as it is at this point, whenever its turn to be written comes.
+    const record = this.groupRecord(group, assignments);
+    return this.deps.context
+      .scheduleWriteOperation('StoreGroup', () => ({ records: [record], response: E.NONE, replay: false }))
+      .catch((err: unknown) => {
+        if (!this.unloaded) this.deps.logger.error({ groupId: group.groupId, err: String(err) }, 'failed to write __consumer_offsets');
+        return writeErrorCode(err);
+      });
+  }
+
+  /** The GroupMetadata record of `group`; `assignments` overrides members' current assignments. */
+  private groupRecord(group: ClassicGroup, assignments?: Map<string, Buffer>): CoordinatorRecord {
     const value: GroupMetadataValue = {
       protocolType: group.protocolType ?? '',
       generation: group.generationId,
@@ -1243,14 +1304,7 @@ export class GroupCoordinatorShard implements CoordinatorShard {
         assignment: assignments?.get(m.memberId) ?? (assignments === undefined ? m.assignment : EMPTY_BYTES),
       })),
     };
-    // Encoded now: the record is the group as it is at this point, whenever its turn to be written comes.
-    const record: CoordinatorRecord = { key: encodeGroupMetadataKey(group.groupId), value: encodeGroupMetadataValue(value) };
-    return this.deps.context
-      .scheduleWriteOperation('StoreGroup', () => ({ records: [record], response: E.NONE, replay: false }))
-      .catch((err: unknown) => {
-        if (!this.unloaded) this.deps.logger.error({ groupId: group.groupId, err: String(err) }, 'failed to write __consumer_offsets');
-        return writeErrorCode(err);
-      });
+    return { key: encodeGroupMetadataKey(group.groupId), value: encodeGroupMetadataValue(value) };
   }
 }
 

@@ -33,6 +33,8 @@ export interface ShareGroupDeps {
   topicByName(name: string): TopicInfo | undefined;
   /** A group id already used by another kind of group (classic or consumer). */
   otherGroupExists(groupId: string): boolean;
+  /** Each group's share.session.timeout.ms / share.heartbeat.interval.ms (ConfigResource GROUP); absent: `config`. */
+  groupSettings?: (groupId: string) => { sessionTimeoutMs: number; heartbeatIntervalMs: number };
 }
 
 export interface HeartbeatInput {
@@ -79,6 +81,8 @@ interface ShareGroup {
   subscriptionMetadata: string;
   /** Group-level configs (share.auto.offset.reset, ...). */
   configs: Map<string, string>;
+  /** "topicId:partition" of the share-partitions whose state this coordinator initialized or found (in memory). */
+  initialized: Set<string>;
 }
 
 export interface DescribedShareMember {
@@ -142,6 +146,44 @@ export class ShareGroupCoordinator {
 
   memberCount(groupId: string): number {
     return this.groups.get(groupId)?.members.size ?? 0;
+  }
+
+  /**
+   * The topic-partitions of the topics the group's members subscribe to whose state was not
+   * initialized yet (Kafka's group coordinator sends InitializeShareGroupState for them).
+   */
+  uninitializedPartitions(groupId: string): Array<{ topicId: string; partition: number }> {
+    const g = this.groups.get(groupId);
+    if (g === undefined) return [];
+    const names = new Set<string>();
+    for (const m of g.members.values()) for (const n of m.subscribedTopicNames) names.add(n);
+    const out: Array<{ topicId: string; partition: number }> = [];
+    for (const name of names) {
+      const t = this.deps.topicByName(name);
+      if (t === undefined) continue;
+      for (let partition = 0; partition < t.numPartitions; partition++) if (!g.initialized.has(`${t.topicId}:${partition}`)) out.push({ topicId: t.topicId, partition });
+    }
+    return out;
+  }
+
+  /** Records that a share-partition of the group has state (initialized, or found). */
+  markInitialized(groupId: string, topicId: string, partition: number): void {
+    this.groups.get(groupId)?.initialized.add(`${topicId}:${partition}`);
+  }
+
+  /** Forgets a share-partition's state (DeleteShareGroupOffsets). */
+  markUninitialized(groupId: string, topicId: string, partition: number): void {
+    this.groups.get(groupId)?.initialized.delete(`${topicId}:${partition}`);
+  }
+
+  /** The share-partitions of the group known to have state. */
+  initializedPartitions(groupId: string): Array<{ topicId: string; partition: number }> {
+    const g = this.groups.get(groupId);
+    if (g === undefined) return [];
+    return [...g.initialized].map((id) => {
+      const at = id.lastIndexOf(':');
+      return { topicId: id.slice(0, at), partition: Number(id.slice(at + 1)) };
+    });
   }
 
   /** Whether `memberId` is a current member of `groupId` (ShareFetch checks this). */
@@ -227,7 +269,7 @@ export class ShareGroupCoordinator {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.deps.groupSettings?.(group.groupId).heartbeatIntervalMs ?? config.heartbeatIntervalMs,
       assignment,
     };
   }
@@ -278,7 +320,7 @@ export class ShareGroupCoordinator {
     let g = this.groups.get(groupId);
     if (g === undefined) {
       if (groupId.length === 0) throw new KafkaError(ErrorCode.INVALID_GROUP_ID, 'empty share group id');
-      g = { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), targetAssignment: new Map(), subscriptionMetadata: '', configs: new Map() };
+      g = { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), targetAssignment: new Map(), subscriptionMetadata: '', configs: new Map(), initialized: new Set() };
       this.groups.set(groupId, g);
     }
     return g;
@@ -286,7 +328,8 @@ export class ShareGroupCoordinator {
 
   private resetSessionTimer(group: ShareGroup, member: ShareMember): void {
     member.sessionTimer?.cancel();
-    member.sessionTimer = this.deps.clock.schedule(this.deps.config.sessionTimeoutMs, () => {
+    const sessionTimeoutMs = this.deps.groupSettings?.(group.groupId).sessionTimeoutMs ?? this.deps.config.sessionTimeoutMs;
+    member.sessionTimer = this.deps.clock.schedule(sessionTimeoutMs, () => {
       member.sessionTimer = null;
       if (group.members.get(member.memberId) === member) this.removeMember(group, member);
     });

@@ -1,7 +1,9 @@
 // coordinator/share room: share groups (KIP-932): the group coordinator side, the share-partitions
 // on partition leaders, share sessions, and the durable state in __share_group_state.
 export * from './group-coordinator.js';
+export * from './group-settings.js';
 export * from './partition-manager.js';
+export * from './persister.js';
 export * from './records.js';
 export * from './share-partition.js';
 export * from './share-sessions.js';

@@ -7,10 +7,12 @@
 import { ErrorCode, KafkaError } from '../../errors.js';
 import type { Clock, CoordinatorLogger, TimerHandle } from '../runtime/ports.js';
 import type { ShareGroupCoordinator } from './group-coordinator.js';
+import { LocalStatePersister, type ShareStatePersister } from './persister.js';
 import { coordinatorKey, type SharePartitionKey } from './records.js';
 import { ShareSessionCache } from './share-sessions.js';
 import { SharePartition, type AcknowledgementBatch, type AcquiredRange, type FetchedBatch, type SharePartitionConfig } from './share-partition.js';
 import type { ShareStateStore } from './state-store.js';
+import { groupPartitionConfig, type ShareGroupSettingsLookup } from './group-settings.js';
 
 export interface SharePartitionManagerConfig extends SharePartitionConfig {
   /** group.share.max.share.sessions */
@@ -44,6 +46,7 @@ export class SharePartitionManager {
   private readonly entries = new Map<string, Entry>();
   private readonly availabilityListeners = new Set<AvailabilityListener>();
   readonly sessions: ShareSessionCache;
+  private readonly persister: ShareStatePersister;
 
   constructor(
     private readonly deps: {
@@ -52,8 +55,13 @@ export class SharePartitionManager {
       config: SharePartitionManagerConfig;
       store: ShareStateStore;
       groups: ShareGroupCoordinator;
+      /** Where the state lives (the share coordinator, maybe on another broker); the local store when absent. */
+      persister?: ShareStatePersister;
+      /** Each group's dynamic configs (ConfigResource GROUP); absent: `config` for every group. */
+      groupSettings?: ShareGroupSettingsLookup;
     },
   ) {
+    this.persister = deps.persister ?? new LocalStatePersister(deps.store, deps.config.stateLoadTimeoutMs);
     this.sessions = new ShareSessionCache(deps.config.maxShareSessions, deps.config.sessionIdleMs ?? 60_000, () => deps.clock.now());
     deps.groups.onMemberRemoved((groupId, memberId) => {
       this.sessions.remove(groupId, memberId);
@@ -132,49 +140,82 @@ export class SharePartitionManager {
     }
     if (writes.length > 0) this.notifyAvailability();
     await Promise.allSettled(writes);
+    this.maybeUnloadGroup(groupId);
+  }
+
+  /**
+   * The group's last share session here closed: its share-partitions are forgotten (their state is
+   * durable), as Kafka's leader does when a share group has no member left, so the next use reads
+   * the state again (AlterShareGroupOffsets or DeleteShareGroupOffsets may change it meanwhile,
+   * on whichever broker coordinates the group).
+   */
+  private maybeUnloadGroup(groupId: string): void {
+    if (this.sessions.hasGroup(groupId)) return;
+    for (const [id, entry] of [...this.entries]) {
+      if (entry.key.groupId !== groupId || entry.sp === null || entry.sp.acquiredCount() > 0) continue;
+      this.drop(id);
+    }
   }
 
   /** The start offset a share-partition has (loaded or stored), or null when it has no state. */
   async startOffset(key: SharePartitionKey): Promise<{ startOffset: number; stateEpoch: number } | null> {
     const sp = this.peek(key);
     if (sp !== undefined) return { startOffset: sp.startOffset, stateEpoch: sp.stateEpoch };
-    const stored = await this.deps.store.read(key, this.deps.config.stateLoadTimeoutMs);
+    const stored = await this.persister.readSummary(key);
     return stored === null ? null : { startOffset: stored.startOffset, stateEpoch: stored.stateEpoch };
   }
 
-  /** AlterShareGroupOffsets: a new state epoch, the window emptied, the start offset set. */
+  /**
+   * AlterShareGroupOffsets (on the group coordinator): InitializeShareGroupState at a new state
+   * epoch, the window emptied, the start offset set. A leader elsewhere still holding the old
+   * state is fenced (FENCED_STATE_EPOCH) at its next write and reads the new state again.
+   */
   async alterStartOffset(key: SharePartitionKey, startOffset: number): Promise<void> {
     const id = coordinatorKey(key);
-    const current = await this.startOffset(key);
+    const current = await this.persister.readSummary(key);
     const stateEpoch = (current?.stateEpoch ?? -1) + 1;
     this.drop(id);
-    await this.deps.store.write(key, { stateEpoch, startOffset, stateBatches: [] }, -1);
+    await this.persister.initialize(key, stateEpoch, startOffset);
+  }
+
+  /**
+   * The group coordinator's InitializeShareGroupState for a topic-partition a share group newly
+   * subscribes to: state with no start offset yet (the leader picks it from
+   * share.auto.offset.reset on first use), unless state exists. True when it was written.
+   */
+  async initializeIfAbsent(key: SharePartitionKey): Promise<boolean> {
+    if ((await this.persister.readSummary(key)) !== null) return false;
+    await this.persister.initialize(key, 0, -1);
+    return true;
   }
 
   /** DeleteShareGroupOffsets: forgets the share-partition's state. */
   async deleteState(key: SharePartitionKey): Promise<void> {
     this.drop(coordinatorKey(key));
-    await this.deps.store.delete(key);
+    await this.persister.delete(key);
   }
 
   close(): void {
     for (const id of [...this.entries.keys()]) this.drop(id);
     this.sessions.clear();
     this.availabilityListeners.clear();
+    this.persister.close?.();
   }
 
   private async load(entry: Entry, offsets: LogOffsets): Promise<SharePartition> {
-    const { store, config, groups } = this.deps;
-    const stored = await store.read(entry.key, config.stateLoadTimeoutMs);
+    const { groups } = this.deps;
+    const config = groupPartitionConfig(this.deps.config, entry.key.groupId, this.deps.groupSettings);
+    // The read records this leader's epoch at the share coordinator: an older leader's writes are fenced from now on.
+    const stored = await this.persister.read(entry.key, entry.leaderEpoch);
     let sp: SharePartition;
     if (stored !== null && stored.startOffset >= 0) {
       sp = new SharePartition(config, stored);
     } else {
-      const reset = groups.groupConfig(entry.key.groupId, SHARE_AUTO_OFFSET_RESET) ?? 'latest';
+      const reset = groups.groupConfig(entry.key.groupId, SHARE_AUTO_OFFSET_RESET) ?? this.deps.groupSettings?.(entry.key.groupId).autoOffsetReset ?? 'latest';
       const startOffset = reset === 'earliest' ? offsets.logStartOffset : offsets.highWatermark;
       sp = new SharePartition(config, { stateEpoch: stored?.stateEpoch ?? 0, startOffset, stateBatches: [] });
       // Kafka's InitializeShareGroupState: the start offset is fixed once, not at every restart.
-      await store.write(entry.key, sp.snapshot(), entry.leaderEpoch);
+      await this.persister.write(entry.key, sp.snapshot(), entry.leaderEpoch);
     }
     entry.sp = sp;
     return sp;
@@ -197,7 +238,7 @@ export class SharePartitionManager {
     // Replaced or dropped (AlterShareGroupOffsets, DeleteShareGroupOffsets, a leader change): its
     // state must not overwrite what was written since.
     if (sp === null || this.entries.get(id) !== entry) return Promise.resolve();
-    return this.deps.store.write(entry.key, sp.snapshot(), entry.leaderEpoch).catch((err: unknown) => {
+    return this.persister.write(entry.key, sp.snapshot(), entry.leaderEpoch).catch((err: unknown) => {
       if (err instanceof KafkaError && (err.code === ErrorCode.FENCED_STATE_EPOCH || err.code === ErrorCode.FENCED_LEADER_EPOCH)) {
         // The stored state is newer than this copy: forget it, the next fetch reloads it.
         if (this.entries.get(id) === entry) this.drop(id);

@@ -107,6 +107,12 @@ export class ShareSessionCache {
     return s === undefined ? [] : [...s.partitions.values()];
   }
 
+  /** Whether any member of `groupId` has a share session here. */
+  hasGroup(groupId: string): boolean {
+    for (const s of this.sessions.values()) if (s.groupId === groupId) return true;
+    return false;
+  }
+
   clear(): void {
     this.sessions.clear();
   }

@@ -172,9 +172,59 @@ export class ShareStateStore implements CoordinatorLeadershipListener {
         throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `share state ${coordinatorKey(key)}: leader epoch ${leaderEpoch} is older than the stored ${current.leaderEpoch}`);
       }
       const now = this.deps.clock.now();
-      const value = encodeSnapshotValue(state, (current?.snapshotEpoch ?? -1) + 1, leaderEpoch, current?.createTimestamp ?? now, now);
+      // Start offset -1: "not being written" (WriteShareGroupState), the stored one stays.
+      const written = state.startOffset < 0 && current !== undefined ? { ...state, startOffset: current.startOffset } : state;
+      const value = encodeSnapshotValue(written, (current?.snapshotEpoch ?? -1) + 1, leaderEpoch, current?.createTimestamp ?? now, now);
       return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response: undefined };
     });
+  }
+
+  /**
+   * ReadShareGroupState as Kafka's share coordinator answers it: the stored state, or null when
+   * none was written. A read at a leader epoch older than the stored one is FENCED_LEADER_EPOCH
+   * (an older partition leader); a newer one is recorded first (a snapshot at the new epoch), so
+   * every later write of an older leader is fenced. Fails at once (NOT_COORDINATOR,
+   * COORDINATOR_LOAD_IN_PROGRESS) when the shard is not loaded here.
+   */
+  readForLeader(key: SharePartitionKey, leaderEpoch: number): Promise<PersistedShareState | null> {
+    const partition = this.partitionFor(key);
+    return this.runtime.scheduleWriteOperation('read-share-state', partition, (shard) => {
+      const current = shard.states.get(coordinatorKey(key));
+      if (current === undefined) return { records: [], response: null };
+      if (leaderEpoch >= 0 && leaderEpoch < current.leaderEpoch) {
+        throw new KafkaError(ErrorCode.FENCED_LEADER_EPOCH, `share state ${coordinatorKey(key)}: leader epoch ${leaderEpoch} is older than the stored ${current.leaderEpoch}`);
+      }
+      const response: PersistedShareState = { stateEpoch: current.stateEpoch, startOffset: current.startOffset, stateBatches: current.stateBatches.map((b) => ({ ...b })) };
+      if (leaderEpoch <= current.leaderEpoch) return { records: [], response };
+      const now = this.deps.clock.now();
+      const value = encodeSnapshotValue(current, current.snapshotEpoch + 1, leaderEpoch, current.createTimestamp, now);
+      return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response };
+    });
+  }
+
+  /**
+   * InitializeShareGroupState: a new state at `stateEpoch` with an empty window starting at
+   * `startOffset` (-1: the share-partition leader picks it from share.auto.offset.reset on first
+   * use). FENCED_STATE_EPOCH when the stored state has a newer state epoch.
+   */
+  initialize(key: SharePartitionKey, stateEpoch: number, startOffset: number): Promise<void> {
+    const partition = this.partitionFor(key);
+    return this.runtime.scheduleWriteOperation('initialize-share-state', partition, (shard) => {
+      const current = shard.states.get(coordinatorKey(key));
+      if (current !== undefined && stateEpoch < current.stateEpoch) {
+        throw new KafkaError(ErrorCode.FENCED_STATE_EPOCH, `share state ${coordinatorKey(key)}: state epoch ${stateEpoch} is older than the stored ${current.stateEpoch}`);
+      }
+      const now = this.deps.clock.now();
+      const value = encodeSnapshotValue({ stateEpoch, startOffset, stateBatches: [] }, (current?.snapshotEpoch ?? -1) + 1, -1, current?.createTimestamp ?? now, now);
+      return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response: undefined };
+    });
+  }
+
+  /** ReadShareGroupStateSummary: the stored start offset and epochs, or null; throws when the shard is not loaded here. */
+  summary(key: SharePartitionKey): { stateEpoch: number; leaderEpoch: number; startOffset: number } | null {
+    const partition = this.partitionFor(key);
+    const s = this.runtime.scheduleReadOperation(partition, (shard) => shard.states.get(coordinatorKey(key)));
+    return s === undefined ? null : { stateEpoch: s.stateEpoch, leaderEpoch: s.leaderEpoch, startOffset: s.startOffset };
   }
 
   /** Removes a share-partition's state (tombstone). */

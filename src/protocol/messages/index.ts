@@ -57,6 +57,18 @@ import {
   DescribeShareGroupOffsetsRequest,
   DescribeShareGroupOffsetsResponse,
 } from './share-group-offsets.js';
+import {
+  DeleteShareGroupStateRequest,
+  DeleteShareGroupStateResponse,
+  InitializeShareGroupStateRequest,
+  InitializeShareGroupStateResponse,
+  ReadShareGroupStateRequest,
+  ReadShareGroupStateResponse,
+  ReadShareGroupStateSummaryRequest,
+  ReadShareGroupStateSummaryResponse,
+  WriteShareGroupStateRequest,
+  WriteShareGroupStateResponse,
+} from './share-state.js';
 import { SyncGroupRequest, SyncGroupResponse } from './sync-group.js';
 import { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from './txn-offset-commit.js';
 import { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from './write-txn-markers.js';
@@ -127,6 +139,7 @@ export const apis = {
   DescribeConfigs: api(DescribeConfigsRequest, DescribeConfigsResponse),
   AlterConfigs: api(AlterConfigsRequest, AlterConfigsResponse),
   SaslAuthenticate: api(SaslAuthenticateRequest, SaslAuthenticateResponse),
+  DescribeClientQuotas: api(DescribeClientQuotasRequest, DescribeClientQuotasResponse),
   DescribeUserScramCredentials: api(DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse),
   AlterUserScramCredentials: api(AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse),
   DescribeAcls: api(DescribeAclsRequest, DescribeAclsResponse),
@@ -139,7 +152,6 @@ export const apis = {
   DescribeCluster: api(DescribeClusterRequest, DescribeClusterResponse),
   DescribeLogDirs: api(DescribeLogDirsRequest, DescribeLogDirsResponse),
   ElectLeaders: api(ElectLeadersRequest, ElectLeadersResponse),
-  DescribeClientQuotas: api(DescribeClientQuotasRequest, DescribeClientQuotasResponse),
   DescribeProducers: api(DescribeProducersRequest, DescribeProducersResponse),
   DescribeTransactions: api(DescribeTransactionsRequest, DescribeTransactionsResponse),
   ListTransactions: api(ListTransactionsRequest, ListTransactionsResponse),
@@ -149,6 +161,11 @@ export const apis = {
   ShareGroupDescribe: api(ShareGroupDescribeRequest, ShareGroupDescribeResponse),
   ShareFetch: api(ShareFetchRequest, ShareFetchResponse),
   ShareAcknowledge: api(ShareAcknowledgeRequest, ShareAcknowledgeResponse),
+  InitializeShareGroupState: api(InitializeShareGroupStateRequest, InitializeShareGroupStateResponse),
+  ReadShareGroupState: api(ReadShareGroupStateRequest, ReadShareGroupStateResponse),
+  WriteShareGroupState: api(WriteShareGroupStateRequest, WriteShareGroupStateResponse),
+  DeleteShareGroupState: api(DeleteShareGroupStateRequest, DeleteShareGroupStateResponse),
+  ReadShareGroupStateSummary: api(ReadShareGroupStateSummaryRequest, ReadShareGroupStateSummaryResponse),
   DescribeShareGroupOffsets: api(DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse),
   AlterShareGroupOffsets: api(AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse),
   DeleteShareGroupOffsets: api(DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse),

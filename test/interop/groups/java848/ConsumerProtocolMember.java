@@ -4,8 +4,10 @@
 // automatically; on SIGTERM commits, closes (leaves the group) and exits.
 //
 // Usage: java spool.interop.groups.ConsumerProtocolMember <bootstrap> <topic | re:regex> <group> <clientId>
-//        [group.instance.id | -] [group.remote.assignor]
+//        [group.instance.id | -] [group.remote.assignor | -] [group.protocol]
 // A topic given as re:<regex> subscribes with a broker-side regular expression (SubscriptionPattern).
+// group.protocol (default consumer) may be classic: JoinGroup/SyncGroup with the range assignor,
+// a 10 s session and 1 s heartbeats (the online migration test mixes both kinds of members).
 package spool.interop.groups;
 
 import java.time.Duration;
@@ -44,11 +46,16 @@ public final class ConsumerProtocolMember {
   public static void main(String[] args) throws Exception {
     String bootstrap = args[0], topic = args[1], group = args[2], clientId = args[3];
     String instanceId = args.length > 4 && !args[4].equals("-") ? args[4] : null;
-    String assignor = args.length > 5 ? args[5] : null;
+    String assignor = args.length > 5 && !args[5].equals("-") ? args[5] : null;
+    String protocol = args.length > 6 ? args[6] : "consumer";
     Properties props = new Properties();
     props.put("bootstrap.servers", bootstrap);
     props.put("group.id", group);
-    props.put("group.protocol", "consumer");
+    props.put("group.protocol", protocol);
+    if (protocol.equals("classic")) {
+      props.put("session.timeout.ms", "10000");
+      props.put("heartbeat.interval.ms", "1000");
+    }
     props.put("client.id", clientId);
     props.put("key.deserializer", ByteArrayDeserializer.class.getName());
     props.put("value.deserializer", ByteArrayDeserializer.class.getName());
