@@ -272,10 +272,15 @@ function handleDescribeGroups(req: DescribeGroupsRequest, ctx: RequestContext): 
   return {
     throttleTimeMs: 0,
     groups: coordinator.describeGroups(req.groups).map((g) => {
-      // A consumer group's id is not found as a classic group; before v6 Kafka says Dead, no error.
-      if (g.errorCode === GroupErrorCode.GROUP_ID_NOT_FOUND && ctx.apiVersion < 6) return { ...g, errorCode: GroupErrorCode.NONE, errorMessage: null, authorizedOperations };
-      const notClassic = g.errorCode === GroupErrorCode.GROUP_ID_NOT_FOUND ? shareGroupDescribeGroupsMessage(ctx.services, g.groupId) : null;
-      return { ...g, errorMessage: notClassic ?? g.errorMessage ?? null, authorizedOperations };
+      // Kafka 4.4 (GroupMetadataManager.describeGroups): a group that is not a classic group, or
+      // does not exist, is GROUP_ID_NOT_FOUND from v6 on ("Group <id> is not a classic group." /
+      // "Group <id> not found."); before v6 it is described as Dead with no error.
+      const unknown = g.errorCode === GroupErrorCode.NONE && g.groupState === 'Dead';
+      if (g.errorCode !== GroupErrorCode.GROUP_ID_NOT_FOUND && !unknown) return { ...g, errorMessage: g.errorMessage ?? null, authorizedOperations };
+      const dead = { groupId: g.groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations };
+      if (ctx.apiVersion < 6) return { ...dead, errorCode: GroupErrorCode.NONE, errorMessage: null };
+      const message = shareGroupDescribeGroupsMessage(ctx.services, g.groupId) ?? (unknown ? `Group ${g.groupId} not found.` : (g.errorMessage ?? `Group ${g.groupId} is not a classic group.`));
+      return { ...dead, errorCode: GroupErrorCode.GROUP_ID_NOT_FOUND, errorMessage: message };
     }),
   };
 }
@@ -310,6 +315,15 @@ async function handleDeleteGroups(req: DeleteGroupsRequest, ctx: RequestContext)
   };
 }
 
+/**
+ * group.coordinator.rebalance.protocols includes "consumer". Kafka 4.4 keeps advertising
+ * ConsumerGroupHeartbeat and ConsumerGroupDescribe in ApiVersions either way (only the telemetry
+ * APIs are left out when unused); their handlers answer UNSUPPORTED_VERSION instead.
+ */
+function consumerProtocolEnabled(services: ApiServices): boolean {
+  return services.config.getList('group.coordinator.rebalance.protocols').includes('consumer');
+}
+
 /** The broker's topics as KIP-848 subscriptions see them: internal topics left out. */
 function topicsView(services: ApiServices): TopicsView {
   let names: string[] | null = null;
@@ -320,6 +334,8 @@ function topicsView(services: ApiServices): TopicsView {
       return t === undefined || t.internal ? undefined : { topicId: t.topicId, numPartitions: t.partitions.length };
     },
     nameOf: (topicId) => services.metadata.topicById(topicId)?.name,
+    // Every topic creation, deletion or change is a new metadata version.
+    version: () => services.metadata.version,
   };
 }
 
@@ -349,6 +365,23 @@ async function handleConsumerGroupHeartbeat(req: ConsumerGroupHeartbeatRequest, 
 
 function handleConsumerGroupDescribe(req: ConsumerGroupDescribeRequest, ctx: RequestContext): ConsumerGroupDescribeResponse {
   const authorizedOperations = req.includeAuthorizedOperations ? GROUP_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
+  if (!consumerProtocolEnabled(ctx.services)) {
+    // As Kafka 4.4's KafkaApis: the API stays advertised, every group answers UNSUPPORTED_VERSION.
+    return {
+      throttleTimeMs: 0,
+      groups: req.groupIds.map((groupId) => ({
+        errorCode: GroupErrorCode.UNSUPPORTED_VERSION,
+        errorMessage: null,
+        groupId,
+        groupState: '',
+        groupEpoch: 0,
+        assignmentEpoch: 0,
+        assignorName: '',
+        members: [],
+        authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      })),
+    };
+  }
   const groups = ctx.services.groupCoordinator.describeConsumerGroups(req.groupIds, topicsView(ctx.services));
   return { throttleTimeMs: 0, groups: groups.map((g) => ({ ...g, authorizedOperations })) };
 }

@@ -250,7 +250,7 @@ export const brokerConfigDefs: BrokerConfigDef[] = [
   broker('group.max.session.timeout.ms', 'INT', 1800000, 'Largest session.timeout.ms a group member may ask for.', atLeast(0)),
   broker('group.initial.rebalance.delay.ms', 'INT', 3000, 'Time the coordinator waits for more members before the first rebalance of an empty group.', atLeast(0)),
   broker('group.max.size', 'INT', INT_MAX, 'Maximum members of one consumer group.', atLeast(1)),
-  broker('group.coordinator.rebalance.protocols', 'LIST', ['classic', 'consumer'], 'Group protocols the group coordinator serves: classic (JoinGroup/SyncGroup) and consumer (KIP-848 ConsumerGroupHeartbeat). Without consumer, ConsumerGroupHeartbeat answers UNSUPPORTED_VERSION.'),
+  broker('group.coordinator.rebalance.protocols', 'LIST', ['classic', 'consumer'], 'Group protocols the group coordinator serves: classic (JoinGroup/SyncGroup) and consumer (KIP-848 ConsumerGroupHeartbeat). Without consumer, ConsumerGroupHeartbeat and ConsumerGroupDescribe answer UNSUPPORTED_VERSION (ApiVersions still lists them, as Kafka).'),
   broker('group.consumer.assignors', 'LIST', ['org.apache.kafka.coordinator.group.assignor.UniformAssignor', 'org.apache.kafka.coordinator.group.assignor.RangeAssignor'], 'Server-side assignors of consumer-protocol groups, by Kafka class name or short name (uniform, range); the first is used unless the members ask for another (group.remote.assignor).'),
   broker('group.consumer.session.timeout.ms', 'INT', 45000, 'A consumer-protocol group member that sends no heartbeat for this long is removed from its group.', atLeast(1)),
   broker('group.consumer.heartbeat.interval.ms', 'INT', 5000, 'Heartbeat interval the coordinator gives consumer-protocol group members.', atLeast(1)),

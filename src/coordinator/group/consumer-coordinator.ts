@@ -166,9 +166,11 @@ export interface ConsumerGroupHost {
   classicGroup(groupId: string): ClassicGroupSnapshot | null;
   /**
    * Online downgrade: makes `snapshot` a classic group (Stable, then rebalancing) and returns its
-   * GroupMetadata record, written after the consumer group's tombstones.
+   * GroupMetadata record, written after the consumer group's tombstones, and `current`: that
+   * group's record as it is at the time of the call (for a retried write), or null once another
+   * group (or none) has its id.
    */
-  installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): CoordinatorRecord[];
+  installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): { records: CoordinatorRecord[]; current(): CoordinatorRecord[] | null };
   /** Called once per group epoch whose assignment every member has reconciled. */
   onStableGeneration(g: StableGeneration): void;
 }
@@ -246,6 +248,12 @@ export class ConsumerGroupManager {
   /** Groups converted from a classic group by this coordinator, and those whose classic tombstone is still to be written. */
   private readonly upgradedGroups = new WeakSet<ConsumerGroup>();
   private readonly classicTombstonePending = new WeakSet<ConsumerGroup>();
+  /**
+   * A downgrade's records → those records as they are to be written by a retry: the consumer
+   * group's tombstones with the classic group's record as it is then, or null when the classic
+   * group installed by the downgrade is no longer the group of that id.
+   */
+  private readonly conversionRetries = new WeakMap<CoordinatorRecord[], () => CoordinatorRecord[] | null>();
 
   constructor(private readonly host: ConsumerGroupHost) {}
 
@@ -413,6 +421,17 @@ export class ConsumerGroupManager {
       }
     }
 
+    // A member heartbeating with ConsumerGroupHeartbeat uses the consumer protocol (Kafka sets its
+    // ClassicMemberMetadata to null): e.g. a static classic member restarted with group.protocol=consumer.
+    if (member.classic !== null) {
+      member.classic = null;
+      member.joinTimer?.cancel();
+      member.joinTimer = null;
+      member.syncTimer?.cancel();
+      member.syncTimer = null;
+      group.dirtyMembers.add(member.memberId);
+    }
+
     // 1. The member's subscription: a change bumps the group epoch.
     let subscriptionChanged = isNew;
     const before = { names: member.subscribedTopicNames, regex: member.subscribedTopicRegex, assignor: member.serverAssignor };
@@ -540,36 +559,58 @@ export class ConsumerGroupManager {
 
   /** The group's subscribed topics as `topics` has them now. */
   private subscriptionMetadata(group: ConsumerGroup, topics: TopicsView): Map<string, SubscribedTopic> {
-    const names = topics.names();
-    const regexes = this.regexes(group);
     const out = new Map<string, SubscribedTopic>();
-    for (const name of [...group.subscribedTopicNames(names, regexes)].sort()) {
+    for (const name of [...group.subscribedTopicNames(this.regexResolver(group, topics))].sort()) {
       const t = topics.byName(name);
       if (t !== undefined) out.set(name, { topicId: t.topicId, name, numPartitions: t.numPartitions });
     }
-    return out;
-  }
-
-  private regexes(group: ConsumerGroup): Map<string, TopicRegex | null> {
-    const out = new Map<string, TopicRegex | null>();
-    for (const m of group.members.values()) {
-      const r = m.subscribedTopicRegex;
-      if (r === null || out.has(r)) continue;
-      try {
-        out.set(r, compileTopicRegex(r));
-      } catch {
-        out.set(r, null);
-      }
+    // Forget the matches of patterns no member subscribes to any more.
+    if (group.resolvedRegexes.size > 0) {
+      const inUse = new Set<string>();
+      for (const m of group.members.values()) if (m.subscribedTopicRegex !== null) inUse.add(m.subscribedTopicRegex);
+      for (const pattern of group.resolvedRegexes.keys()) if (!inUse.has(pattern)) group.resolvedRegexes.delete(pattern);
     }
     return out;
   }
 
+  /**
+   * The topics each subscribed pattern matches (whole names, RE2; none for a pattern RE2 rejects),
+   * before the members' DESCRIBE filters, which each member applies to the matches on every
+   * heartbeat (so ACL changes count at once). Matches are kept per group and pattern with the
+   * metadata version they were resolved at: while the version stands, no topic name is matched
+   * again. Without `topics` (or a version) they are matched against what is known now, uncached.
+   */
+  private regexResolver(group: ConsumerGroup, topics: TopicsView | null): (pattern: string) => readonly string[] {
+    const version = topics?.version?.();
+    let names: readonly string[] | undefined;
+    const existing = (): readonly string[] => (names ??= topics?.names() ?? [...group.subscriptionMetadata.keys()]);
+    const resolved = new Map<string, readonly string[]>();
+    return (pattern) => {
+      let matched = resolved.get(pattern);
+      if (matched !== undefined) return matched;
+      const cached = version === undefined ? undefined : group.resolvedRegexes.get(pattern);
+      if (cached !== undefined && cached.version === version) {
+        matched = cached.topics;
+      } else {
+        let re: TopicRegex | null = null;
+        try {
+          re = compileTopicRegex(pattern);
+        } catch {
+          // Refused when the member subscribed; a pattern loaded from an older record matches nothing.
+        }
+        matched = re === null ? [] : existing().filter((name) => re.matches(name));
+        if (version !== undefined) group.resolvedRegexes.set(pattern, { version, topics: matched });
+      }
+      resolved.set(pattern, matched);
+      return matched;
+    };
+  }
+
   private computeTargetAssignment(group: ConsumerGroup, topics: TopicsView | null): void {
-    const names = topics?.names() ?? [...group.subscriptionMetadata.keys()];
-    const regexes = this.regexes(group);
+    const resolve = this.regexResolver(group, topics);
     const members: AssignorMember[] = [...group.members.values()].map((m) => {
-      const re = m.subscribedTopicRegex === null ? null : (regexes.get(m.subscribedTopicRegex) ?? null);
-      return { memberId: m.memberId, topics: m.subscribedTopics(names, re), current: group.targetAssignment.get(m.memberId) ?? new Map<string, Set<number>>() };
+      const matched = m.subscribedTopicRegex === null ? null : resolve(m.subscribedTopicRegex);
+      return { memberId: m.memberId, topics: m.subscribedTopics(matched), current: group.targetAssignment.get(m.memberId) ?? new Map<string, Set<number>>() };
     });
     const assignorName = group.preferredAssignor(this.cfg.consumerAssignors[0] ?? 'uniform');
     const assignor = ASSIGNORS.get(assignorName) ?? ASSIGNORS.get('uniform');
@@ -650,7 +691,20 @@ export class ConsumerGroupManager {
     }
     if (err === E.NONE || err === E.NOT_COORDINATOR) return err;
     this.host.logger.warn({ groupId, errorCode: err, attempt }, 'writing the downgrade of a consumer group failed');
-    if (attempt < 3) this.host.schedule(1000 * (attempt + 1), () => void this.writeConversion(groupId, name, records, attempt + 1));
+    if (attempt < 3) {
+      // The classic group may have moved on (a new generation written) or be gone by then: the
+      // retry writes it as it is then, and nothing once it is no longer the group installed.
+      const rebuild = this.conversionRetries.get(records);
+      this.host.schedule(1000 * (attempt + 1), () => {
+        const again = rebuild === undefined ? records : rebuild();
+        if (again === null) {
+          this.host.logger.warn({ groupId, attempt }, 'not retrying the downgrade write: the classic group it installed is gone');
+          return;
+        }
+        if (rebuild !== undefined) this.conversionRetries.set(again, rebuild);
+        void this.writeConversion(groupId, name, again, attempt + 1);
+      });
+    }
     return err;
   }
 
@@ -705,10 +759,15 @@ export class ConsumerGroupManager {
         assignment: encodeAssignmentVersion(byTopicName(group.targetAssignment.get(m.memberId) ?? new Map<string, Set<number>>(), nameOf), version),
       });
     }
-    const records = this.deleteGroupRecords(group);
+    const tombstones = this.deleteGroupRecords(group);
     // Downgraded by a member leaving: a rebalance. By a static member's new incarnation taking
     // the place of the last consumer-protocol member: it takes over that member's assignment.
-    records.push(...this.host.installClassicGroup(snapshot, leavingMemberId !== null));
+    const installed = this.host.installClassicGroup(snapshot, leavingMemberId !== null);
+    const records = [...tombstones, ...installed.records];
+    this.conversionRetries.set(records, () => {
+      const current = installed.current();
+      return current === null ? null : [...tombstones, ...current];
+    });
     this.host.logger.info({ groupId: group.groupId, generationId: snapshot.generationId, members: snapshot.members.length }, 'downgraded the consumer group to a classic group');
     return records;
   }
@@ -945,6 +1004,17 @@ export class ConsumerGroupManager {
       return err === E.NONE ? result : joinError(p.memberId, err);
     }
     this.maybeReportStable(group);
+    // The timers start with the in-memory join, whether or not its write succeeds: a member whose
+    // write failed and that never comes back is fenced rather than kept with its partitions.
+    // Fenced unless it sends SyncGroup within its rebalance timeout.
+    member.syncTimer?.cancel();
+    member.syncTimer = this.host.schedule(p.rebalanceTimeoutMs, () => {
+      member.syncTimer = null;
+      if (group.members.get(member.memberId) !== member) return;
+      this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'classic member did not sync within its rebalance timeout: fenced');
+      this.fenceAndWrite(group, member, 'ConsumerGroupSyncTimeout');
+    });
+    this.scheduleSessionTimeout(group, member);
     const removed = [...group.removedMembers];
     const records = this.flush(group);
     if (records.length > 0) {
@@ -953,19 +1023,6 @@ export class ConsumerGroupManager {
         this.unwritten(group, removed, err);
         return joinError(p.memberId, err);
       }
-    }
-    if (group.members.get(member.memberId) === member) {
-      member.joinTimer?.cancel();
-      member.joinTimer = null;
-      // Fenced unless it sends SyncGroup within its rebalance timeout.
-      member.syncTimer?.cancel();
-      member.syncTimer = this.host.schedule(p.rebalanceTimeoutMs, () => {
-        member.syncTimer = null;
-        if (group.members.get(member.memberId) !== member) return;
-        this.host.logger.info({ groupId: group.groupId, memberId: member.memberId }, 'classic member did not sync within its rebalance timeout: fenced');
-        this.fenceAndWrite(group, member, 'ConsumerGroupSyncTimeout');
-      });
-      this.scheduleSessionTimeout(group, member);
     }
     return result;
   }

@@ -106,12 +106,15 @@ export class ConsumerGroupMember {
 
   constructor(public memberId: string) {}
 
-  /** Topics this member subscribes to, resolved against the topic names that exist. */
-  subscribedTopics(existing: Iterable<string>, regex: TopicRegex | null): Set<string> {
+  /**
+   * Topics this member subscribes to: its names, and the existing topics its regex matches
+   * (`regexMatches`, resolved per group and pattern) that its principal may describe.
+   */
+  subscribedTopics(regexMatches: Iterable<string> | null): Set<string> {
     const out = new Set(this.subscribedTopicNames);
-    if (regex !== null) {
+    if (regexMatches !== null) {
       const allowed = this.canDescribe;
-      for (const name of existing) if (regex.matches(name) && (allowed === null || allowed(name))) out.add(name);
+      for (const name of regexMatches) if (allowed === null || allowed(name)) out.add(name);
     }
     return out;
   }
@@ -157,6 +160,12 @@ export class ConsumerGroup {
   readonly targetAssignment = new Map<string, Assignment>();
   /** Subscribed topics by name, as last resolved (ConsumerGroupPartitionMetadata). */
   subscriptionMetadata = new Map<string, SubscribedTopic>();
+  /**
+   * What each subscribed regex matched, before any member's DESCRIBE filter, and the metadata
+   * version of the topic set it was matched against: a heartbeat at the same version reuses it,
+   * so a steady group does no regex work (Kafka resolves regexes when the topics change too).
+   */
+  readonly resolvedRegexes = new Map<string, { version: number; topics: readonly string[] }>();
   /** topic id → partition → epoch of the member that owns it (assigned or being revoked). */
   readonly partitionEpochs = new Map<string, Map<number, number>>();
   /** Set when the group was deleted or converted; requests then see a missing group. */
@@ -271,12 +280,11 @@ export class ConsumerGroup {
     return best ?? defaultAssignor;
   }
 
-  /** Every topic name any member subscribes to (names and regex matches). */
-  subscribedTopicNames(existing: readonly string[], regexes: Map<string, TopicRegex | null>): Set<string> {
+  /** Every topic name any member subscribes to (names and regex matches, `resolve` per pattern). */
+  subscribedTopicNames(resolve: (pattern: string) => readonly string[]): Set<string> {
     const out = new Set<string>();
     for (const m of this.members.values()) {
-      const re = m.subscribedTopicRegex === null ? null : (regexes.get(m.subscribedTopicRegex) ?? null);
-      for (const t of m.subscribedTopics(existing, re)) out.add(t);
+      for (const t of m.subscribedTopics(m.subscribedTopicRegex === null ? null : resolve(m.subscribedTopicRegex))) out.add(t);
     }
     return out;
   }

@@ -287,8 +287,13 @@ export function encodeMemberMetadataValue(v: MemberMetadataValue): Buffer {
     .string(v.subscribedTopicRegex)
     .int32(v.rebalanceTimeoutMs)
     .string(v.serverAssignor);
+  // Tag 0, ClassicMemberMetadata: a nullable struct whose default is the empty struct, written as
+  // Kafka's generated code does — null as the tag with the one-byte payload 0 (so a consumer-protocol
+  // member always carries the tag), a struct as uvarint(size + 1), 1, the struct; the default struct
+  // (session timeout 0, no protocols) is left out.
   const classic = v.classicMemberMetadata ?? null;
-  if (classic === null) return w.tags().done();
+  if (classic === null) return w.uvarint(1).uvarint(0).uvarint(1).uvarint(0).done();
+  if (classic.sessionTimeoutMs === 0 && classic.supportedProtocols.length === 0) return w.tags().done();
   const c = new FlexWriter()
     .int32(classic.sessionTimeoutMs)
     .array(classic.supportedProtocols, (x, p) => {
@@ -297,11 +302,12 @@ export function encodeMemberMetadataValue(v: MemberMetadataValue): Buffer {
     })
     .tags()
     .done();
-  return w.uvarint(1).uvarint(0).uvarint(c.length).raw(c).done();
+  return w.uvarint(1).uvarint(0).uvarint(c.length + 1).uvarint(1).raw(c).done();
 }
 
-function decodeClassicMemberMetadata(buf: Buffer): ClassicMemberMetadata {
+function decodeTaggedClassicMemberMetadata(buf: Buffer): ClassicMemberMetadata | null {
   const r = new FlexReader(buf);
+  if (r.uvarint() === 0) return null;
   const sessionTimeoutMs = r.int32();
   const supportedProtocols = r.array(() => {
     const name = r.string();
@@ -326,9 +332,13 @@ export function decodeMemberMetadataValue(buf: Buffer): MemberMetadataValue {
     rebalanceTimeoutMs: r.int32(),
     serverAssignor: r.nullableString(),
   };
-  // Tag 0: ClassicMemberMetadata, set for members that use the classic protocol.
+  // Tag 0: ClassicMemberMetadata, set for members that use the classic protocol: a presence uvarint
+  // (0: null), then the struct. Kafka reads an absent tag as the default (empty) struct, but
+  // only ever leaves the tag out for that struct, which no classic member has; records written
+  // before Spool wrote the tag for every member leave it out for consumer-protocol members, so an
+  // absent tag is read as null.
   const tagged = r.tags().get(0);
-  v.classicMemberMetadata = tagged === undefined ? null : decodeClassicMemberMetadata(tagged);
+  v.classicMemberMetadata = tagged === undefined ? null : decodeTaggedClassicMemberMetadata(tagged);
   return v;
 }
 

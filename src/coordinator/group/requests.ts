@@ -7,6 +7,11 @@ export interface TopicsView {
   names(): readonly string[];
   byName(name: string): { topicId: string; numPartitions: number } | undefined;
   nameOf(topicId: string): string | undefined;
+  /**
+   * A version that changes whenever the topic set may have (the metadata image version): regex
+   * subscriptions resolved at one version are reused at the same version. Absent: never reused.
+   */
+  version?(): number;
 }
 
 export const UNKNOWN_MEMBER_ID = '';

@@ -146,9 +146,10 @@ export class GroupCoordinatorShard implements CoordinatorShard {
   /**
    * Online downgrade: the consumer group's classic members become a classic group, Stable at the
    * consumer group's epoch with their target assignments, which then rebalances unless told not to (Kafka's
-   * ClassicGroup.fromConsumerGroup and convertToClassicGroup). Returns its GroupMetadata record.
+   * ClassicGroup.fromConsumerGroup and convertToClassicGroup). Returns its GroupMetadata record,
+   * and how to encode it again for a retried write while it is still the group of its id.
    */
-  private installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): CoordinatorRecord[] {
+  private installClassicGroup(snapshot: ClassicGroupSnapshot, rebalance: boolean): { records: CoordinatorRecord[]; current(): CoordinatorRecord[] | null } {
     const now = this.deps.clock.now();
     const group = new ClassicGroup(snapshot.groupId);
     group.generationId = snapshot.generationId;
@@ -165,7 +166,12 @@ export class GroupCoordinatorShard implements CoordinatorShard {
     this.groups.set(group.groupId, group);
     for (const member of group.members.values()) this.scheduleHeartbeatExpiry(group, member);
     if (rebalance && group.is('Stable')) this.prepareRebalance(group, `Downgrade group ${group.groupId} from consumer to classic.`);
-    return [record];
+    const current = (): CoordinatorRecord[] | null => {
+      if (this.unloaded || this.groups.get(group.groupId) !== group || group.is('Dead')) return null;
+      // Completing a rebalance, the members' new assignments are not known yet: none is written.
+      return [this.groupRecord(group, group.is('CompletingRebalance') ? new Map<string, Buffer>() : undefined)];
+    };
+    return { records: [record], current };
   }
 
   /** Writes records the state already reflects (not replayed); resolves with an error code. */
