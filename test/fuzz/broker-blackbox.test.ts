@@ -164,7 +164,11 @@ t.test('hostile frames never disturb a steady producer and consumer', async (t) 
   await producing;
   fuzzing = false;
   await Promise.all(fuzzers);
-  await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
+  // A bounded wait whose timer is cleared: a pending 60 s timer would keep the process alive
+  // (idle) for the rest of the minute after the test finished.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+  clearTimeout(timer);
   await consumer.disconnect();
   await producer.disconnect();
 
