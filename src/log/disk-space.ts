@@ -23,6 +23,8 @@ export function isNoSpace(err: unknown): boolean {
 
 /** Why appends to this log dir are refused; null when it is writable. */
 export function readOnlyReason(logDir: string): string | null {
+  // Asked on every append: no path resolution while no dir is read-only (the usual case).
+  if (readOnlyDirs.size === 0) return null;
   return readOnlyDirs.get(resolve(logDir)) ?? null;
 }
 

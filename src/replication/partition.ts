@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import type { PartitionState } from '../cluster/index.js';
 import { ErrorCode, KafkaError, assert } from '../errors.js';
-import type { Log } from '../log/index.js';
+import type { DeferredSync, Log } from '../log/index.js';
 import { readOnlyReason } from '../log/disk-space.js';
 import { batchHeaders } from '../records/batch-layout.js';
 import { txnMarkerOf } from '../records/control.js';
@@ -39,6 +39,12 @@ export interface PartitionOptions {
   producerIdExpirationCheckIntervalMs?: number;
   /** Where producer state snapshot problems are reported (a corrupt file, a failed write). */
   logger?: ProducerStateLogger;
+  /**
+   * A batch of new partitions being created: the first leader epoch checkpoint of an empty log
+   * leaves its fsyncs to this batch, which the creator flushes before it reports the partitions
+   * created (see DeferredSync). Only the constructor uses it.
+   */
+  deferredSync?: DeferredSync;
 }
 
 /** What the leader knows of one follower, from its fetches. */
@@ -119,13 +125,15 @@ export class Partition {
       offClose();
       offCleaner();
     };
-    this.leaderEpochCache = new LeaderEpochFileCache(log.dir);
+    const fresh = log.logStartOffset === 0 && log.logEndOffset === 0;
+    this.leaderEpochCache = new LeaderEpochFileCache(log.dir, fresh ? options?.deferredSync : undefined);
     // Logs written before the checkpoint existed hold epoch 0 only (one node, epoch never bumped).
     if (this.leaderEpochCache.latestEpoch() === UNDEFINED_EPOCH && log.logEndOffset > log.logStartOffset) {
       this.leaderEpochCache.assign(0, log.logStartOffset);
     }
     this.hw = log.logStartOffset;
     this.applyState(state);
+    this.leaderEpochCache.stopDeferring();
   }
 
   get topicId(): string {
@@ -191,6 +199,14 @@ export class Partition {
   }
 
   private notify(): void {
+    // Called on every append: no copy of the set unless there are several listeners (one may
+    // unsubscribe another while they run).
+    if (this.listeners.size === 0) return;
+    if (this.listeners.size === 1) {
+      // Taken before the call, so one it adds is not run in this round (as with the copy).
+      this.listeners.values().next().value?.();
+      return;
+    }
     for (const listener of [...this.listeners]) listener();
   }
 
@@ -359,23 +375,25 @@ export class Partition {
   /** The high watermark moves to the smallest log end offset in the ISR; never backwards. */
   private maybeIncrementHighWatermark(): boolean {
     if (!this.isLeader) return false;
-    let candidate = this.log.logEndOffset;
-    for (const replica of this.state.isr) {
-      if (replica === this.localBrokerId) continue;
-      const f = this.followers.get(replica);
-      candidate = Math.min(candidate, f === undefined || f.logEndOffset < 0 ? this.hw : f.logEndOffset);
+    const logEnd = this.log.logEndOffset;
+    let candidate = logEnd;
+    // Runs on every append: the ISR of one (the leader) skips the loop.
+    const isr = this.state.isr;
+    if (isr.length > 1 || (isr.length === 1 && isr[0] !== this.localBrokerId)) {
+      for (const replica of isr) {
+        if (replica === this.localBrokerId) continue;
+        const f = this.followers.get(replica);
+        candidate = Math.min(candidate, f === undefined || f.logEndOffset < 0 ? this.hw : f.logEndOffset);
+      }
     }
     const logStart = this.log.logStartOffset;
     if (this.hw < logStart) this.hw = logStart;
     if (candidate <= this.hw) return false;
     this.hw = candidate;
     if (this.unreplicatedTxns.length > 0) this.trackCompleted([]);
-    assert(this.log.logStartOffset <= this.hw && this.hw <= this.log.logEndOffset, 'log start <= high watermark <= log end', {
-      ...this.where(),
-      logStartOffset: this.log.logStartOffset,
-      highWatermark: this.hw,
-      logEndOffset: this.log.logEndOffset,
-    });
+    // The context object only when the invariant is broken (this runs on every append).
+    const ok = logStart <= this.hw && this.hw <= logEnd;
+    assert(ok, 'log start <= high watermark <= log end', ok ? undefined : { ...this.where(), logStartOffset: logStart, highWatermark: this.hw, logEndOffset: logEnd });
     return true;
   }
 
