@@ -6,6 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { ErrorCode, Writer } from '../src/protocol/index.js';
+import { CreatePartitionsRequest, CreatePartitionsResponse } from '../src/protocol/messages/create-partitions.js';
 import { CreateTopicsRequest, CreateTopicsResponse } from '../src/protocol/messages/create-topics.js';
 import { FetchRequest, FetchResponse } from '../src/protocol/messages/fetch.js';
 import { MetadataRequest, MetadataResponse } from '../src/protocol/messages/metadata.js';
@@ -91,6 +92,15 @@ export function encodeCreateTopicsRequest(topic: string, partitions: number, tim
     timeoutMs,
     validateOnly: false,
   });
+}
+
+/** CreatePartitions v1 (not flexible, so the same header as the rest): the topic to `total` partitions. */
+export function encodeCreatePartitionsRequest(topic: string, total: number, timeoutMs: number): Buffer {
+  return frame(CreatePartitionsRequest, 1, { topics: [{ name: topic, count: total, assignments: null }], timeoutMs, validateOnly: false });
+}
+
+export function decodeCreatePartitionsResponse(body: Buffer): number {
+  return only(CreatePartitionsResponse.decodeBuffer(body, 1).results, 'create partitions response results').errorCode;
 }
 
 /** Metadata v4 for one topic, allowing auto-creation (auto.create.topics.enable). */

@@ -47,6 +47,11 @@ export interface LatencyPhase {
   maxInFlight: number;
   /** After the sender stops, how long the consumer may take to see the rest. */
   drainSeconds: number;
+  /**
+   * Producer connections (default 1): requests go to them in turn, each with at most maxInFlight
+   * unanswered (bench/scale.ts: 1,000 connections, each sending a few requests a second).
+   */
+  connections?: number;
 }
 
 export interface LatencyStats {
@@ -182,8 +187,26 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** `count` connections, opened CONNECT_BATCH at a time (closed again if one fails). */
+const CONNECT_BATCH = 50;
+async function openConnections(host: string, port: number, count: number): Promise<KafkaConnection[]> {
+  const out: KafkaConnection[] = [];
+  try {
+    // Bounded: count / CONNECT_BATCH rounds.
+    for (let i = 0; i < count; i += CONNECT_BATCH) {
+      out.push(...(await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, () => KafkaConnection.open(host, port)))));
+    }
+  } catch (err) {
+    for (const c of out) c.close();
+    throw err;
+  }
+  return out;
+}
+
 export async function runLatencyPhase(host: string, port: number, p: LatencyPhase): Promise<LatencyStats> {
-  const producer = await KafkaConnection.open(host, port);
+  const producers = await openConnections(host, port, p.connections ?? 1);
+  const inFlight = new Array<number>(producers.length).fill(0);
+  let nextProducer = 0;
   const consumer = await KafkaConnection.open(host, port);
   const histogram = new LatencyHistogram();
   const sendLag = new LatencyHistogram();
@@ -244,7 +267,12 @@ export async function runLatencyPhase(host: string, port: number, p: LatencyPhas
     // intended times. Called on every tick and on every response.
     const pump = (): void => {
       // Bounded: each pass sends at least one record of the `due - sent` pending.
-      while (sent < due && outstanding < p.maxInFlight && state.aborted === null) {
+      while (sent < due && outstanding < p.maxInFlight * producers.length && state.aborted === null) {
+        // The next connection in turn with room (one exists: fewer than maxInFlight x connections are out).
+        let c = nextProducer;
+        // Bounded: at most one pass over the connections.
+        for (let k = 0; k < producers.length && inFlight[c] >= p.maxInFlight; k++) c = (c + 1) % producers.length;
+        nextProducer = (c + 1) % producers.length;
         const now = performance.now();
         sendLag.recordUs((now - (t0 + sent * interval)) * 1000);
         const stamp = Date.now();
@@ -264,9 +292,11 @@ export async function runLatencyPhase(host: string, port: number, p: LatencyPhas
         }
         sent = i;
         outstanding++;
-        producer.request(encodeProduceV9(p.topic, parts, p.acks, batches)).then(
+        inFlight[c]++;
+        producers[c].request(encodeProduceV9(p.topic, parts, p.acks, batches)).then(
           (resBody) => {
             outstanding--;
+            inFlight[c]--;
             const err = produceError(resBody);
             if (err !== ErrorCode.NONE) state.aborted ??= `Produce ${p.topic}: error code ${err}`;
             pump();
@@ -290,7 +320,7 @@ export async function runLatencyPhase(host: string, port: number, p: LatencyPhas
     return { total, sent, received, bytes, seconds, histogram, sendLag, aborted: state.aborted };
   } finally {
     state.senderDone = true;
-    producer.close();
+    for (const producer of producers) producer.close();
     consumer.close();
   }
 }

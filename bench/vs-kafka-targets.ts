@@ -20,6 +20,8 @@ export interface Target {
   sslPort?: number;
   /** Wall time from spawn to the listener accepting, ms. */
   startMs: number;
+  /** The broker process (for /proc: fds, RSS). */
+  pid: number;
   cpuSeconds: () => number;
   /** Resident set size now, bytes (VmRSS). */
   rssBytes: () => number;
@@ -88,7 +90,7 @@ async function launch(name: TargetName, command: string, args: string[], cwd: st
       const startMs = performance.now() - started;
       // Kafka's listener accepts before the broker has registered with its controller.
       await new Promise((r) => setTimeout(r, readyDelayMs));
-      return { name, host: '127.0.0.1', port, startMs, cpuSeconds: () => pidCpuSeconds(pid), rssBytes: () => rssOf(pid), stop };
+      return { name, host: '127.0.0.1', port, startMs, pid, cpuSeconds: () => pidCpuSeconds(pid), rssBytes: () => rssOf(pid), stop };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -101,8 +103,15 @@ async function launch(name: TargetName, command: string, args: string[], cwd: st
 export async function startSpool(engine: 'native' | 'ts'): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), `spool-vs-kafka-${engine}-`));
   const port = await freePort();
+  // SPOOL_BENCH_NODE_ARGS: extra node flags for the Spool brokers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`,
+  // `--perf-basic-prof` for perf; docs/benchmarks.md "Produce profile").
+  const nodeArgs = (process.env.SPOOL_BENCH_NODE_ARGS ?? '').split(' ').filter((x) => x !== '');
+  // SPOOL_BENCH_SPOOL_ROOT: run the Spool build in that directory (its dist/ and native/), e.g. a
+  // copy taken before a change, to compare builds in one session.
+  const root = process.env.SPOOL_BENCH_SPOOL_ROOT ?? repoRoot;
   const args = [
-    join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+    ...nodeArgs,
+    join(root, 'dist', 'src', 'cli', 'main.js'),
     'start',
     '--engine',
     engine,

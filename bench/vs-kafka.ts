@@ -42,6 +42,8 @@
 //   SPOOL_BENCH_LATENCY_INFLIGHT  latency sender's max in-flight produce requests (default 5)
 //   SPOOL_KAFKA_JARS              Kafka jars (default .cache/kafka-jars)
 //   SPOOL_BENCH_KAFKA_CONFIG      extra Kafka broker settings, comma list of key=value (default none)
+//   SPOOL_BENCH_NODE_ARGS         extra node flags for the Spool brokers, space separated (e.g. --cpu-prof)
+//   SPOOL_BENCH_SPOOL_ROOT        directory whose dist/ and native/ the Spool targets run (default this repo)
 //   PYTHON                        python with confluent-kafka (default python3)
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // them (Kafka's "-delete" rename, then a delayed close), the offset checkpoints, retention and
 // flush.ms. What topics and partitions exist is decided above (cluster/, replication/).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/index.js';
@@ -45,10 +45,11 @@ export function readPartitionMetadata(dir: string): string | null {
   }
 }
 
-function writePartitionMetadata(dir: string, topicId: string): void {
+/** Off the event loop: the file creations of many partitions opened together overlap. */
+async function writePartitionMetadata(dir: string, topicId: string): Promise<void> {
   const tmp = join(dir, `${PARTITION_METADATA}.tmp`);
-  writeFileSync(tmp, `version: 0\ntopic_id: ${topicId}\n`);
-  renameSync(tmp, join(dir, PARTITION_METADATA));
+  await fsp.writeFile(tmp, `version: 0\ntopic_id: ${topicId}\n`);
+  await fsp.rename(tmp, join(dir, PARTITION_METADATA));
 }
 const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 
@@ -203,6 +204,14 @@ export class LogManager {
         if (fresh) this.discardFailedDir(dir, topic, partition);
         throw err;
       });
+    if (topicId !== undefined && (fresh || readPartitionMetadata(dir) !== topicId)) {
+      await writePartitionMetadata(dir, topicId).catch(async (err: unknown) => {
+        // As a failed open (no fds left): closed, and a new directory does not stay behind.
+        await pl.close().catch(() => undefined);
+        if (fresh) this.discardFailedDir(dir, topic, partition);
+        throw err;
+      });
+    }
     // The engine logs a recovered (truncated) tail itself, with the offset where it cut.
     // Another caller may have opened it while we awaited: keep the first.
     const raced = this.logs.get(key(topic, partition));
@@ -213,7 +222,6 @@ export class LogManager {
     const log = new Log(topic, partition, pl, topicConfig, (err, l) => this.logger.error({ err, topic: l.topic, partition: l.partition }, 'flush failed'));
     log.onTruncate((offset) => this.cleaner?.truncated(log, offset));
     this.recoveryPoints.set(key(topic, partition), Math.min(this.hadCleanShutdown ? pl.logEndOffset : recoveryPoint, pl.logEndOffset));
-    if (topicId !== undefined && readPartitionMetadata(dir) !== topicId) writePartitionMetadata(dir, topicId);
     this.logs.set(key(topic, partition), log);
     return log;
   }

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../errors.js';
-import { writeFileAtomic } from '../log/checkpoint.js';
+import { writeFileAtomic, type DeferredSync } from '../log/checkpoint.js';
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
 export const UNDEFINED_EPOCH = -1;
@@ -18,14 +18,30 @@ export interface EpochEntry {
 export class LeaderEpochFileCache {
   /** Ascending in both epoch and start offset. */
   private entries: EpochEntry[];
+  /** While set, writes leave their fsyncs to it (a batch of new partitions, see DeferredSync). */
+  private deferred: DeferredSync | undefined;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    deferred?: DeferredSync,
+  ) {
     this.entries = LeaderEpochFileCache.read(join(dir, LEADER_EPOCH_CHECKPOINT));
+    // Deferred only when there is no history to lose (see read()).
+    this.deferred = this.entries.length === 0 ? deferred : undefined;
+  }
+
+  /** Writes from now on fsync at once again (the batch that deferred them has flushed or will). */
+  stopDeferring(): void {
+    this.deferred = undefined;
   }
 
   private static read(path: string): EpochEntry[] {
     if (!existsSync(path)) return [];
-    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+    const text = readFileSync(path, 'utf8');
+    // Empty: written under a DeferredSync and cut by a crash before its flush. Only a new
+    // partition's first write is deferred, and its log was empty then: nothing is lost.
+    if (text.length === 0) return [];
+    const lines = text.split('\n').filter((l) => l.length > 0);
     if (lines.length < 2 || lines[0] !== '0') throw new Error(`malformed ${path}: unsupported version line ${JSON.stringify(lines[0])}`);
     const count = Number(lines[1]);
     if (!Number.isInteger(count) || count !== lines.length - 2) throw new Error(`malformed ${path}: expected ${lines[1]} entries, found ${lines.length - 2}`);
@@ -38,7 +54,7 @@ export class LeaderEpochFileCache {
 
   private flush(): void {
     const body = ['0', String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)];
-    writeFileAtomic(join(this.dir, LEADER_EPOCH_CHECKPOINT), body.join('\n') + '\n');
+    writeFileAtomic(join(this.dir, LEADER_EPOCH_CHECKPOINT), body.join('\n') + '\n', this.deferred);
   }
 
   epochEntries(): readonly EpochEntry[] {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { MetadataEvent, MetadataStore, PartitionState, TopicImage } from '../cluster/index.js';
 import type { BrokerConfig } from '../config/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
-import type { LogManager } from '../log/index.js';
+import { DeferredSync, type Log, type LogManager } from '../log/index.js';
 import { NO_LEADER_EPOCH, Partition, type AppendOrigin, type LeaderAppend } from './partition.js';
 import { FetchPurgatory, ProducePurgatory } from './purgatory.js';
 import { ReplicaFetcherManager, replicaFetcherSettings } from './replica-fetcher.js';
@@ -117,18 +117,30 @@ export class ReplicaManager {
       held = [];
       this.partitions.set(topic.name, held);
     }
-    for (const state of states) {
-      if (!state.replicas.includes(this.localBrokerId)) continue;
-      const log = await this.logManager.getOrCreateLog(topic.name, state.partition, topic.configs, topic.topicId);
-      const partition = new Partition(state, log, this.localBrokerId, {
+    const local = states.filter((state) => state.replicas.includes(this.localBrokerId));
+    // One at a time: a failed open (no fds left) must leave nothing half-open behind when the
+    // caller rolls the creation back (opening several at once left directories behind then).
+    const logs: Log[] = [];
+    for (const state of local) logs.push(await this.logManager.getOrCreateLog(topic.name, state.partition, topic.configs, topic.topicId));
+    // The new partitions' first leader epoch checkpoints are fsynced together at the end (with
+    // their directories and the log dir), before the caller reports them created.
+    const deferred = new DeferredSync();
+    for (let i = 0; i < local.length; i++) {
+      const state = local[i];
+      const partition = new Partition(state, logs[i], this.localBrokerId, {
         replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
         requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
         producerIdExpirationMs: this.config.getNumber('producer.id.expiration.ms'),
         producerIdExpirationCheckIntervalMs: this.config.getNumber('producer.id.expiration.check.interval.ms'),
         logger: this.logger.child({ room: 'producer-state' }),
+        deferredSync: deferred,
       });
       held[state.partition] = partition;
       this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
+    }
+    if (deferred.size > 0) {
+      deferred.addDir(this.logManager.dataDir);
+      await deferred.flush();
     }
   }
 

@@ -158,7 +158,16 @@ export class TsPartitionLog implements PartitionLog {
     const segs: Segment[] = [];
     let truncated = 0;
     if (bases.length === 0) {
-      segs.push(Segment.create(dir, options.logStartOffset ?? 0, config));
+      const base = options.logStartOffset ?? 0;
+      // The three files are created off the event loop (a file creation can wait on the
+      // filesystem journal), so many logs opened together create theirs concurrently; the
+      // segment then opens them as they are (empty).
+      // All settle before a failure is thrown: nothing of this open runs after its caller undid it.
+      const created = await Promise.allSettled(
+        ['log', 'index', 'timeindex'].map((ext) => fs.promises.open(path.join(dir, `${baseName(base)}.${ext}`), 'a').then((h) => h.close())),
+      );
+      for (const r of created) if (r.status === 'rejected') throw r.reason;
+      segs.push(Segment.create(dir, base, config));
     } else {
       // The first segment whose batches are CRC-checked: none after a clean shutdown, the one
       // holding the recovery point after an unclean one, else the active one.
