@@ -7,7 +7,7 @@ import type { ElectionResult, ElectionTarget } from '../cluster/index.js';
 import { ErrorCode, KafkaError } from '../errors.js';
 import { BrokerConnection } from '../network/client.js';
 import { ApiKey } from '../protocol/index.js';
-import { peerAddress } from '../replication/index.js';
+import { noPeerAddressReason, peerAddress } from '../replication/index.js';
 import type { ElectLeadersRequest, ElectLeadersResponse } from '../protocol/messages/elect-leaders.js';
 import { errorResponse } from './errors.js';
 import { defineApi, type RequestContext } from './types.js';
@@ -74,8 +74,10 @@ async function forwardToController(req: ElectLeadersRequest, electionType: numbe
   const timeoutMs = Math.min(Math.max(req.timeoutMs, 5000), 120_000);
   let connection: BrokerConnection | null = null;
   try {
+    const address = peerAddress(config, controller);
+    if (address === null) throw new Error(noPeerAddressReason(config, controller));
     connection = await BrokerConnection.open({
-      ...peerAddress(config, controller),
+      ...address,
       clientId: `${FORWARDED_CLIENT_ID_PREFIX}${nodeId}`,
       maxResponseBytes: FORWARD_MAX_RESPONSE_BYTES,
       connectTimeoutMs: config.getNumber('replica.socket.timeout.ms'),

@@ -46,9 +46,16 @@ export function installSasl(dispatcher: Dispatcher, services: ApiServices, saslL
   sasl.validate(saslListeners);
   // Until authenticated, frames are processed one at a time: whether one is a raw token depends on
   // the SaslHandshake before it.
+  // After a failed exchange what the connection still sends is not processed (nor logged): it closes.
   dispatcher.addHook('onFrame', (frame, conn, next) =>
     sasl.inExchange(conn.security)
-      ? sasl.inOrder(conn.security, () => (sasl.expectsRawToken(conn.security) ? rawTokenStep(sasl, services, frame, conn) : next()))
+      ? sasl.inOrder(conn.security, () =>
+          sasl.hasFailed(conn.security)
+            ? Promise.resolve<RequestOutcome>({ kind: 'close', reason: 'request after failed SASL authentication' })
+            : sasl.expectsRawToken(conn.security)
+              ? rawTokenStep(sasl, services, frame, conn)
+              : next(),
+        )
       : null,
   );
   dispatcher.addHook('onRequest', (ctx) => {
@@ -64,9 +71,9 @@ export function installSasl(dispatcher: Dispatcher, services: ApiServices, saslL
 async function rawTokenStep(sasl: SaslAuthenticator, services: ApiServices, token: Buffer, conn: ConnectionInfo): Promise<RequestOutcome> {
   const answer = await sasl.authenticate(conn.security, token, { connectionId: conn.connectionId, clientHost: conn.clientHost, rawTokens: true });
   if (answer.errorCode !== ErrorCode.NONE) {
+    // The connection stops reading now and closes after the delay, without an answer.
     const delayMs = services.config.getNumber('connection.failed.authentication.delay.ms');
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    return { kind: 'close', reason: 'failed SASL authentication (raw tokens after SaslHandshake v0)' };
+    return { kind: 'close', reason: 'failed SASL authentication (raw tokens after SaslHandshake v0)', delayMs };
   }
   return { kind: 'response', response: { chunks: [answer.authBytes], size: answer.authBytes.length } };
 }

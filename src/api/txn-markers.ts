@@ -10,7 +10,7 @@ import { TRANSACTION_STATE_TOPIC, type MarkerRequest, type TxnMarkerWriter, type
 import { ErrorCode, errorCodeOf, errorName, KafkaError } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey } from '../protocol/index.js';
-import { peerAddress } from '../replication/index.js';
+import { noPeerAddressReason, peerAddress } from '../replication/index.js';
 import type { ApiServices } from './services.js';
 
 const CONSUMER_OFFSETS = '__consumer_offsets';
@@ -43,11 +43,16 @@ export async function writeMarkerLocally(services: ApiServices, topic: string, p
 /** Answers after which a marker is not retried: written, partition gone, or superseded. */
 const FINAL_CODES: ReadonlySet<number> = new Set([ErrorCode.NONE, ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.PRODUCER_FENCED, ErrorCode.TRANSACTION_COORDINATOR_FENCED]);
 
+/** At most one error log per leader in this long for SASL failures of marker retries. */
+const SASL_ERROR_LOG_INTERVAL_MS = 30_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 export class TxnMarkerSender implements TxnMarkerWriter {
   private readonly connections = new Map<number, Promise<BrokerConnection>>();
   private closed = false;
+  /** When the last SASL failure to each leader was logged as an error (the retries in between log at debug). */
+  private readonly saslErrorLoggedAt = new Map<number, number>();
 
   constructor(
     private readonly services: () => ApiServices,
@@ -102,7 +107,9 @@ export class TxnMarkerSender implements TxnMarkerWriter {
       return response.markers[0]?.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
     } catch (err) {
       this.drop(state.leader);
-      if (err instanceof KafkaError && err.code === ErrorCode.SASL_AUTHENTICATION_FAILED) {
+      const now = Date.now();
+      if (err instanceof KafkaError && err.code === ErrorCode.SASL_AUTHENTICATION_FAILED && now - (this.saslErrorLoggedAt.get(state.leader) ?? 0) >= SASL_ERROR_LOG_INTERVAL_MS) {
+        this.saslErrorLoggedAt.set(state.leader, now);
         services.logger.error({ topic, partition, leader: state.leader, err: err.message }, 'SASL authentication to the partition leader failed (inter-broker credentials); retrying the transaction marker after a backoff');
       } else {
         services.logger.debug({ topic, partition, leader: state.leader, err: String(err) }, 'WriteTxnMarkers request failed');
@@ -123,8 +130,10 @@ export class TxnMarkerSender implements TxnMarkerWriter {
     const services = this.services();
     const broker = services.metadata.brokers().find((b) => b.nodeId === nodeId);
     if (broker === undefined) return Promise.reject(new Error(`broker ${nodeId} is not registered`));
+    const address = peerAddress(services.config, broker);
+    if (address === null) return Promise.reject(new Error(noPeerAddressReason(services.config, broker)));
     const opening = BrokerConnection.open({
-      ...peerAddress(services.config, broker),
+      ...address,
       clientId: `spool-txn-marker-sender-${services.nodeId}`,
       maxResponseBytes: 1024 * 1024,
       connectTimeoutMs: this.options.requestTimeoutMs,
@@ -171,9 +180,11 @@ export async function addPartitionsImplicitly(
   const timeoutMs = services.config.getNumber('replica.socket.timeout.ms');
   let connection: BrokerConnection | null = null;
   try {
+    const address = peerAddress(services.config, broker);
+    if (address === null) throw new Error(noPeerAddressReason(services.config, broker));
     // One connection per call: this runs once per partition and transaction, not per batch.
     connection = await BrokerConnection.open({
-      ...peerAddress(services.config, broker),
+      ...address,
       clientId: `spool-txn-partition-adder-${services.nodeId}`,
       maxResponseBytes: 1024 * 1024,
       connectTimeoutMs: timeoutMs,

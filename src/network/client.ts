@@ -34,6 +34,8 @@ export interface BrokerConnectionOptions {
   tls?: TlsConnectOptions;
   /** Present when the other broker's inter-broker listener is SASL: authenticate with these (open() resolves once authenticated). */
   sasl?: SaslClientCredentials;
+  /** Aborts open(): the socket is destroyed, and open() rejects. */
+  signal?: AbortSignal;
 }
 
 export class BrokerConnection {
@@ -60,16 +62,37 @@ export class BrokerConnection {
     socket.on('close', () => this.fail(new Error(`connection to ${options.host}:${options.port} closed`)));
   }
 
-  /** Connects (TLS when options.tls) and, with options.sasl, authenticates; rejects when either fails. */
+  /**
+   * Connects (TLS when options.tls) and, with options.sasl, authenticates; rejects when either
+   * fails, when options.signal aborts, or when the whole of it takes longer than connectTimeoutMs.
+   */
   static async open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
+    const started = Date.now();
     const connection = await BrokerConnection.connect(options);
-    if (options.sasl !== undefined) {
-      try {
-        await connection.authenticate(options.sasl);
-      } catch (err) {
+    if (options.sasl === undefined) {
+      if (options.signal?.aborted === true) {
         connection.close();
-        throw err;
+        throw new Error(`connecting to ${options.host}:${options.port} was aborted`);
       }
+      return connection;
+    }
+    const abort = (): void => connection.fail(new Error(`connecting to ${options.host}:${options.port} was aborted`));
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const deadline = setTimeout(
+      () => connection.fail(new Error(`connecting to ${options.host}:${options.port} and authenticating timed out after ${options.connectTimeoutMs} ms`)),
+      Math.max(0, options.connectTimeoutMs - (Date.now() - started)),
+    );
+    try {
+      if (options.signal?.aborted === true) abort();
+      await connection.authenticate(options.sasl);
+      // A failure that came after the last answer (abort, deadline) still fails open().
+      if (connection.failure !== null) throw connection.failure;
+    } catch (err) {
+      connection.close();
+      throw err;
+    } finally {
+      clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', abort);
     }
     return connection;
   }
@@ -80,17 +103,28 @@ export class BrokerConnection {
         options.tls === undefined
           ? connect({ host: options.host, port: options.port, noDelay: true })
           : connectTls({ ...options.tls, host: options.host, port: options.port }).setNoDelay(true);
+      const signal = options.signal;
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new Error(`connecting to ${options.host}:${options.port} was aborted`));
+      };
       const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         reject(new Error(`connecting to ${options.host}:${options.port} timed out after ${options.connectTimeoutMs} ms`));
       }, options.connectTimeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted === true) onAbort();
       socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');
         resolve(new BrokerConnection(socket, options));
       });
       socket.once('error', (err: Error) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         reject(err);
       });
     });

@@ -20,7 +20,8 @@ export interface EncodedResponse {
 export type RequestOutcome =
   | { kind: 'response'; response: EncodedResponse }
   | { kind: 'noResponse' }
-  | { kind: 'close'; reason: string }
+  /** With delayMs (failed SASL authentication without an answer): reading stops now, the close comes delayMs later. */
+  | { kind: 'close'; reason: string; delayMs?: number }
   /** The response is written, then the connection closes after delayMs (failed SASL authentication). */
   | { kind: 'responseThenClose'; response: EncodedResponse; delayMs: number; reason: string };
 
@@ -107,6 +108,14 @@ export class Connection implements ConnectionInfo, PoolMember {
   private draining: (() => void) | null = null;
   /** A response that closes the connection went out: input is read and dropped until the close. */
   private closingAfterResponse = false;
+  /** Closing after a delay with no answer (a failed raw-token SASL exchange): nothing more is read. */
+  private closingUnanswered = false;
+  /**
+   * Frames of a not yet authenticated connection (a SASL listener's) being processed: reading
+   * waits until none is, as Kafka's authenticator holds one receive at a time; an unauthenticated
+   * client cannot fill the broker's request memory.
+   */
+  private unauthenticatedInflight = 0;
 
   constructor(
     readonly connectionId: number,
@@ -161,7 +170,7 @@ export class Connection implements ConnectionInfo, PoolMember {
 
   /** PoolMember: not reading for a reason of its own. */
   get readBlocked(): boolean {
-    return this.paused || this.readEnded || this.closed;
+    return this.paused || this.readEnded || this.closed || this.closingUnanswered || this.unauthenticatedInflight > 0;
   }
 
   /** PoolMember: the pool stops and resumes reading for lack of memory. */
@@ -172,7 +181,7 @@ export class Connection implements ConnectionInfo, PoolMember {
 
   /** Reads while nothing holds it back: in-flight bounds, memory, end of input, close. */
   private updateReading(): void {
-    const read = !this.closed && !this.readEnded && !this.paused && !this.memoryMuted;
+    const read = !this.closed && !this.readEnded && !this.paused && !this.memoryMuted && !this.closingUnanswered && this.unauthenticatedInflight === 0;
     if (read && this.socket.isPaused()) this.socket.resume();
     else if (!read && !this.socket.isPaused()) this.socket.pause();
   }
@@ -225,6 +234,16 @@ export class Connection implements ConnectionInfo, PoolMember {
     if (pool) void outcome.then(() => pool.release(frame.length));
     this.queue.push({ size: frame.length, outcome, taken: false });
     this.inflightBytes += frame.length;
+    if (!this.security.authenticated) {
+      this.unauthenticatedInflight++;
+      this.updateReading();
+      this.pool?.readerChanged(this);
+      void outcome.then(() => {
+        this.unauthenticatedInflight--;
+        this.updateReading();
+        this.pool?.readerChanged(this);
+      });
+    }
     if (!this.paused && (this.inflightBytes >= this.options.maxInflightBytes || this.queue.length >= this.options.maxInflightRequests)) {
       // Backpressure: stop reading until responses go out.
       this.paused = true;
@@ -246,6 +265,10 @@ export class Connection implements ConnectionInfo, PoolMember {
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (this.closed) return; // releaseUnwritten owns its slices
         head.taken = true;
+        if (outcome.kind === 'close' && outcome.delayMs !== undefined && outcome.delayMs > 0) {
+          this.closeUnanswered(outcome.delayMs, outcome.reason);
+          return;
+        }
         if (outcome.kind === 'close') {
           this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, reason: outcome.reason }, 'closing connection');
           this.destroy();
@@ -405,6 +428,11 @@ export class Connection implements ConnectionInfo, PoolMember {
 
   /** Stops reading new requests and resolves once every in-flight one was answered (or the socket closed). */
   drain(): Promise<void> {
+    if (this.closingUnanswered) {
+      // Nothing more will be answered: closing now only brings its delayed close forward.
+      this.destroy();
+      return Promise.resolve();
+    }
     this.readEnded = true;
     this.socket.pause();
     if (this.queue.length === 0 || this.closed) {
@@ -430,6 +458,17 @@ export class Connection implements ConnectionInfo, PoolMember {
     this.socket.resume();
     this.logger.info({ connectionId: this.connectionId, clientHost: this.clientHost, reason, delayMs }, 'closing connection after its response');
     setTimeout(() => this.destroy(), delayMs);
+  }
+
+  /** Stops reading at once (what is queued is not answered) and closes after delayMs. */
+  private closeUnanswered(delayMs: number, reason: string): void {
+    this.closingUnanswered = true;
+    this.closingAfterResponse = true;
+    this.leavePool();
+    this.updateReading();
+    this.logger.info({ connectionId: this.connectionId, clientHost: this.clientHost, reason, delayMs }, 'closing connection without an answer');
+    // Unref'd: a client that goes first does not keep the process waiting for the delay.
+    setTimeout(() => this.destroy(), delayMs).unref();
   }
 
   /**

@@ -59,7 +59,24 @@ export function interBrokerAddress(route: InterBrokerRoute, broker: BrokerRegist
   };
 }
 
-/** interBrokerAddress from the config, for occasional requests (forwarding, transaction markers); the registration's primary address when it has no inter-broker endpoint. */
-export function peerAddress(config: BrokerConfig, broker: BrokerRegistration): InterBrokerAddress {
-  return interBrokerAddress(interBrokerRoute(config), broker) ?? { host: broker.host, port: broker.port };
+/**
+ * interBrokerAddress from the config, for occasional requests (forwarding, transaction markers,
+ * share state). When the peer has no endpoint on the inter-broker listener: its registration's
+ * primary address if the inter-broker listener is PLAINTEXT, else null — a route that needs TLS or
+ * SASL never falls back to a connection without them (nor does an unreachable one).
+ */
+export function peerAddress(config: BrokerConfig, broker: BrokerRegistration): InterBrokerAddress | null {
+  const route = interBrokerRoute(config);
+  const address = interBrokerAddress(route, broker);
+  if (address !== null) return address;
+  if (route.unreachable || route.tls !== null || route.sasl !== null || route.securityProtocol !== 'PLAINTEXT') return null;
+  return { host: broker.host, port: broker.port };
+}
+
+/** Why peerAddress gave null, for the caller's error. */
+export function noPeerAddressReason(config: BrokerConfig, broker: BrokerRegistration): string {
+  const route = interBrokerRoute(config);
+  return route.unreachable
+    ? `broker ${String(broker.nodeId)} cannot be reached: the inter-broker listener ${route.listenerName} is SASL but no inter-broker SASL is configured (sasl.mechanism.inter.broker.protocol)`
+    : `broker ${String(broker.nodeId)} has no endpoint on the inter-broker listener ${route.listenerName} (${route.securityProtocol}); not falling back to an unprotected listener`;
 }

@@ -62,6 +62,8 @@ export function replicaFetcherSettings(config: BrokerConfig): ReplicaFetcherSett
 class ReplicaFetcher {
   readonly states = new Map<string, FetchState>();
   private connection: BrokerConnection | null = null;
+  /** Aborts the connection being opened (connect, TLS, SASL): stop() must not wait for a stalled handshake. */
+  private opening: AbortController | null = null;
   private running = true;
   /** SASL authentication failures in a row (each backs off longer). */
   private authFailures = 0;
@@ -90,8 +92,14 @@ class ReplicaFetcher {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
+    this.opening?.abort();
     this.connection?.close();
     await this.loop;
+  }
+
+  /** A method, so that the checks after an await are not narrowed away. */
+  private isRunning(): boolean {
+    return this.running;
   }
 
   private idle(ms: number): Promise<void> {
@@ -124,13 +132,28 @@ class ReplicaFetcher {
       );
       return null;
     }
-    this.connection = await BrokerConnection.open({
-      ...address,
-      clientId: `spool-replica-fetcher-${this.localBrokerId}`,
-      maxResponseBytes: this.settings.responseMaxBytes + 1024 * 1024,
-      connectTimeoutMs: this.settings.socketTimeoutMs,
-    });
-    return this.connection;
+    const opening = new AbortController();
+    this.opening = opening;
+    let connection: BrokerConnection;
+    try {
+      // Bounded: open() gives up after connectTimeoutMs in all (connect, TLS and SASL), or when stop() aborts it.
+      connection = await BrokerConnection.open({
+        ...address,
+        clientId: `spool-replica-fetcher-${this.localBrokerId}`,
+        maxResponseBytes: this.settings.responseMaxBytes + 1024 * 1024,
+        connectTimeoutMs: this.settings.socketTimeoutMs,
+        signal: opening.signal,
+      });
+    } finally {
+      if (this.opening === opening) this.opening = null;
+    }
+    // stop() came while it opened: no request goes out for a stopped fetcher.
+    if (!this.isRunning()) {
+      connection.close();
+      return null;
+    }
+    this.connection = connection;
+    return connection;
   }
 
   private async run(): Promise<void> {
@@ -144,6 +167,7 @@ class ReplicaFetcher {
       }
       try {
         const connection = await this.connect();
+        if (!this.isRunning()) return;
         if (connection === null) {
           await this.idle(this.settings.backoffMs);
           continue;

@@ -251,6 +251,11 @@ export class SaslAuthenticator {
     return state !== undefined && state.rawTokens && state.phase !== 'handshake';
   }
 
+  /** The exchange failed: the connection is closing, and what it still sends is dropped unprocessed. */
+  hasFailed(security: ConnectionSecurity): boolean {
+    return (security.sasl as SaslConnectionState | undefined)?.phase === 'failed';
+  }
+
   /**
    * True while the connection's frames must be processed one after the other, as Kafka's
    * authenticator reads them: on a SASL listener before authentication, and during a raw-token
@@ -276,6 +281,12 @@ export class SaslAuthenticator {
   handshake(security: ConnectionSecurity, mechanism: string, version = 1): HandshakeAnswer {
     if (!isSaslProtocol(security)) return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: [] };
     const state = stateOf(security);
+    if (security.authenticated && version === 0) {
+      // KIP-368 re-authentication is SaslHandshake v1+ and Kafka-framed SaslAuthenticate: Kafka
+      // never switches an authenticated connection back to raw tokens.
+      this.logger.info({ listener: security.listenerName, mechanism }, 'SaslHandshake v0 on an authenticated connection refused (re-authentication needs v1)');
+      return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: this.mechanisms(security.listenerName) };
+    }
     if (state.phase !== 'handshake') {
       this.logger.info({ listener: security.listenerName, phase: state.phase }, 'Unexpected SaslHandshake during SASL authentication; closing connection');
       throw new SaslGateError(`SaslHandshake in SASL state ${state.phase}`);
