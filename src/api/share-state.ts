@@ -14,7 +14,7 @@
 // that is this broker, and otherwise sends the RPC over an inter-broker connection. It retries,
 // looking the coordinator up again, on NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
 // COORDINATOR_LOAD_IN_PROGRESS and network errors, with a backoff, until its deadline.
-import { SHARE_GROUP_STATE_TOPIC, type PersistedShareState, type SharePartitionKey, type ShareStatePersister, type ShareStateSummaryView } from '../coordinator/share/index.js';
+import { SHARE_GROUP_STATE_TOPIC, summaryOrNull, type PersistedShareState, type SharePartitionKey, type ShareStatePersister, type ShareStateSummaryView } from '../coordinator/share/index.js';
 import { ErrorCode, KafkaError, errorName } from '../errors.js';
 import { BrokerConnection } from '../network/index.js';
 import { ApiKey, type DecodedResponseFor, type KnownApiKey, type RequestInputFor } from '../protocol/index.js';
@@ -30,7 +30,7 @@ import type {
   WriteShareGroupStateRequest,
   WriteShareGroupStateResponse,
 } from '../protocol/messages/share-state.js';
-import { peerAddress } from '../replication/index.js';
+import { noPeerAddressReason, peerAddress } from '../replication/index.js';
 import type { ApiServices } from './services.js';
 import { ensureShareStateTopic } from './share-groups.js';
 import { defineApi, type ApiRegistration, type RequestContext } from './types.js';
@@ -60,8 +60,13 @@ export function shareCoordinatorError(err: unknown): PartitionError {
 const OK: PartitionError = { errorCode: ErrorCode.NONE, errorMessage: null };
 const NO_GROUP: PartitionError = { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Group id must be set.' };
 
-/** Runs `serve` for every partition of every topic, concurrently, keeping the request's order. */
+/**
+ * Runs `serve` for every partition of every topic, concurrently, keeping the request's order;
+ * a partition whose state partition is not served here, or whose topic-partition does not exist,
+ * gets its error without `serve`.
+ */
 async function perPartition<P extends { partition: number }, R>(
+  services: ApiServices,
   groupId: string,
   topics: ReadonlyArray<{ topicId: string; partitions: readonly P[] }>,
   serve: (key: SharePartitionKey, p: P) => Promise<R>,
@@ -73,8 +78,11 @@ async function perPartition<P extends { partition: number }, R>(
       partitions: await Promise.all(
         t.partitions.map(async (p) => {
           if (groupId.length === 0) return failed(p, NO_GROUP);
+          const key = { groupId, topicId: t.topicId, partition: p.partition };
+          const refused = keyError(services, key);
+          if (refused !== null) return failed(p, refused);
           try {
-            return await serve({ groupId, topicId: t.topicId, partition: p.partition }, p);
+            return await serve(key, p);
           } catch (err) {
             return failed(p, shareCoordinatorError(err));
           }
@@ -84,19 +92,29 @@ async function perPartition<P extends { partition: number }, R>(
   );
 }
 
-/** The share coordinator's answer for `key` when its state partition is not served here now. */
-function shardError(services: ApiServices, key: SharePartitionKey): void {
-  const code = services.share.state.errorFor(services.share.state.partitionFor(key));
-  if (code !== ErrorCode.NONE) throw new KafkaError(code, `${SHARE_GROUP_STATE_TOPIC}-${services.share.state.partitionFor(key)} is not served here (${errorName(code)})`);
+/**
+ * The share coordinator's answer for `key` when its state partition is not served here now, or,
+ * as Kafka's ShareCoordinatorShard answers, UNKNOWN_TOPIC_OR_PARTITION when the topic id or the
+ * partition is not in the metadata image; null when it is served.
+ */
+function keyError(services: ApiServices, key: SharePartitionKey): PartitionError | null {
+  const statePartition = services.share.state.partitionFor(key);
+  const code = services.share.state.errorFor(statePartition);
+  if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: `${SHARE_GROUP_STATE_TOPIC}-${statePartition} is not served here (${errorName(code)})` };
+  const topic = services.metadata.topicById(key.topicId);
+  if (topic === undefined || key.partition < 0 || key.partition >= topic.partitions.length) {
+    return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic or partition not found: ${key.topicId}-${key.partition}.` };
+  }
+  return null;
 }
 
 async function handleInitialize(req: InitializeShareGroupStateRequest, ctx: RequestContext): Promise<InitializeShareGroupStateResponse> {
   const store = ctx.services.share.state;
   const results = await perPartition(
+    ctx.services,
     req.groupId,
     req.topics,
     async (key, p) => {
-      shardError(ctx.services, key);
       await store.initialize(key, p.stateEpoch, p.startOffset);
       return { partition: p.partition, ...OK };
     },
@@ -108,10 +126,10 @@ async function handleInitialize(req: InitializeShareGroupStateRequest, ctx: Requ
 async function handleRead(req: ReadShareGroupStateRequest, ctx: RequestContext): Promise<ReadShareGroupStateResponse> {
   const store = ctx.services.share.state;
   const results = await perPartition(
+    ctx.services,
     req.groupId,
     req.topics,
     async (key, p) => {
-      shardError(ctx.services, key);
       const s = await store.readForLeader(key, p.leaderEpoch);
       // No state: start offset -1 (not initialized), as Kafka's share coordinator answers.
       return { partition: p.partition, ...OK, stateEpoch: s?.stateEpoch ?? 0, startOffset: s?.startOffset ?? -1, stateBatches: s?.stateBatches ?? [] };
@@ -124,10 +142,10 @@ async function handleRead(req: ReadShareGroupStateRequest, ctx: RequestContext):
 async function handleWrite(req: WriteShareGroupStateRequest, ctx: RequestContext): Promise<WriteShareGroupStateResponse> {
   const store = ctx.services.share.state;
   const results = await perPartition(
+    ctx.services,
     req.groupId,
     req.topics,
     async (key, p) => {
-      shardError(ctx.services, key);
       await store.write(key, { stateEpoch: p.stateEpoch, startOffset: p.startOffset, stateBatches: p.stateBatches }, p.leaderEpoch);
       return { partition: p.partition, ...OK };
     },
@@ -139,10 +157,10 @@ async function handleWrite(req: WriteShareGroupStateRequest, ctx: RequestContext
 async function handleDelete(req: DeleteShareGroupStateRequest, ctx: RequestContext): Promise<DeleteShareGroupStateResponse> {
   const store = ctx.services.share.state;
   const results = await perPartition(
+    ctx.services,
     req.groupId,
     req.topics,
     async (key, p) => {
-      shardError(ctx.services, key);
       await store.delete(key);
       return { partition: p.partition, ...OK };
     },
@@ -154,10 +172,10 @@ async function handleDelete(req: DeleteShareGroupStateRequest, ctx: RequestConte
 async function handleReadSummary(req: ReadShareGroupStateSummaryRequest, ctx: RequestContext): Promise<ReadShareGroupStateSummaryResponse> {
   const store = ctx.services.share.state;
   const results = await perPartition(
+    ctx.services,
     req.groupId,
     req.topics,
     (key, p) => {
-      shardError(ctx.services, key);
       const s = store.summary(key);
       return Promise.resolve({ partition: p.partition, ...OK, stateEpoch: s?.stateEpoch ?? 0, leaderEpoch: s?.leaderEpoch ?? -1, startOffset: s?.startOffset ?? -1 });
     },
@@ -205,7 +223,8 @@ export interface InterBrokerPersisterOptions {
   retryBackoffMs: number;
 }
 
-type Located = { local: true } | { local: false; nodeId: number };
+/** Where a key's share coordinator is; a remote one with the calling operation's deadline. */
+type Located = { local: true } | { local: false; nodeId: number; deadline: number };
 
 /** Kafka's DefaultStatePersister over Spool's inter-broker connections. */
 export class InterBrokerStatePersister implements ShareStatePersister {
@@ -221,7 +240,7 @@ export class InterBrokerStatePersister implements ShareStatePersister {
     return this.call(key, 'read', true, async (at) => {
       const { state } = this.services().share;
       if (at.local) return state.readForLeader(key, leaderEpoch);
-      const res = await this.send(at.nodeId, ApiKey.ReadShareGroupState, {
+      const res = await this.send(at, ApiKey.ReadShareGroupState, {
         groupId: key.groupId,
         topics: [{ topicId: key.topicId, partitions: [{ partition: key.partition, leaderEpoch }] }],
       });
@@ -236,7 +255,7 @@ export class InterBrokerStatePersister implements ShareStatePersister {
   async write(key: SharePartitionKey, state: PersistedShareState, leaderEpoch: number): Promise<void> {
     await this.call(key, 'write', false, async (at) => {
       if (at.local) return this.services().share.state.write(key, state, leaderEpoch);
-      const res = await this.send(at.nodeId, ApiKey.WriteShareGroupState, {
+      const res = await this.send(at, ApiKey.WriteShareGroupState, {
         groupId: key.groupId,
         topics: [{ topicId: key.topicId, partitions: [{ partition: key.partition, stateEpoch: state.stateEpoch, leaderEpoch, startOffset: state.startOffset, stateBatches: state.stateBatches }] }],
       });
@@ -247,7 +266,7 @@ export class InterBrokerStatePersister implements ShareStatePersister {
   async initialize(key: SharePartitionKey, stateEpoch: number, startOffset: number): Promise<void> {
     await this.call(key, 'initialize', false, async (at) => {
       if (at.local) return this.services().share.state.initialize(key, stateEpoch, startOffset);
-      const res = await this.send(at.nodeId, ApiKey.InitializeShareGroupState, {
+      const res = await this.send(at, ApiKey.InitializeShareGroupState, {
         groupId: key.groupId,
         topics: [{ topicId: key.topicId, partitions: [{ partition: key.partition, stateEpoch, startOffset }] }],
       });
@@ -258,7 +277,7 @@ export class InterBrokerStatePersister implements ShareStatePersister {
   async delete(key: SharePartitionKey): Promise<void> {
     await this.call(key, 'delete', true, async (at) => {
       if (at.local) return this.services().share.state.delete(key);
-      const res = await this.send(at.nodeId, ApiKey.DeleteShareGroupState, {
+      const res = await this.send(at, ApiKey.DeleteShareGroupState, {
         groupId: key.groupId,
         topics: [{ topicId: key.topicId, partitions: [{ partition: key.partition }] }],
       });
@@ -268,15 +287,14 @@ export class InterBrokerStatePersister implements ShareStatePersister {
 
   readSummary(key: SharePartitionKey): Promise<ShareStateSummaryView | null> {
     return this.call(key, 'read summary', true, async (at) => {
-      if (at.local) return this.services().share.state.summary(key);
-      const res = await this.send(at.nodeId, ApiKey.ReadShareGroupStateSummary, {
+      if (at.local) return summaryOrNull(this.services().share.state.summary(key));
+      const res = await this.send(at, ApiKey.ReadShareGroupStateSummary, {
         groupId: key.groupId,
         topics: [{ topicId: key.topicId, partitions: [{ partition: key.partition, leaderEpoch: -1 }] }],
       });
       const p = res.results[0]?.partitions[0];
       throwIfError(p);
-      if ((p.startOffset < 0 && p.stateEpoch === 0 && p.leaderEpoch < 0)) return null;
-      return { stateEpoch: p.stateEpoch, leaderEpoch: p.leaderEpoch, startOffset: p.startOffset };
+      return summaryOrNull({ stateEpoch: p.stateEpoch, leaderEpoch: p.leaderEpoch, startOffset: p.startOffset });
     });
   }
 
@@ -315,7 +333,8 @@ export class InterBrokerStatePersister implements ShareStatePersister {
         throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `share state ${what} for ${key.groupId}:${key.topicId}:${key.partition} failed: ${String(err)}`);
       }
       services.logger.debug({ shareKey: `${key.groupId}:${key.topicId}:${key.partition}`, what, code, err: String(err) }, 'share coordinator request failed; retrying');
-      await new Promise((resolve) => setTimeout(resolve, backoff));
+      // Unref'd: a retry in backoff does not keep the process alive.
+      await new Promise((resolve) => setTimeout(resolve, backoff).unref());
       backoff = Math.min(1000, backoff * 2);
     }
   }
@@ -326,7 +345,7 @@ export class InterBrokerStatePersister implements ShareStatePersister {
     const statePartition = services.share.state.partitionFor(key);
     const leader = services.metadata.partition(SHARE_GROUP_STATE_TOPIC, statePartition)?.leader ?? -1;
     if (leader < 0) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${SHARE_GROUP_STATE_TOPIC}-${statePartition} has no leader`);
-    if (leader !== services.nodeId) return { local: false, nodeId: leader };
+    if (leader !== services.nodeId) return { local: false, nodeId: leader, deadline };
     // Led here: wait for the shard to load (a just-created topic, a fresh election) rather than spin.
     const code = await services.share.state.awaitLoaded(statePartition, Math.max(0, Math.min(5000, deadline - Date.now())));
     if (code !== ErrorCode.NONE) throw new KafkaError(code, `${SHARE_GROUP_STATE_TOPIC}-${statePartition} is not served here yet (${errorName(code)})`);
@@ -334,35 +353,44 @@ export class InterBrokerStatePersister implements ShareStatePersister {
   }
 
   /** One request to broker `nodeId`; a connection failure drops the connection (the next call opens another) and counts as NETWORK_EXCEPTION. */
-  private async send<K extends KnownApiKey>(nodeId: number, apiKey: K, body: RequestInputFor<K>): Promise<DecodedResponseFor<K>> {
-    const connection = await this.connection(nodeId).catch((err: unknown) => {
+  private async send<K extends KnownApiKey>(at: { nodeId: number; deadline: number }, apiKey: K, body: RequestInputFor<K>): Promise<DecodedResponseFor<K>> {
+    const { nodeId } = at;
+    const connection = await this.connection(nodeId, this.timeoutWithin(at.deadline)).catch((err: unknown) => {
       throw err instanceof KafkaError ? err : new KafkaError(ErrorCode.NETWORK_EXCEPTION, `connecting to broker ${nodeId}: ${String(err)}`);
     });
     try {
-      return await connection.request(apiKey, 0, body, this.options.requestTimeoutMs);
+      // Each request ends by the operation's deadline (replica.socket.timeout.ms may be longer).
+      return await connection.request(apiKey, 0, body, this.timeoutWithin(at.deadline));
     } catch (err) {
       this.drop(nodeId);
       throw new KafkaError(ErrorCode.NETWORK_EXCEPTION, `request ${apiKey} to broker ${nodeId}: ${String(err)}`);
     }
   }
 
-  private connection(nodeId: number): Promise<BrokerConnection> {
+  /** One request's timeout: the configured one, cut to what is left until `deadline`. */
+  private timeoutWithin(deadline: number): number {
+    return Math.max(1, Math.min(this.options.requestTimeoutMs, deadline - Date.now()));
+  }
+
+  private connection(nodeId: number, connectTimeoutMs: number): Promise<BrokerConnection> {
     const existing = this.connections.get(nodeId);
     if (existing !== undefined) {
       return existing.then((c) => {
         if (c.isOpen) return c;
         if (this.connections.get(nodeId) === existing) this.connections.delete(nodeId);
-        return this.connection(nodeId);
+        return this.connection(nodeId, connectTimeoutMs);
       });
     }
     const services = this.services();
     const broker = services.metadata.brokers().find((b) => b.nodeId === nodeId);
     if (broker === undefined) return Promise.reject(new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `broker ${nodeId} is not registered`));
+    const address = peerAddress(services.config, broker);
+    if (address === null) return Promise.reject(new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, noPeerAddressReason(services.config, broker)));
     const opening = BrokerConnection.open({
-      ...peerAddress(services.config, broker),
+      ...address,
       clientId: `spool-share-persister-${services.nodeId}`,
       maxResponseBytes: 16 * 1024 * 1024,
-      connectTimeoutMs: this.options.requestTimeoutMs,
+      connectTimeoutMs,
     });
     opening.catch(() => {
       if (this.connections.get(nodeId) === opening) this.connections.delete(nodeId);

@@ -40,7 +40,9 @@ function groupIn(p: number): string {
 
 function setup(): { store: ShareStateStore; call: (apiKey: number, req: unknown) => Promise<PartitionResult> } {
   const store = new ShareStateStore({ log: new MemoryPartitionLog(2), numPartitions: 2, clock: new ManualClock(), logger: quiet });
-  const services = { share: { state: store } } as unknown as ApiServices;
+  // The metadata image: TOPIC_ID with 2 partitions.
+  const metadata = { topicById: (topicId: string) => (topicId === TOPIC_ID ? { name: 't', topicId, partitions: [{}, {}] } : undefined) };
+  const services = { share: { state: store }, metadata } as unknown as ApiServices;
   const handlers = new Map(shareStateApis.map((a) => [a.apiKey, a.handler as unknown as AnyHandler]));
   const call = async (apiKey: number, req: unknown): Promise<PartitionResult> => {
     const handler = handlers.get(apiKey);
@@ -96,6 +98,23 @@ t.test('initialize, read, write, summary and delete on the share coordinator', a
 
   r = await call(ApiKey.WriteShareGroupState, one('', { stateEpoch: 0, leaderEpoch: 0, startOffset: 0, stateBatches: [] }));
   t.equal(r.errorCode, ErrorCode.INVALID_REQUEST, 'no group id');
+  store.close();
+});
+
+t.test('UNKNOWN_TOPIC_OR_PARTITION for a topic id or partition not in the metadata image, as Kafka answers', async (t) => {
+  const { store, call } = setup();
+  store.onElection(0, 0);
+  store.onElection(1, 0);
+  t.equal(await store.awaitLoaded(0, 10_000), ErrorCode.NONE);
+  t.equal(await store.awaitLoaded(1, 10_000), ErrorCode.NONE);
+  const fields = { stateEpoch: 0, leaderEpoch: 0, startOffset: 0, stateBatches: [] };
+  for (const apiKey of [ApiKey.InitializeShareGroupState, ApiKey.ReadShareGroupState, ApiKey.WriteShareGroupState, ApiKey.DeleteShareGroupState, ApiKey.ReadShareGroupStateSummary]) {
+    const unknownTopic = await call(apiKey, { groupId: 'g', topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAg', partitions: [{ partition: 0, ...fields }] }] });
+    t.equal(unknownTopic.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `key ${apiKey}: unknown topic id`);
+    const unknownPartition = await call(apiKey, { groupId: 'g', topics: [{ topicId: TOPIC_ID, partitions: [{ partition: 2, ...fields }] }] });
+    t.equal(unknownPartition.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `key ${apiKey}: partition past the topic's count`);
+  }
+  t.same(store.statesOfGroup('g'), [], 'nothing was written');
   store.close();
 });
 

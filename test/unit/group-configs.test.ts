@@ -6,7 +6,7 @@
 import t from 'tap';
 import { LocalMetadataStore } from '../../src/cluster/index.js';
 import { BrokerConfig, ConfigSource, describeGroupConfigs, effectiveGroupConfig, validateGroupConfigs } from '../../src/config/index.js';
-import { groupPartitionConfig } from '../../src/coordinator/share/index.js';
+import { AcknowledgeType, RecordState, SharePartition, groupPartitionConfig } from '../../src/coordinator/share/index.js';
 import { ErrorCode, KafkaError } from '../../src/errors.js';
 import { tempDir } from '../helpers/broker.js';
 
@@ -128,20 +128,32 @@ t.test('the local metadata store keeps group configs across a restart', async (t
   await reopened.close();
 });
 
-t.test("a share-partition reads its group's settings live", async (t) => {
-  const base = { lockDurationMs: 30000, deliveryCountLimit: 5, maxRecordLocks: 2000, maxShareSessions: 10 };
+t.test("a share-partition reads its group's settings live, once per operation", async (t) => {
+  const base = { lockDurationMs: 30000, deliveryCountLimit: 5, maxRecordLocks: 2000 };
   t.equal(groupPartitionConfig(base, 'sg', undefined), base, 'no lookup: the broker settings');
-  let limit = 3;
-  const lookup = (groupId: string) => ({
-    lockDurationMs: groupId === 'sg' ? 20000 : 1,
-    deliveryCountLimit: limit,
-    maxRecordLocks: 150,
-    autoOffsetReset: 'earliest',
-    sessionTimeoutMs: 45000,
-    heartbeatIntervalMs: 5000,
-  });
-  const live = groupPartitionConfig(base, 'sg', lookup);
-  t.same([live.lockDurationMs, live.deliveryCountLimit, live.maxRecordLocks, live.maxShareSessions], [20000, 3, 150, 10]);
-  limit = 7;
-  t.equal(live.deliveryCountLimit, 7, 'an altered group config applies to a loaded share-partition');
+  let limit = 1;
+  let lookups = 0;
+  const lookup = (groupId: string) => {
+    lookups++;
+    return {
+      lockDurationMs: groupId === 'sg' ? 20000 : 1,
+      deliveryCountLimit: limit,
+      maxRecordLocks: 150,
+      autoOffsetReset: 'earliest',
+      sessionTimeoutMs: 45000,
+      heartbeatIntervalMs: 5000,
+    };
+  };
+  const sp = new SharePartition(groupPartitionConfig(base, 'sg', lookup), { stateEpoch: 0, startOffset: 0, stateBatches: [] });
+  t.equal(lookups, 1, 'the constructor reads the settings once');
+  t.same(sp.config, { lockDurationMs: 20000, deliveryCountLimit: 1, maxRecordLocks: 150 }, "the group's values");
+  lookups = 0;
+  t.same(sp.acquire('m', [{ baseOffset: 0, lastOffset: 199 }], 500, 0), [{ firstOffset: 0, lastOffset: 149, deliveryCount: 1 }], 'the group max.record.locks');
+  t.equal(lookups, 1, 'one acquire of 150 records reads the settings once');
+  t.equal(sp.nextLockDeadline(), 20000, "the group's lock duration");
+  limit = 3;
+  lookups = 0;
+  t.ok(sp.acknowledge('m', [{ firstOffset: 0, lastOffset: 149, acknowledgeTypes: [AcknowledgeType.RELEASE] }], 1));
+  t.equal(lookups, 1, 'one acknowledgement of 150 records reads the settings once');
+  t.equal(sp.stateOf(0).state, RecordState.AVAILABLE, 'an altered group config (delivery count limit 1 → 3) applies to a loaded share-partition');
 });

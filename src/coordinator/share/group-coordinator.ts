@@ -79,8 +79,6 @@ interface ShareGroup {
   targetAssignment: Map<string, Map<string, number[]>>;
   /** Topic ids and partition counts the target assignment was computed from. */
   subscriptionMetadata: string;
-  /** Group-level configs (share.auto.offset.reset, ...). */
-  configs: Map<string, string>;
   /** "topicId:partition" of the share-partitions whose state this coordinator initialized or found (in memory). */
   initialized: Set<string>;
 }
@@ -128,20 +126,9 @@ export class ShareGroupCoordinator {
     return [...this.groups.keys()];
   }
 
-  /** A group-level config (share.auto.offset.reset), or undefined when not set. */
-  groupConfig(groupId: string, name: string): string | undefined {
-    return this.groups.get(groupId)?.configs.get(name);
-  }
-
   /** Ensures the group exists (a share group is created by its first member or by state written for it). */
   ensureGroup(groupId: string): void {
     this.getOrCreate(groupId);
-  }
-
-  setGroupConfig(groupId: string, name: string, value: string | null): void {
-    const g = this.getOrCreate(groupId);
-    if (value === null) g.configs.delete(name);
-    else g.configs.set(name, value);
   }
 
   memberCount(groupId: string): number {
@@ -320,7 +307,7 @@ export class ShareGroupCoordinator {
     let g = this.groups.get(groupId);
     if (g === undefined) {
       if (groupId.length === 0) throw new KafkaError(ErrorCode.INVALID_GROUP_ID, 'empty share group id');
-      g = { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), targetAssignment: new Map(), subscriptionMetadata: '', configs: new Map(), initialized: new Set() };
+      g = { groupId, groupEpoch: 0, assignmentEpoch: 0, members: new Map(), targetAssignment: new Map(), subscriptionMetadata: '', initialized: new Set() };
       this.groups.set(groupId, g);
     }
     return g;

@@ -36,17 +36,30 @@ interface Entry {
   sp: SharePartition | null;
   lockTimer: TimerHandle | null;
   lockTimerAt: number;
+  /**
+   * The entry's state writes, one at a time (never rejects): a write sent while an older one is
+   * still retrying could be overtaken by it and the stored state would go back.
+   */
+  writes: Promise<void>;
+  /** The next write, waiting for the one being sent: every change meanwhile shares it (it snapshots the state when sent). */
+  queued: Promise<void> | null;
+  /**
+   * Dropped because the stored state moved on (AlterShareGroupOffsets, DeleteShareGroupOffsets,
+   * a fenced write): its queued writes are not sent. `fenced` is the error they answer, if any.
+   */
+  discarded: boolean;
+  fenced: KafkaError | null;
 }
 
 type AvailabilityListener = () => void;
-
-export const SHARE_AUTO_OFFSET_RESET = 'share.auto.offset.reset';
 
 export class SharePartitionManager {
   private readonly entries = new Map<string, Entry>();
   private readonly availabilityListeners = new Set<AvailabilityListener>();
   readonly sessions: ShareSessionCache;
   private readonly persister: ShareStatePersister;
+  /** The pending writes of dropped entries, by key: the next load (or admin change) of the key waits for them. */
+  private readonly flushing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -83,8 +96,25 @@ export class SharePartitionManager {
       entry = undefined;
     }
     if (entry === undefined) {
-      const created: Entry = { key, leaderEpoch, ready: Promise.resolve(null as unknown as SharePartition), sp: null, lockTimer: null, lockTimerAt: 0 };
-      created.ready = this.load(created, offsets);
+      const created: Entry = {
+        key,
+        leaderEpoch,
+        ready: Promise.resolve(null as unknown as SharePartition),
+        sp: null,
+        lockTimer: null,
+        lockTimerAt: 0,
+        writes: Promise.resolve(),
+        queued: null,
+        discarded: false,
+        fenced: null,
+      };
+      // A write of a previous entry of the key still retrying must land before this one reads.
+      created.ready = this.flushed(id).then(() => this.load(created, offsets));
+      // The load writes the first state: later writes go after it.
+      created.writes = created.ready.then(
+        () => undefined,
+        () => undefined,
+      );
       entry = created;
       this.entries.set(id, created);
       created.ready.catch(() => {
@@ -172,38 +202,51 @@ export class SharePartitionManager {
    */
   async alterStartOffset(key: SharePartitionKey, startOffset: number): Promise<void> {
     const id = coordinatorKey(key);
+    this.drop(id, true);
+    await this.flushed(id);
     const current = await this.persister.readSummary(key);
-    const stateEpoch = (current?.stateEpoch ?? -1) + 1;
-    this.drop(id);
+    // Above any state epoch a leader or the group coordinator's initialization (epoch 0) wrote:
+    // the share coordinator keeps a state whose epoch is not older than the initialization's.
+    const stateEpoch = (current?.stateEpoch ?? 0) + 1;
     await this.persister.initialize(key, stateEpoch, startOffset);
   }
 
   /**
    * The group coordinator's InitializeShareGroupState for a topic-partition a share group newly
    * subscribes to: state with no start offset yet (the leader picks it from
-   * share.auto.offset.reset on first use), unless state exists. True when it was written.
+   * share.auto.offset.reset on first use), unless state exists. The share coordinator decides
+   * atomically: it keeps a state at the same or a newer state epoch (a leader may write between
+   * the summary read and the initialization). False when state was found.
    */
   async initializeIfAbsent(key: SharePartitionKey): Promise<boolean> {
     if ((await this.persister.readSummary(key)) !== null) return false;
-    await this.persister.initialize(key, 0, -1);
+    try {
+      await this.persister.initialize(key, 0, -1);
+    } catch (err) {
+      // State at a newer state epoch (AlterShareGroupOffsets): it exists.
+      if (err instanceof KafkaError && err.code === ErrorCode.FENCED_STATE_EPOCH) return false;
+      throw err;
+    }
     return true;
   }
 
   /** DeleteShareGroupOffsets: forgets the share-partition's state. */
   async deleteState(key: SharePartitionKey): Promise<void> {
-    this.drop(coordinatorKey(key));
+    const id = coordinatorKey(key);
+    this.drop(id, true);
+    await this.flushed(id);
     await this.persister.delete(key);
   }
 
   close(): void {
-    for (const id of [...this.entries.keys()]) this.drop(id);
+    for (const id of [...this.entries.keys()]) this.drop(id, true);
+    this.flushing.clear();
     this.sessions.clear();
     this.availabilityListeners.clear();
     this.persister.close?.();
   }
 
   private async load(entry: Entry, offsets: LogOffsets): Promise<SharePartition> {
-    const { groups } = this.deps;
     const config = groupPartitionConfig(this.deps.config, entry.key.groupId, this.deps.groupSettings);
     // The read records this leader's epoch at the share coordinator: an older leader's writes are fenced from now on.
     const stored = await this.persister.read(entry.key, entry.leaderEpoch);
@@ -211,7 +254,7 @@ export class SharePartitionManager {
     if (stored !== null && stored.startOffset >= 0) {
       sp = new SharePartition(config, stored);
     } else {
-      const reset = groups.groupConfig(entry.key.groupId, SHARE_AUTO_OFFSET_RESET) ?? this.deps.groupSettings?.(entry.key.groupId).autoOffsetReset ?? 'latest';
+      const reset = this.deps.groupSettings?.(entry.key.groupId).autoOffsetReset ?? 'latest';
       const startOffset = reset === 'earliest' ? offsets.logStartOffset : offsets.highWatermark;
       sp = new SharePartition(config, { stateEpoch: stored?.stateEpoch ?? 0, startOffset, stateBatches: [] });
       // Kafka's InitializeShareGroupState: the start offset is fixed once, not at every restart.
@@ -232,22 +275,47 @@ export class SharePartitionManager {
     return entry.sp;
   }
 
+  /**
+   * Writes the entry's state; resolves once a snapshot taken after this call is durable. One
+   * write per entry is sent at a time: calls made while one is in flight share the next write,
+   * which snapshots the state when it is sent, so the last write always carries the newest state.
+   */
   private persist(entry: Entry): Promise<void> {
-    const sp = entry.sp;
-    const id = coordinatorKey(entry.key);
     // Replaced or dropped (AlterShareGroupOffsets, DeleteShareGroupOffsets, a leader change): its
     // state must not overwrite what was written since.
-    if (sp === null || this.entries.get(id) !== entry) return Promise.resolve();
-    return this.persister.write(entry.key, sp.snapshot(), entry.leaderEpoch).catch((err: unknown) => {
+    if (entry.sp === null || this.entries.get(coordinatorKey(entry.key)) !== entry) return Promise.resolve();
+    if (entry.queued !== null) return entry.queued;
+    const write = entry.writes.then(() => this.sendWrite(entry));
+    entry.queued = write;
+    entry.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  private async sendWrite(entry: Entry): Promise<void> {
+    // From here on a change needs another write: this one's snapshot is taken now.
+    entry.queued = null;
+    const sp = entry.sp;
+    if (entry.fenced !== null) throw entry.fenced;
+    if (sp === null || entry.discarded) return;
+    const id = coordinatorKey(entry.key);
+    try {
+      await this.persister.write(entry.key, sp.snapshot(), entry.leaderEpoch);
+    } catch (err) {
       if (err instanceof KafkaError && (err.code === ErrorCode.FENCED_STATE_EPOCH || err.code === ErrorCode.FENCED_LEADER_EPOCH)) {
         // The stored state is newer than this copy: forget it, the next fetch reloads it.
-        if (this.entries.get(id) === entry) this.drop(id);
+        entry.fenced = err;
+        if (this.entries.get(id) === entry) this.drop(id, true);
         this.deps.logger.info({ shareKey: id, code: err.code }, 'share-partition state was fenced; reloading it on next use');
       } else {
         this.deps.logger.warn({ err, shareKey: id }, 'writing share-partition state failed');
       }
       throw err;
-    });
+    }
+  }
+
+  /** Resolves once the writes of the key's dropped entries are done (each is bounded by the persister's deadline). */
+  private flushed(id: string): Promise<void> {
+    return this.flushing.get(id) ?? Promise.resolve();
   }
 
   private scheduleLockTimer(entry: Entry): void {
@@ -276,10 +344,21 @@ export class SharePartitionManager {
     for (const l of [...this.availabilityListeners]) l();
   }
 
-  private drop(id: string): void {
+  /**
+   * Forgets the key's share-partition. Its writes already asked for still go out (the state stays
+   * valid: an unloaded group, a leader change) unless `discard` (the stored state moved on); the
+   * key's next load waits for them either way.
+   */
+  private drop(id: string, discard = false): void {
     const entry = this.entries.get(id);
     if (entry === undefined) return;
     entry.lockTimer?.cancel();
     this.entries.delete(id);
+    if (discard) entry.discarded = true;
+    const pending = Promise.all([entry.writes, this.flushed(id)]).then(() => undefined);
+    this.flushing.set(id, pending);
+    void pending.then(() => {
+      if (this.flushing.get(id) === pending) this.flushing.delete(id);
+    });
   }
 }

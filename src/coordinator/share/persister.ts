@@ -14,6 +14,17 @@ export interface ShareStateSummaryView {
   startOffset: number;
 }
 
+/**
+ * A summary as the persister answers it: null for "no state" — what ReadShareGroupStateSummary
+ * answers for a key without state (state epoch 0, no start offset, leader epoch -1), which a state
+ * only initialized by the group coordinator (no leader read it yet) also is. Local and remote
+ * share coordinators answer alike through this.
+ */
+export function summaryOrNull(s: ShareStateSummaryView | null): ShareStateSummaryView | null {
+  if (s === null || (s.stateEpoch === 0 && s.startOffset < 0 && s.leaderEpoch < 0)) return null;
+  return s;
+}
+
 /** Every method rejects with a KafkaError carrying the share coordinator's error code. */
 export interface ShareStatePersister {
   /** ReadShareGroupState at the leader's epoch: null when no state was written. */
@@ -24,7 +35,7 @@ export interface ShareStatePersister {
   initialize(key: SharePartitionKey, stateEpoch: number, startOffset: number): Promise<void>;
   /** DeleteShareGroupState. */
   delete(key: SharePartitionKey): Promise<void>;
-  /** ReadShareGroupStateSummary: null when no state was written. */
+  /** ReadShareGroupStateSummary: null when no state was written (see summaryOrNull). */
   readSummary(key: SharePartitionKey): Promise<ShareStateSummaryView | null>;
   /** Closes its connections (the partition manager's close). */
   close?(): void;
@@ -58,7 +69,7 @@ export class LocalStatePersister implements ShareStatePersister {
 
   async readSummary(key: SharePartitionKey): Promise<ShareStateSummaryView | null> {
     await this.loaded(key);
-    return this.store.summary(key);
+    return summaryOrNull(this.store.summary(key));
   }
 
   /** Waits a while for the key's shard to load (a just-created __share_group_state); the store throws the shard's error after. */

@@ -26,6 +26,12 @@ export interface SharePartitionConfig {
   maxRecordLocks: number;
 }
 
+/**
+ * A share-partition's settings: fixed, or read live (a group's dynamic configs) once per
+ * operation — one snapshot serves every record the operation touches.
+ */
+export type SharePartitionSettings = SharePartitionConfig | (() => SharePartitionConfig);
+
 /** A contiguous run of offsets with one state and delivery count (persisted state, Kafka's StateBatch). */
 export interface StateBatch {
   firstOffset: number;
@@ -74,11 +80,11 @@ export class SharePartition {
   private endOffsetValue: number;
   private readonly inFlight = new Map<number, InFlight>();
   private stateEpochValue: number;
+  private readonly settings: SharePartitionSettings;
 
-  constructor(
-    readonly config: SharePartitionConfig,
-    initial: PersistedShareState,
-  ) {
+  constructor(settings: SharePartitionSettings, initial: PersistedShareState) {
+    this.settings = settings;
+    const config = this.config;
     this.startOffsetValue = initial.startOffset;
     this.endOffsetValue = initial.startOffset;
     this.stateEpochValue = initial.stateEpoch;
@@ -94,6 +100,11 @@ export class SharePartition {
       }
     }
     this.advanceStartOffset();
+  }
+
+  /** The settings now (a fresh snapshot of live ones): read once per operation. */
+  get config(): SharePartitionConfig {
+    return typeof this.settings === 'function' ? this.settings() : this.settings;
   }
 
   get startOffset(): number {
@@ -144,7 +155,8 @@ export class SharePartition {
    */
   acquire(memberId: string, batches: readonly FetchedBatch[], maxRecords: number, now: number, fetchOffset?: number): AcquiredRange[] {
     const out: AcquiredRange[] = [];
-    const limit = this.startOffsetValue + this.config.maxRecordLocks;
+    const config = this.config;
+    const limit = this.startOffsetValue + config.maxRecordLocks;
     let acquired = 0;
     let cursor = fetchOffset ?? batches.at(0)?.baseOffset ?? 0;
     for (const batch of batches) {
@@ -158,7 +170,7 @@ export class SharePartition {
           this.inFlight.set(o, r);
           if (o >= this.endOffsetValue) this.endOffsetValue = o + 1;
         }
-        if (r.state === RecordState.AVAILABLE && r.deliveryCount >= this.config.deliveryCountLimit) r.state = RecordState.ARCHIVED;
+        if (r.state === RecordState.AVAILABLE && r.deliveryCount >= config.deliveryCountLimit) r.state = RecordState.ARCHIVED;
         if (r.state !== RecordState.AVAILABLE) continue;
         if (batch.isControl === true) {
           // A transaction marker is no record for a consumer: it is never delivered.
@@ -168,7 +180,7 @@ export class SharePartition {
         r.state = RecordState.ACQUIRED;
         r.deliveryCount++;
         r.memberId = memberId;
-        r.lockExpiresAt = now + this.config.lockDurationMs;
+        r.lockExpiresAt = now + config.lockDurationMs;
         acquired++;
         const last = out.at(-1);
         if (last?.lastOffset === o - 1 && last.deliveryCount === r.deliveryCount) last.lastOffset = o;
@@ -202,19 +214,20 @@ export class SharePartition {
       }
     }
     let changed = false;
+    const config = this.config;
     for (const b of batches) {
       for (let o = b.firstOffset; o <= b.lastOffset; o++) {
         const r = this.inFlight.get(o);
         if (r === undefined) continue;
         const type = typeAt(b, o);
         if (type === AcknowledgeType.RENEW) {
-          r.lockExpiresAt = now + this.config.lockDurationMs;
+          r.lockExpiresAt = now + config.lockDurationMs;
           continue;
         }
         changed = true;
         r.memberId = null;
         if (type === AcknowledgeType.ACCEPT) r.state = RecordState.ACKNOWLEDGED;
-        else if (type === AcknowledgeType.RELEASE) r.state = this.releasedState(r);
+        else if (type === AcknowledgeType.RELEASE) r.state = releasedState(r, config);
         else r.state = RecordState.ARCHIVED; // REJECT, and GAP (an offset with no record)
       }
     }
@@ -225,9 +238,11 @@ export class SharePartition {
   /** Releases every lock whose deadline passed; returns whether anything changed. */
   expireLocks(now: number): boolean {
     let changed = false;
+    let config: SharePartitionConfig | null = null;
     for (const r of this.inFlight.values()) {
       if (r.state === RecordState.ACQUIRED && r.lockExpiresAt <= now) {
-        r.state = this.releasedState(r);
+        config ??= this.config;
+        r.state = releasedState(r, config);
         r.memberId = null;
         changed = true;
       }
@@ -246,9 +261,11 @@ export class SharePartition {
   /** A member left or its share session closed: its acquired records become available again. */
   releaseMember(memberId: string): boolean {
     let changed = false;
+    let config: SharePartitionConfig | null = null;
     for (const r of this.inFlight.values()) {
       if (r.state === RecordState.ACQUIRED && r.memberId === memberId) {
-        r.state = this.releasedState(r);
+        config ??= this.config;
+        r.state = releasedState(r, config);
         r.memberId = null;
         changed = true;
       }
@@ -296,10 +313,6 @@ export class SharePartition {
     }
   }
 
-  private releasedState(r: InFlight): RecordState {
-    return r.deliveryCount >= this.config.deliveryCountLimit ? RecordState.ARCHIVED : RecordState.AVAILABLE;
-  }
-
   private advanceStartOffset(): void {
     let o = this.startOffsetValue;
     // Bounded by the window size (at most max.record.locks entries).
@@ -312,6 +325,11 @@ export class SharePartition {
     this.startOffsetValue = o;
     if (this.endOffsetValue < o) this.endOffsetValue = o;
   }
+}
+
+/** Where a released record goes: AVAILABLE, or ARCHIVED once its delivery count reached the limit. */
+function releasedState(r: InFlight, config: SharePartitionConfig): RecordState {
+  return r.deliveryCount >= config.deliveryCountLimit ? RecordState.ARCHIVED : RecordState.AVAILABLE;
 }
 
 function typeAt(b: AcknowledgementBatch, offset: number): number {

@@ -205,18 +205,23 @@ export class ShareStateStore implements CoordinatorLeadershipListener {
   /**
    * InitializeShareGroupState: a new state at `stateEpoch` with an empty window starting at
    * `startOffset` (-1: the share-partition leader picks it from share.auto.offset.reset on first
-   * use). FENCED_STATE_EPOCH when the stored state has a newer state epoch.
+   * use). FENCED_STATE_EPOCH when the stored state has a newer state epoch. A stored state at the
+   * same state epoch is kept (resolves false): the group coordinator initializes a newly
+   * subscribed partition at epoch 0 without knowing whether its leader already wrote state, and
+   * must not wipe it; AlterShareGroupOffsets initializes at a newer epoch. The stored leader epoch
+   * is kept, so a former partition leader stays fenced. True when written.
    */
-  initialize(key: SharePartitionKey, stateEpoch: number, startOffset: number): Promise<void> {
+  initialize(key: SharePartitionKey, stateEpoch: number, startOffset: number): Promise<boolean> {
     const partition = this.partitionFor(key);
     return this.runtime.scheduleWriteOperation('initialize-share-state', partition, (shard) => {
       const current = shard.states.get(coordinatorKey(key));
       if (current !== undefined && stateEpoch < current.stateEpoch) {
         throw new KafkaError(ErrorCode.FENCED_STATE_EPOCH, `share state ${coordinatorKey(key)}: state epoch ${stateEpoch} is older than the stored ${current.stateEpoch}`);
       }
+      if (current?.stateEpoch === stateEpoch) return { records: [], response: false };
       const now = this.deps.clock.now();
-      const value = encodeSnapshotValue({ stateEpoch, startOffset, stateBatches: [] }, (current?.snapshotEpoch ?? -1) + 1, -1, current?.createTimestamp ?? now, now);
-      return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response: undefined };
+      const value = encodeSnapshotValue({ stateEpoch, startOffset, stateBatches: [] }, (current?.snapshotEpoch ?? -1) + 1, current?.leaderEpoch ?? -1, current?.createTimestamp ?? now, now);
+      return { records: [{ key: encodeStateKey(SHARE_SNAPSHOT_RECORD_TYPE, key), value }], response: true };
     });
   }
 
