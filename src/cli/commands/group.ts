@@ -66,6 +66,10 @@ async function describeGroupAt(client: KafkaClient, coordinator: number, group: 
   const { res } = await client.send(coordinator, 'DescribeGroups', () => ({ groups: [group], includeAuthorizedOperations: false }));
   const g = res.groups.find((x) => x.groupId === group);
   if (g === undefined) throw new CliError(`DescribeGroups answered nothing for ${group}`);
+  // DescribeGroups v6+ answers GROUP_ID_NOT_FOUND for an unknown group (and for a group of another
+  // protocol, which only ConsumerGroupDescribe describes); older versions answered Dead. Both read as
+  // a group with no classic members here, as kafka-consumer-groups does.
+  if (g.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return { group, state: 'Dead', protocolType: '', protocol: '', coordinator, members: [] };
   check(g.errorCode, g.errorMessage, `group ${group}`);
   return {
     group,
