@@ -125,22 +125,32 @@ export class ReplicaManager {
     // The new partitions' first leader epoch checkpoints are fsynced together at the end (with
     // their directories and the log dir), before the caller reports them created.
     const deferred = new DeferredSync();
+    const created: Partition[] = [];
     for (let i = 0; i < local.length; i++) {
-      const state = local[i];
-      const partition = new Partition(state, logs[i], this.localBrokerId, {
-        replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
-        requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
-        producerIdExpirationMs: this.config.getNumber('producer.id.expiration.ms'),
-        producerIdExpirationCheckIntervalMs: this.config.getNumber('producer.id.expiration.check.interval.ms'),
-        logger: this.logger.child({ room: 'producer-state' }),
-        deferredSync: deferred,
-      });
-      held[state.partition] = partition;
-      this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
+      created.push(
+        new Partition(local[i], logs[i], this.localBrokerId, {
+          replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
+          requestIsrChange: (p, isr) => this.requestIsrChange(p, isr),
+          producerIdExpirationMs: this.config.getNumber('producer.id.expiration.ms'),
+          producerIdExpirationCheckIntervalMs: this.config.getNumber('producer.id.expiration.check.interval.ms'),
+          logger: this.logger.child({ room: 'producer-state' }),
+          deferredSync: deferred,
+        }),
+      );
     }
-    if (deferred.size > 0) {
-      deferred.addDir(this.logManager.dataDir);
-      await deferred.flush();
+    try {
+      if (deferred.size > 0) {
+        deferred.addDir(this.logManager.dataDir);
+        await deferred.flush();
+      }
+    } finally {
+      // Served (leader or follower) only once their files and directory entries are durable, so
+      // nothing is acknowledged on a partition whose creation could still be lost. On a failed
+      // flush they are held all the same, for the caller's rollback to close them.
+      for (const partition of created) {
+        held[partition.index] = partition;
+        this.applyLeadership(partition, partition.isLeader ? 'leader' : 'follower');
+      }
     }
   }
 
