@@ -52,6 +52,8 @@ async function writePartitionMetadata(dir: string, topicId: string): Promise<voi
   await fsp.rename(tmp, join(dir, PARTITION_METADATA));
 }
 const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+/** Logs flushed at once by the recovery-point round (each flush is a few fsyncs on the libuv pool). */
+const RECOVERY_FLUSH_CONCURRENCY = 2;
 
 export interface LogManagerOptions {
   dataDir: string;
@@ -80,6 +82,8 @@ export class LogManager {
   private hadCleanShutdown = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private checkpointTimer: NodeJS.Timeout | null = null;
+  /** A recovery-point round is running (the timer does not start a second one). */
+  private advancing = false;
   /** While read-only (a full disk): checks for space, to leave read-only (disk-space.ts). */
   private spaceTimer: NodeJS.Timeout | null = null;
   private readonly pendingDeletes = new Set<PendingDelete>();
@@ -349,7 +353,12 @@ export class LogManager {
     this.checkpointTimer = setInterval(() => {
       const now = Date.now();
       for (const log of this.logs.values()) if (log.isAvailable()) log.flushIfDue(now);
-      void this.advanceRecoveryPoints().then(() => {
+      // A round still flushing (many logs, a slow disk) is not joined by a second one.
+      if (this.advancing) return;
+      this.advancing = true;
+      void this.advanceRecoveryPoints().finally(() => {
+        this.advancing = false;
+      }).then(() => {
         if (this.closed) return;
         try {
           this.writeCheckpoints();
@@ -387,23 +396,29 @@ export class LogManager {
    * offset taken before the flush (Kafka's recovery point: everything below it is on disk).
    */
   async advanceRecoveryPoints(): Promise<void> {
-    const flushes: Array<Promise<void>> = [];
+    const due: Array<[string, Log, number]> = [];
     for (const [k, log] of this.logs) {
       if (!log.isAvailable()) continue;
       const end = log.logEndOffset;
-      if (end === (this.recoveryPoints.get(k) ?? 0)) continue;
-      flushes.push(
-        log.flush().then(
-          () => {
-            if (this.logs.get(k) === log) this.recoveryPoints.set(k, end);
-          },
-          (err: unknown) => {
-            this.logger.warn({ err, topic: log.topic, partition: log.partition }, 'flush for the recovery point failed');
-          },
-        ),
-      );
+      if (end !== (this.recoveryPoints.get(k) ?? 0)) due.push([k, log, end]);
     }
-    await Promise.all(flushes);
+    // A few logs at a time: each flush is several fsyncs on the libuv pool, which the fetch
+    // path's file reads (TS engine) and other async file work share. Thousands of logs flushed at
+    // once filled the pool's four threads for seconds and stalled fetches behind them.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < due.length) {
+        const [k, log, end] = due[next++];
+        if (!log.isAvailable()) continue;
+        try {
+          await log.flush();
+          if (this.logs.get(k) === log) this.recoveryPoints.set(k, end);
+        } catch (err) {
+          this.logger.warn({ err, topic: log.topic, partition: log.partition }, 'flush for the recovery point failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_FLUSH_CONCURRENCY, due.length) }, worker));
   }
 
   writeCheckpoints(): void {

@@ -174,3 +174,34 @@ t.test('leftover -delete directories are removed at startup', async (t) => {
   await lm2.close();
   t.notOk(existsSync(join(d.dir, 'gone-0.abc-delete')));
 });
+
+t.test('the recovery-point round flushes a few logs at a time and advances every point', async (t) => {
+  const d = tempDir();
+  t.teardown(d.cleanup);
+  const lm = await open(d.dir);
+  t.teardown(() => lm.close());
+  const topic = await lm.createTopic('many', 12);
+  let running = 0;
+  let most = 0;
+  for (const log of topic.logs) {
+    log.append(batch(3));
+    const flush = log.flush.bind(log);
+    log.flush = async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 5));
+      try {
+        await flush();
+      } finally {
+        running--;
+      }
+    };
+  }
+  await lm.logManager.advanceRecoveryPoints();
+  t.ok(most >= 1 && most <= 2, `at most 2 logs flushing at once (saw ${most})`);
+  lm.logManager.writeCheckpoints();
+  const points = readCheckpoint(join(d.dir, 'recovery-point-offset-checkpoint'));
+  const many = points.filter((e) => e.topic === 'many');
+  t.equal(many.length, 12);
+  t.ok(many.every((e) => e.offset === 3), 'every log\'s recovery point moved to its end');
+});
