@@ -8,7 +8,8 @@
 //   first     a second pass of one 1 KiB record per partition (the first real writes);
 //   second    a third such pass (warm);
 // broker CPU-s over create+leaders, RSS and open fds afterwards, the machine's load average.
-// Spool keeps 3 fds per partition (Kafka 1): 10,000 partitions need `ulimit -n` above ~30,100.
+// Spool keeps 1 fd per partition (its active .log; index files are opened only to be written), as
+// Kafka does: 10,000 partitions need `ulimit -n` above ~10,100.
 // Kafka's controller refuses a topic of 10,000 partitions in one CreateTopics (POLICY_VIOLATION:
 // more than 10,000 records in one operation); that row reports the refusal.
 //

@@ -824,9 +824,7 @@ impl CleanJob {
                 seg.set_last_modified(m)?;
             }
             seg.log_file()?.sync_all()?;
-            for f in seg.index_files() {
-                f.sync_all()?;
-            }
+            seg.sync_index_files()?;
             Ok(())
         })();
         match result {

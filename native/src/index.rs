@@ -1,8 +1,9 @@
 // native room: the sparse offset index (.index) and time index (.timeindex) of one segment.
 // Entries live in memory (lookups are binary searches); new ones reach the file in one write at
 // flush, roll or close (`write_pending`). The file stays preallocated while the segment is active and is
-// trimmed on roll and close. The file handle is opened only while something is written to it:
-// a sealed segment closes it (`close_file`), so its indexes cost memory, not file descriptors.
+// trimmed on roll and close. No handle is kept, not even for the active segment: each operation
+// that writes, resizes or fsyncs the file opens it by path and closes it before returning, so a
+// partition costs one file descriptor (its active .log), as in Kafka, which mmaps its indexes.
 use crate::error::SResult;
 use crate::fileio::{read_at, write_all_at};
 use std::fs::{File, OpenOptions};
@@ -33,9 +34,92 @@ fn entries_len(bytes: &[u8], entry_size: usize) -> usize {
     bytes.len() / entry_size
 }
 
-pub struct OffsetIndex {
-    file: Option<File>,
+/// An index file reached by path: opened for one operation, closed right after.
+struct IndexFile {
     path: PathBuf,
+    /// Written or resized since the last `take_dirty` (what a flush must fsync).
+    dirty: bool,
+}
+
+impl IndexFile {
+    /// Creates (or empties) the file and sizes it to `len` bytes of zeros, in one open.
+    fn create(path: &Path, len: u64) -> SResult<IndexFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.set_len(len)?;
+        Ok(IndexFile {
+            path: path.to_path_buf(),
+            dirty: true,
+        })
+    }
+
+    /// Opens (creating when missing) and reads the whole file; the handle closes before return.
+    fn load(path: &Path) -> SResult<(IndexFile, Vec<u8>)> {
+        let bytes = read_whole(&open_rw(path)?)?;
+        Ok((
+            IndexFile {
+                path: path.to_path_buf(),
+                dirty: false,
+            },
+            bytes,
+        ))
+    }
+
+    /// Runs `f` on the file opened by path. A file that is gone (its log directory renamed
+    /// away by a topic deletion, or removed by hand) is left alone: it is not created again
+    /// (a write past its start would leave zeros that read as entries), and recovery rebuilds
+    /// a missing index.
+    fn with(&mut self, f: impl FnOnce(&File) -> std::io::Result<()>) -> SResult<()> {
+        let file = match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        self.dirty = true;
+        f(&file)?;
+        Ok(())
+    }
+
+    /// fsyncs the file's data through a descriptor of its own (fsync reaches the data whichever
+    /// descriptor wrote it); gone counts as nothing to sync.
+    fn sync(&mut self) -> SResult<()> {
+        match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(file) => file.sync_all()?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Entry bytes from `from`, then the file cut to `live` entries (zeroing stale ones) and, with
+/// `prealloc`, grown to `prealloc` bytes again: one open for a write_pending + trim + preallocate.
+fn write_and_size(
+    file: &mut IndexFile,
+    pending: &[u8],
+    at: u64,
+    live: u64,
+    prealloc: Option<u64>,
+) -> SResult<()> {
+    file.with(|f| {
+        if !pending.is_empty() {
+            write_all_at(f, pending, at)?;
+        }
+        f.set_len(live)?;
+        if let Some(len) = prealloc {
+            f.set_len(len)?;
+        }
+        Ok(())
+    })
+}
+
+pub struct OffsetIndex {
+    file: IndexFile,
     base_offset: i64,
     max_entries: usize,
     /// (relative offset, position)
@@ -45,13 +129,14 @@ pub struct OffsetIndex {
 }
 
 impl OffsetIndex {
+    /// Loads the entries of an existing file (created empty when missing); the bool tells
+    /// whether its length is a whole number of entries.
     pub fn open(
         path: &Path,
         base_offset: i64,
         max_index_size: usize,
     ) -> SResult<(OffsetIndex, bool)> {
-        let file = open_rw(path)?;
-        let bytes = read_whole(&file)?;
+        let (file, bytes) = IndexFile::load(path)?;
         let aligned = bytes.len() % OFFSET_ENTRY_SIZE == 0;
         let entries = bytes
             .chunks_exact(OFFSET_ENTRY_SIZE)
@@ -64,14 +149,25 @@ impl OffsetIndex {
             .collect();
         let written = entries_len(&bytes, OFFSET_ENTRY_SIZE);
         let idx = OffsetIndex {
-            file: Some(file),
-            path: path.to_path_buf(),
+            file,
             base_offset,
             max_entries: max_index_size / OFFSET_ENTRY_SIZE,
             entries,
             written,
         };
         Ok((idx, aligned))
+    }
+
+    /// A new, empty index for a new active segment: the file is emptied and preallocated.
+    pub fn create(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<OffsetIndex> {
+        let max_entries = max_index_size / OFFSET_ENTRY_SIZE;
+        Ok(OffsetIndex {
+            file: IndexFile::create(path, (max_entries * OFFSET_ENTRY_SIZE) as u64)?,
+            base_offset,
+            max_entries,
+            entries: Vec::new(),
+            written: 0,
+        })
     }
 
     pub fn entries(&self) -> usize {
@@ -122,17 +218,21 @@ impl OffsetIndex {
             .all(|w| w[0].0 < w[1].0 && (w[0].1 as u32) < (w[1].1 as u32))
     }
 
+    /// Bytes of the entries not in the file yet, and where they go.
+    fn pending(&self) -> (Vec<u8>, u64) {
+        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * OFFSET_ENTRY_SIZE);
+        for &(rel, pos) in &self.entries[self.written..] {
+            buf.extend_from_slice(&rel.to_be_bytes());
+            buf.extend_from_slice(&pos.to_be_bytes());
+        }
+        (buf, (self.written * OFFSET_ENTRY_SIZE) as u64)
+    }
+
     /// Writes the entries added since the last call, in one write.
     pub fn write_pending(&mut self) -> SResult<()> {
         if self.written < self.entries.len() {
-            let mut buf =
-                Vec::with_capacity((self.entries.len() - self.written) * OFFSET_ENTRY_SIZE);
-            for &(rel, pos) in &self.entries[self.written..] {
-                buf.extend_from_slice(&rel.to_be_bytes());
-                buf.extend_from_slice(&pos.to_be_bytes());
-            }
-            let at = (self.written * OFFSET_ENTRY_SIZE) as u64;
-            write_all_at(self.handle()?, &buf, at)?;
+            let (buf, at) = self.pending();
+            self.file.with(|f| write_all_at(f, &buf, at))?;
             self.written = self.entries.len();
         }
         Ok(())
@@ -155,6 +255,22 @@ impl OffsetIndex {
         }
     }
 
+    /// Largest entry with position <= `max_position` and offset < `below_offset`, as (offset,
+    /// position); None if none. Entries rise in both, so one bound each way (fetch: how far a
+    /// slice may reach without walking every batch header).
+    pub fn floor_within(&self, max_position: u64, below_offset: i64) -> Option<(i64, u64)> {
+        let by_position = self
+            .entries
+            .partition_point(|&(_, p)| (p as u32 as u64) <= max_position);
+        let rel = below_offset.saturating_sub(self.base_offset);
+        let by_offset = self.entries.partition_point(|&(r, _)| (r as i64) < rel);
+        let n = by_position.min(by_offset);
+        (n > 0).then(|| {
+            let (r, p) = self.entries[n - 1];
+            (self.base_offset + r as i64, p as u32 as u64)
+        })
+    }
+
     /// Drops entries with offset >= target.
     pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
         debug_assert!(
@@ -172,45 +288,41 @@ impl OffsetIndex {
     pub fn reset(&mut self) -> SResult<()> {
         self.entries.clear();
         self.written = 0;
-        self.handle()?.set_len(0)?;
-        Ok(())
+        self.file.with(|f| f.set_len(0))
     }
+    /// Writes pending entries and cuts the file to the live ones (roll, close).
     pub fn trim(&mut self) -> SResult<()> {
-        self.write_pending()?;
-        let len = (self.entries.len() * OFFSET_ENTRY_SIZE) as u64;
-        self.handle()?.set_len(len)?;
-        Ok(())
+        self.resize(false)
     }
+    /// Writes pending entries, zeroes the tail past them (so stale entries never survive a
+    /// shrink+grow) and grows the file to its maximum size again (an active segment's).
     pub fn preallocate(&mut self) -> SResult<()> {
-        // Zero the tail first so stale entries past the live ones never survive a shrink+grow.
-        self.trim()?;
-        let len = (self.max_entries * OFFSET_ENTRY_SIZE) as u64;
-        self.handle()?.set_len(len)?;
+        self.resize(true)
+    }
+    fn resize(&mut self, prealloc: bool) -> SResult<()> {
+        let (buf, at) = self.pending();
+        let live = (self.entries.len() * OFFSET_ENTRY_SIZE) as u64;
+        let max = (self.max_entries * OFFSET_ENTRY_SIZE) as u64;
+        write_and_size(&mut self.file, &buf, at, live, prealloc.then_some(max))?;
+        self.written = self.entries.len();
         Ok(())
     }
-    /// The handle, when open (an active segment's, or until close_file).
-    pub fn file(&self) -> Option<&File> {
-        self.file.as_ref()
+    /// Whether the file was written or resized since the last call (a flush fsyncs it then).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.file.dirty)
     }
-    fn handle(&mut self) -> SResult<&File> {
-        if self.file.is_none() {
-            self.file = Some(open_rw(&self.path)?);
-        }
-        Ok(self.file.as_ref().expect("opened above"))
+    /// fsyncs the file (opened by path for it).
+    pub fn sync(&mut self) -> SResult<()> {
+        self.file.sync()
     }
-    /// Drops the handle (entries stay in memory); a later write opens the file again.
-    pub fn close_file(&mut self) {
-        self.file = None;
-    }
-    /// The file was renamed (handle kept).
+    /// The file was renamed: later operations open it under the new name.
     pub fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.path = path;
     }
 }
 
 pub struct TimeIndex {
-    file: Option<File>,
-    path: PathBuf,
+    file: IndexFile,
     base_offset: i64,
     max_entries: usize,
     /// (timestamp, relative offset)
@@ -220,13 +332,14 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
+    /// Loads the entries of an existing file (created empty when missing); the bool tells
+    /// whether its length is a whole number of entries.
     pub fn open(
         path: &Path,
         base_offset: i64,
         max_index_size: usize,
     ) -> SResult<(TimeIndex, bool)> {
-        let file = open_rw(path)?;
-        let bytes = read_whole(&file)?;
+        let (file, bytes) = IndexFile::load(path)?;
         let aligned = bytes.len() % TIME_ENTRY_SIZE == 0;
         let entries = bytes
             .chunks_exact(TIME_ENTRY_SIZE)
@@ -239,14 +352,25 @@ impl TimeIndex {
             .collect();
         let written = entries_len(&bytes, TIME_ENTRY_SIZE);
         let idx = TimeIndex {
-            file: Some(file),
-            path: path.to_path_buf(),
+            file,
             base_offset,
             max_entries: max_index_size / TIME_ENTRY_SIZE,
             entries,
             written,
         };
         Ok((idx, aligned))
+    }
+
+    /// A new, empty index for a new active segment: the file is emptied and preallocated.
+    pub fn create(path: &Path, base_offset: i64, max_index_size: usize) -> SResult<TimeIndex> {
+        let max_entries = max_index_size / TIME_ENTRY_SIZE;
+        Ok(TimeIndex {
+            file: IndexFile::create(path, (max_entries * TIME_ENTRY_SIZE) as u64)?,
+            base_offset,
+            max_entries,
+            entries: Vec::new(),
+            written: 0,
+        })
     }
 
     pub fn entries(&self) -> usize {
@@ -290,16 +414,21 @@ impl TimeIndex {
             .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1)
     }
 
+    /// Bytes of the entries not in the file yet, and where they go.
+    fn pending(&self) -> (Vec<u8>, u64) {
+        let mut buf = Vec::with_capacity((self.entries.len() - self.written) * TIME_ENTRY_SIZE);
+        for &(ts, rel) in &self.entries[self.written..] {
+            buf.extend_from_slice(&ts.to_be_bytes());
+            buf.extend_from_slice(&rel.to_be_bytes());
+        }
+        (buf, (self.written * TIME_ENTRY_SIZE) as u64)
+    }
+
     /// Writes the entries added since the last call, in one write.
     pub fn write_pending(&mut self) -> SResult<()> {
         if self.written < self.entries.len() {
-            let mut buf = Vec::with_capacity((self.entries.len() - self.written) * TIME_ENTRY_SIZE);
-            for &(ts, rel) in &self.entries[self.written..] {
-                buf.extend_from_slice(&ts.to_be_bytes());
-                buf.extend_from_slice(&rel.to_be_bytes());
-            }
-            let at = (self.written * TIME_ENTRY_SIZE) as u64;
-            write_all_at(self.handle()?, &buf, at)?;
+            let (buf, at) = self.pending();
+            self.file.with(|f| write_all_at(f, &buf, at))?;
             self.written = self.entries.len();
         }
         Ok(())
@@ -337,38 +466,36 @@ impl TimeIndex {
     pub fn reset(&mut self) -> SResult<()> {
         self.entries.clear();
         self.written = 0;
-        self.handle()?.set_len(0)?;
-        Ok(())
+        self.file.with(|f| f.set_len(0))
     }
+    /// Writes pending entries and cuts the file to the live ones (roll, close).
     pub fn trim(&mut self) -> SResult<()> {
-        self.write_pending()?;
-        let len = (self.entries.len() * TIME_ENTRY_SIZE) as u64;
-        self.handle()?.set_len(len)?;
-        Ok(())
+        self.resize(false)
     }
+    /// Writes pending entries, zeroes the tail past them and grows the file to its maximum
+    /// size again (an active segment's).
     pub fn preallocate(&mut self) -> SResult<()> {
-        self.trim()?;
-        let len = (self.max_entries * TIME_ENTRY_SIZE) as u64;
-        self.handle()?.set_len(len)?;
+        self.resize(true)
+    }
+    fn resize(&mut self, prealloc: bool) -> SResult<()> {
+        let (buf, at) = self.pending();
+        let live = (self.entries.len() * TIME_ENTRY_SIZE) as u64;
+        let max = (self.max_entries * TIME_ENTRY_SIZE) as u64;
+        write_and_size(&mut self.file, &buf, at, live, prealloc.then_some(max))?;
+        self.written = self.entries.len();
         Ok(())
     }
-    /// The handle, when open (an active segment's, or until close_file).
-    pub fn file(&self) -> Option<&File> {
-        self.file.as_ref()
+    /// Whether the file was written or resized since the last call (a flush fsyncs it then).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.file.dirty)
     }
-    fn handle(&mut self) -> SResult<&File> {
-        if self.file.is_none() {
-            self.file = Some(open_rw(&self.path)?);
-        }
-        Ok(self.file.as_ref().expect("opened above"))
+    /// fsyncs the file (opened by path for it).
+    pub fn sync(&mut self) -> SResult<()> {
+        self.file.sync()
     }
-    /// Drops the handle (entries stay in memory); a later write opens the file again.
-    pub fn close_file(&mut self) {
-        self.file = None;
-    }
-    /// The file was renamed (handle kept).
+    /// The file was renamed: later operations open it under the new name.
     pub fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.path = path;
     }
 }
 

@@ -86,9 +86,11 @@ pub struct SegmentSummary {
 /// without holding the log.
 pub struct FlushJob {
     files: Vec<File>,
-    /// Files of segments sealed since the last flush: their handles are closed, so they are
-    /// opened here (fsync reaches the file's data whichever descriptor asks). Gone (renamed
-    /// `.deleted`, replaced by a cleaned segment) means nothing is left to make durable.
+    /// Files of segments sealed since the last flush, and the active segment's index files
+    /// written since: no handle of theirs is open, so they are opened here (fsync reaches the
+    /// file's data whichever descriptor asks). Gone (renamed `.deleted`, replaced by a cleaned
+    /// segment, the log's directory renamed by a topic deletion) means nothing is left to make
+    /// durable.
     paths: Vec<PathBuf>,
     dir: Option<PathBuf>,
 }
@@ -943,14 +945,13 @@ impl Log {
 
     /// What a flush must fsync: sealed segments not yet synced plus the active segment.
     pub fn flush_job(&mut self) -> SResult<FlushJob> {
-        let paths = std::mem::take(&mut self.unflushed);
-        let mut files = Vec::with_capacity(3);
+        let mut paths = std::mem::take(&mut self.unflushed);
         let seg = self.active();
         seg.write_pending_indexes()?;
-        files.push(seg.log_file()?.try_clone()?);
-        for f in seg.index_files() {
-            files.push(f.try_clone()?);
-        }
+        let files = vec![seg.log_file()?.try_clone()?];
+        // The active segment's index files hold no handle (one fd per partition): they are
+        // fsynced by path, when written or resized since the last flush.
+        paths.extend(seg.dirty_index_paths());
         let dir = if std::mem::replace(&mut self.dir_dirty, false) {
             Some(self.dir.clone())
         } else {
@@ -1477,5 +1478,137 @@ mod tests {
         );
         assert_eq!(log.log_end_offset, 6);
         fs::remove_dir_all(d).unwrap();
+    }
+
+    /// Descriptors of this process open on files under `dir` (Linux: /proc/self/fd).
+    #[cfg(target_os = "linux")]
+    fn fds_under(dir: &Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.starts_with(dir))
+            .count()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_log_holds_one_descriptor_its_active_segments_log() {
+        let d = tmp("one-fd");
+        let mut c = cfg();
+        c.segment_bytes = 400;
+        c.index_interval_bytes = 1;
+        let mut log = Log::open(&d, c, None).unwrap();
+        for i in 0..20 {
+            log.append(&mut make_batch(3, 1000 + i * 10, 0), 0, 0)
+                .unwrap();
+        }
+        assert!(log.segments().len() > 3, "the log rolled");
+        assert_eq!(fds_under(&d), 1, "only the active .log is open");
+        // An append that indexes, then a flush: the entries reach the active .index, which is
+        // opened for the write and the fsync only.
+        for i in 0..8 {
+            if log.active().offset_index.entries() > 0 {
+                break;
+            }
+            log.append(&mut make_batch(3, 2000 + i * 10, 0), 0, 0)
+                .unwrap();
+        }
+        assert!(log.active().offset_index.entries() > 0);
+        log.flush_job().unwrap().run().unwrap();
+        assert_eq!(fds_under(&d), 1, "still one after a flush");
+        let active = log.segments().last().unwrap().base_offset;
+        let index = fs::read(d.join(crate::segment::file_name(active, ".index"))).unwrap();
+        assert_eq!(index.len(), 1024, "the active index stays preallocated");
+        assert_ne!(
+            &index[0..8],
+            &[0u8; 8],
+            "its first entry was written by the flush"
+        );
+        log.close().unwrap();
+        assert_eq!(fds_under(&d), 0, "close releases it");
+        let index = fs::read(d.join(crate::segment::file_name(active, ".index"))).unwrap();
+        assert!(
+            !index.is_empty() && index.len().is_multiple_of(8) && index.len() < 1024,
+            "close trims the index to its entries"
+        );
+    }
+
+    /// What read() must answer, found by walking every batch header of the slice's file (read
+    /// whole through its fd): the batch holding `target`, then whole batches while they fit
+    /// `max_bytes` and start below `max_offset`.
+    fn walked_slice(fd: i64, target: i64, max_bytes: u64, max_offset: i64) -> (u64, u64) {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::fstat(fd as i32, &mut st) }, 0);
+        let mut bytes = vec![0u8; st.st_size as usize];
+        let n = unsafe {
+            libc::pread(
+                fd as i32,
+                bytes.as_mut_ptr() as *mut libc::c_void,
+                bytes.len(),
+                0,
+            )
+        };
+        assert_eq!(n as usize, bytes.len());
+        let mut headers = Vec::new();
+        let mut at = 0usize;
+        while at + batch::HEADER_SIZE <= bytes.len() {
+            let h = batch::BatchHeader::parse(&bytes[at..at + batch::HEADER_SIZE]);
+            headers.push((at as u64, h));
+            at += h.size();
+        }
+        let i = headers
+            .iter()
+            .position(|(_, h)| h.last_offset() >= target)
+            .expect("the slice's file holds the target");
+        let (start, first) = headers[i];
+        if first.base_offset >= max_offset {
+            return (start, 0);
+        }
+        let mut total = first.size() as u64;
+        for (_, h) in &headers[i + 1..] {
+            if total + h.size() as u64 > max_bytes || h.base_offset >= max_offset {
+                break;
+            }
+            total += h.size() as u64;
+        }
+        (start, total)
+    }
+
+    #[test]
+    fn read_slices_match_a_walk_of_every_batch_header() {
+        // Dense and sparse offset indexes; batches of uneven sizes over several segments.
+        for interval in [1, 100, 700, 1 << 20] {
+            let d = tmp(&format!("read-walk-{interval}"));
+            let mut c = cfg();
+            c.segment_bytes = 1500;
+            c.index_interval_bytes = interval;
+            let mut log = Log::open(&d, c, None).unwrap();
+            for i in 0..80 {
+                log.append(&mut make_batch(1 + (i * 7) % 11, 1000 + i as i64, 0), 0, 0)
+                    .unwrap();
+            }
+            let end = log.log_end_offset;
+            assert!(log.segments().len() >= 3, "several segments");
+            for target in 0..end {
+                for max_bytes in [1u64, 150, 400, 700, 1300, 1 << 20] {
+                    for max_offset in [target, target + 9, end - 3, i64::MAX] {
+                        // The segment holding target (an empty slice names the active one).
+                        let (fd, _, _, held) = log.read(target, 1, i64::MAX).unwrap();
+                        let want = walked_slice(fd, target, max_bytes, max_offset);
+                        let (_, pos, len, lease) =
+                            log.read(target, max_bytes as i64, max_offset).unwrap();
+                        assert_eq!(
+                            (pos, len),
+                            want,
+                            "interval {interval} offset {target} maxBytes {max_bytes} maxOffset {max_offset}"
+                        );
+                        crate::fileio::release_lease(lease);
+                        crate::fileio::release_lease(held);
+                    }
+                }
+            }
+            log.close().unwrap();
+            fs::remove_dir_all(d).unwrap();
+        }
     }
 }

@@ -107,9 +107,21 @@ impl Segment {
             .open(&log_path)?;
         let size = log.metadata()?.len();
         let log = LogFile::new(log_path.clone(), log)?;
-        let (offset_index, a1) = OffsetIndex::open(&index_path, base_offset, cfg.max_index_size)?;
-        let (time_index, a2) = TimeIndex::open(&time_index_path, base_offset, cfg.max_index_size)?;
-        let mut seg = Segment {
+        // A fresh segment's index files are created empty and preallocated in one open each;
+        // neither keeps a handle (index.rs).
+        let (offset_index, a1, time_index, a2) = if fresh {
+            (
+                OffsetIndex::create(&index_path, base_offset, cfg.max_index_size)?,
+                true,
+                TimeIndex::create(&time_index_path, base_offset, cfg.max_index_size)?,
+                true,
+            )
+        } else {
+            let (o, a1) = OffsetIndex::open(&index_path, base_offset, cfg.max_index_size)?;
+            let (t, a2) = TimeIndex::open(&time_index_path, base_offset, cfg.max_index_size)?;
+            (o, a1, t, a2)
+        };
+        let seg = Segment {
             base_offset,
             uid: NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             log,
@@ -127,12 +139,6 @@ impl Segment {
             next_offset: base_offset,
             verified_end: AtomicU64::new(0),
         };
-        if fresh {
-            seg.offset_index.reset()?;
-            seg.time_index.reset()?;
-            seg.offset_index.preallocate()?;
-            seg.time_index.preallocate()?;
-        }
         Ok((seg, index_existed, a1 && a2))
     }
 
@@ -153,12 +159,22 @@ impl Segment {
     pub fn log_file(&self) -> SResult<Arc<File>> {
         Ok(self.log.file()?)
     }
-    /// The index handles currently open (an active or just-sealed segment's).
-    pub fn index_files(&self) -> Vec<&File> {
-        [self.offset_index.file(), self.time_index.file()]
-            .into_iter()
-            .flatten()
-            .collect()
+    /// Paths of the index files written or resized since the last call: what a flush of the
+    /// active segment must fsync besides its .log (no index handle is kept to fsync through).
+    pub fn dirty_index_paths(&mut self) -> Vec<PathBuf> {
+        let mut paths = Vec::with_capacity(2);
+        if self.offset_index.take_dirty() {
+            paths.push(self.index_path.clone());
+        }
+        if self.time_index.take_dirty() {
+            paths.push(self.time_index_path.clone());
+        }
+        paths
+    }
+    /// fsyncs both index files, each opened by path for it.
+    pub fn sync_index_files(&mut self) -> SResult<()> {
+        self.offset_index.sync()?;
+        self.time_index.sync()
     }
     /// Paths of the three files (a flush of a sealed segment opens them to fsync).
     pub fn file_paths(&self) -> [PathBuf; 3] {
@@ -168,12 +184,10 @@ impl Segment {
             self.time_index_path.clone(),
         ]
     }
-    /// The segment is sealed (rolled, or found inactive at open): the index handles close (the
-    /// entries stay in memory) and the .log handle closes unless a lease holds it; it is opened
-    /// again on demand, within spool.log.max.open.segment.files.
+    /// The segment is sealed (rolled, or found inactive at open): the .log handle closes unless
+    /// a lease holds it; it is opened again on demand, within spool.log.max.open.segment.files.
+    /// (Index files hold no handle in any state.)
     pub fn release_files(&mut self) {
-        self.offset_index.close_file();
-        self.time_index.close_file();
         self.log.unpin();
     }
     /// The segment is active again (truncation removed the ones after it): its handle stays.
@@ -601,15 +615,27 @@ impl Segment {
         if first.header.base_offset >= max_offset {
             return Ok(Some((first.position, 0)));
         }
-        let mut total = first.header.size() as u64;
-        self.scan_from(first.position + total, |loc| {
-            let next = loc.header.size() as u64;
-            if total + next > max_bytes || loc.header.base_offset >= max_offset {
-                return Ok(false);
+        let first_end = first.position + first.header.size() as u64;
+        // The offset index vouches for whole batches up to one of its entries: an entry
+        // (lastOffset, position) is a batch starting there, so every batch between the first one
+        // and it fits max_bytes (the entry is within reach) and starts below max_offset (its
+        // offsets are below the entry's lastOffset). Only the batches from the entry on are
+        // walked, not every header before it: a 1 MiB fetch of 16 KiB batches reads a header or
+        // two instead of 64. The walk checks that the entry's batch is where the entry says;
+        // when it is not, every header is walked as without the index.
+        let reach = first.position.saturating_add(max_bytes).min(self.size);
+        let skipped = match self.offset_index.floor_within(reach, max_offset) {
+            Some((last, position)) if position > first_end => {
+                self.walk_slice(first.position, position, max_bytes, max_offset, Some(last))?
             }
-            total += next;
-            Ok(true)
-        })?;
+            _ => None,
+        };
+        let total = match skipped {
+            Some(total) => total,
+            None => self
+                .walk_slice(first.position, first_end, max_bytes, max_offset, None)?
+                .unwrap_or(first_end - first.position),
+        };
         assert!(
             first.position + total <= self.size,
             "segment {}: read slice [{}, {}) for offset {target} runs past the segment size {}",
@@ -626,6 +652,37 @@ impl Segment {
         );
         let total = self.verify_slice(first.position, total, target)?;
         Ok(Some((first.position, total)))
+    }
+
+    /// Length of the slice from `start` that read() serves: the whole batches in [start, from)
+    /// (known to fit and to start below `max_offset`), then those from `from` on while they fit
+    /// `max_bytes` and start below `max_offset`. With `expect`, the batch at `from` must have that
+    /// lastOffset (an offset index entry's): None when it does not (or no header reads there).
+    fn walk_slice(
+        &self,
+        start: u64,
+        from: u64,
+        max_bytes: u64,
+        max_offset: i64,
+        expect: Option<i64>,
+    ) -> SResult<Option<u64>> {
+        let mut total = from - start;
+        let mut confirmed = expect.is_none();
+        self.scan_from(from, |loc| {
+            if !confirmed {
+                if loc.position != from || Some(loc.header.last_offset()) != expect {
+                    return Ok(false);
+                }
+                confirmed = true;
+            }
+            let next = loc.header.size() as u64;
+            if total + next > max_bytes || loc.header.base_offset >= max_offset {
+                return Ok(false);
+            }
+            total += next;
+            Ok(true)
+        })?;
+        Ok(confirmed.then_some(total))
     }
 
     /// Whether a batch starts at `position`, walking every header from the start of the file
@@ -720,7 +777,7 @@ impl Segment {
         Ok(())
     }
 
-    /// Renames the three files from `<name><from>` to `<name><to>`, fds kept: the indexes
+    /// Renames the three files from `<name><from>` to `<name><to>`, the .log's fd kept: the indexes
     /// first, the .log last, so a `.log.swap` found at open always has its indexes beside it.
     pub fn change_suffix(&mut self, from: &str, to: &str) -> SResult<()> {
         for p in [
@@ -738,7 +795,7 @@ impl Segment {
         Ok(())
     }
 
-    /// The handles reopen files by path: they follow every rename.
+    /// The .log handle and the index files are reopened by path: they follow every rename.
     fn sync_handle_paths(&mut self) {
         self.log.set_path(self.log_path.clone());
         self.offset_index.set_path(self.index_path.clone());

@@ -6,7 +6,7 @@ import { ApiKey, ZERO_UUID } from '../protocol/index.js';
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js';
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../protocol/messages/create-topics.js';
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from '../protocol/messages/delete-topics.js';
-import { errorResponse } from './errors.js';
+import { errorResponse, type ApiErrorInfo } from './errors.js';
 import type { ApiServices } from './services.js';
 import { defineApi, type RequestContext } from './types.js';
 
@@ -22,6 +22,32 @@ function assignmentProblem(services: ApiServices, assignments: Array<{ partition
     }
   }
   return null;
+}
+
+/**
+ * Whether `err` (or its cause) is the process running out of file descriptors (EMFILE, ENFILE),
+ * from the TS engine, the native addon ("os error 24") or the broker's own files.
+ */
+function isFdExhaustion(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EMFILE' || code === 'ENFILE' || /\bE[MN]FILE\b|too many open files|os error 2[34]\b/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Creating logs ran out of file descriptors: KAFKA_STORAGE_ERROR (what Kafka answers when a log
+ * cannot be created in its log directory), with a message that names the cause and what to do.
+ */
+function fdExhaustionError(err: unknown, topic: string, rolledBack: boolean): ApiErrorInfo {
+  const detail = err instanceof Error ? err.message : String(err);
+  return {
+    code: ErrorCode.KAFKA_STORAGE_ERROR,
+    message:
+      `Could not create the logs of topic ${topic}: the broker ran out of file descriptors (${detail})` +
+      `${rolledBack ? '; the creation was rolled back' : ''}. Raise the open-file limit (ulimit -n) or create fewer partitions.`,
+  };
 }
 
 export async function handleCreateTopics(req: CreateTopicsRequest, ctx: RequestContext): Promise<CreateTopicsResponse> {
@@ -81,7 +107,8 @@ export async function handleCreateTopics(req: CreateTopicsRequest, ctx: RequestC
         configs: described.map((d) => ({ name: d.name, value: d.value, readOnly: d.readOnly, configSource: d.source, isSensitive: d.sensitive })),
       });
     } catch (err) {
-      const info = errorResponse(ctx, err, 'CreateTopics', { topic: t.name });
+      const logged = errorResponse(ctx, err, 'CreateTopics', { topic: t.name });
+      const info = isFdExhaustion(err) ? fdExhaustionError(err, t.name, true) : logged;
       fail(info.code, info.message);
     }
   }
@@ -142,7 +169,8 @@ export async function handleCreatePartitions(req: CreatePartitionsRequest, ctx: 
       await services.metadata.createPartitions(t.name, t.count, { validateOnly: req.validateOnly });
       results.push({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
-      const info = errorResponse(ctx, err, 'CreatePartitions', { topic: t.name });
+      const logged = errorResponse(ctx, err, 'CreatePartitions', { topic: t.name });
+      const info = isFdExhaustion(err) ? fdExhaustionError(err, t.name, false) : logged;
       results.push({ name: t.name, errorCode: info.code, errorMessage: info.message });
     }
   }

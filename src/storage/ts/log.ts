@@ -732,11 +732,15 @@ export class TsPartitionLog implements PartitionLog {
 
   private closeNow(): void {
     this.closed = true;
-    for (const s of this.segs) s.close();
-    // Closing ends every delete delay: the caller (LogManager) waits out in-flight requests
-    // before it closes a log.
-    for (const d of this.doomed) deleteQuietly(d.segment);
-    this.doomed = [];
+    try {
+      // Only the active segment's close can fail (its seal opens the index files); it is last.
+      for (const s of this.segs) s.close();
+    } finally {
+      // Closing ends every delete delay: the caller (LogManager) waits out in-flight requests
+      // before it closes a log.
+      for (const d of this.doomed) deleteQuietly(d.segment);
+      this.doomed = [];
+    }
   }
 }
 

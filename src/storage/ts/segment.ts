@@ -1,6 +1,9 @@
 // storage/ room (ts engine): one log segment — the .log file plus its sparse .index and
 // .timeindex — following docs/storage-format.md so the native engine writes the same bytes.
-// Index entries live in memory (arrays) and are written through to the files while active.
+// Index entries live in memory (arrays); an active segment writes them to the files at flush, roll
+// and close. No fd of an index file is kept, not even while active: each write, resize or fsync
+// opens the file by path and closes it at once, so a partition costs one fd (its active .log),
+// as in Kafka, which mmaps its indexes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MAX_OPEN_SEGMENT_FILES, LogConfig, effectiveMaxOpenSegmentFiles, StorageError, StorageErrorCode } from '../engine.js';
@@ -54,6 +57,29 @@ export function writeFully(fd: number, buf: Buffer, offset: number, length: numb
   let done = 0;
   while (done < length) {
     done += fs.writeSync(fd, buf, offset + done, length - done, position + done);
+  }
+}
+
+/**
+ * Writes `bytes` at `at` into an index file opened by path (created when `create`), then sets its
+ * length to each of `lengths` in turn (cutting to the live entries first zeroes stale ones before
+ * a preallocation); the fd closes before return. A file that is gone without `create` (its log
+ * directory renamed away by a topic deletion, or removed by hand) is left alone: writing past its
+ * start would leave zeros that read as entries, and recovery rebuilds a missing index.
+ */
+function writeIndexFile(file: string, create: boolean, bytes: Buffer, at: number, lengths: readonly number[]): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR, 0o644);
+  } catch (err) {
+    if (!create && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    writeFully(fd, bytes, 0, bytes.length, at);
+    for (const length of lengths) fs.ftruncateSync(fd, length);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -240,8 +266,8 @@ export class Segment {
   private readonly idxPos: number[] = [];
   private readonly timeTs: number[] = [];
   private readonly timeRel: number[] = [];
-  private indexFd = -1;
-  private timeIndexFd = -1;
+  /** Active: the index files are preallocated and take new entries at flush (no fd is held). */
+  private active = false;
   /** Entries already in the files; the rest are written in one go at flush, roll, close. */
   private idxWritten = 0;
   private timeWritten = 0;
@@ -364,11 +390,11 @@ export class Segment {
 
   /**
    * The segment is sealed (rolled, found inactive at open, or a cleaned segment swapped in): the
-   * index fds close (entries stay in memory) and the .log fd closes unless a lease or hold keeps
-   * it; later reads open it again, within spool.log.max.open.segment.files.
+   * .log fd closes unless a lease or hold keeps it; later reads open it again, within
+   * spool.log.max.open.segment.files. (Index files hold no fd in any state.)
    */
   releaseFiles(): void {
-    this.closeIndexFds();
+    this.active = false;
     this.pinned = false;
     if (!this.closeIfIdle()) {
       openSealed.add(this);
@@ -386,8 +412,8 @@ export class Segment {
 
   /**
    * A segment being written by the cleaner: `logFd` is open on `<base>.log.cleaned`, and its paths
-   * are the final names the swap renames the files to. Inactive (no index fds): the caller feeds
-   * trackBatch and writes cleanedIndexBytes() to the `.cleaned` index files.
+   * are the final names the swap renames the files to. Inactive (it writes no index file itself):
+   * the caller feeds trackBatch and writes cleanedIndexBytes() to the `.cleaned` index files.
    */
   static forCleaned(dir: string, baseOffset: number, config: LogConfig, logFd: number): Segment {
     return new Segment(dir, baseOffset, config, logFd);
@@ -489,7 +515,7 @@ export class Segment {
   }
 
   get isActive(): boolean {
-    return this.indexFd >= 0;
+    return this.active;
   }
 
   get offsetIndexFull(): boolean {
@@ -560,17 +586,29 @@ export class Segment {
    * the .log after a crash anyway, so nothing depends on them reaching the file early.
    */
   writeIndexes(): void {
-    if (!this.isActive) return;
-    if (this.idxWritten < this.idxRel.length) {
-      const b = this.offsetIndexBytes(this.idxWritten);
-      writeFully(this.indexFd, b, 0, b.length, this.idxWritten * OFFSET_ENTRY);
-      this.idxWritten = this.idxRel.length;
-    }
-    if (this.timeWritten < this.timeTs.length) {
-      const b = this.timeIndexBytes(this.timeWritten);
-      writeFully(this.timeIndexFd, b, 0, b.length, this.timeWritten * TIME_ENTRY);
-      this.timeWritten = this.timeTs.length;
-    }
+    if (!this.active) return;
+    if (this.idxWritten < this.idxRel.length) this.writeOffsetIndex('write');
+    if (this.timeWritten < this.timeTs.length) this.writeTimeIndex('write');
+  }
+
+  /**
+   * The offset index entries not in the file yet, in one open, then for 'trim' the file cut to
+   * the live entries (seal), for 'preallocate' also grown to its maximum size again (activate).
+   */
+  private writeOffsetIndex(then: 'write' | 'trim' | 'preallocate', create = false): void {
+    const b = this.offsetIndexBytes(this.idxWritten);
+    const live = this.idxRel.length * OFFSET_ENTRY;
+    const lengths = then === 'write' ? [] : then === 'trim' ? [live] : [live, this.maxOffsetEntries * OFFSET_ENTRY];
+    writeIndexFile(this.indexPath, create, b, this.idxWritten * OFFSET_ENTRY, lengths);
+    this.idxWritten = this.idxRel.length;
+  }
+
+  private writeTimeIndex(then: 'write' | 'trim' | 'preallocate', create = false): void {
+    const b = this.timeIndexBytes(this.timeWritten);
+    const live = this.timeTs.length * TIME_ENTRY;
+    const lengths = then === 'write' ? [] : then === 'trim' ? [live] : [live, this.maxTimeEntries * TIME_ENTRY];
+    writeIndexFile(this.timeIndexPath, create, b, this.timeWritten * TIME_ENTRY, lengths);
+    this.timeWritten = this.timeTs.length;
   }
 
   private clearIndexes(): void {
@@ -621,35 +659,29 @@ export class Segment {
     return true;
   }
 
-  /** Opens both index files for writing and preallocates them (the segment becomes active). */
+  /**
+   * Writes both index files whole and preallocates them (the segment becomes active); each is
+   * opened (created when missing) for it and closed again.
+   */
   activate(): void {
     this.pinned = true;
     openSealed.delete(this);
-    this.indexFd = fs.openSync(this.indexPath, fs.existsSync(this.indexPath) ? 'r+' : 'w+');
-    this.timeIndexFd = fs.openSync(this.timeIndexPath, fs.existsSync(this.timeIndexPath) ? 'r+' : 'w+');
-    const idx = this.offsetIndexBytes();
-    const time = this.timeIndexBytes();
-    writeFully(this.indexFd, idx, 0, idx.length, 0);
-    writeFully(this.timeIndexFd, time, 0, time.length, 0);
-    // Shrinking first zeroes whatever stale entries lay past the valid ones.
-    fs.ftruncateSync(this.indexFd, idx.length);
-    fs.ftruncateSync(this.timeIndexFd, time.length);
-    fs.ftruncateSync(this.indexFd, this.maxOffsetEntries * OFFSET_ENTRY);
-    fs.ftruncateSync(this.timeIndexFd, this.maxTimeEntries * TIME_ENTRY);
-    this.idxWritten = this.idxRel.length;
-    this.timeWritten = this.timeTs.length;
+    // From the first entry: the files may hold anything (a recovery rebuilt the entries).
+    this.idxWritten = 0;
+    this.timeWritten = 0;
+    // Shrinking to the live entries first zeroes whatever stale entries lay past them.
+    this.writeOffsetIndex('preallocate', true);
+    this.writeTimeIndex('preallocate', true);
+    this.active = true;
   }
 
   /** On roll and close: last time-index entry for the segment's max timestamp, then trim. */
   seal(): void {
-    if (!this.isActive) return;
+    if (!this.active) return;
     this.timeIndexMaybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
-    this.writeIndexes();
-    fs.ftruncateSync(this.indexFd, this.idxRel.length * OFFSET_ENTRY);
-    fs.ftruncateSync(this.timeIndexFd, this.timeTs.length * TIME_ENTRY);
-    // A flush never fsyncs index files through these fds (it opens them by path), so they can
-    // close at once.
-    this.closeIndexFds();
+    this.writeOffsetIndex('trim');
+    this.writeTimeIndex('trim');
+    this.active = false;
   }
 
   /**
@@ -662,19 +694,14 @@ export class Segment {
     return [this.logPath, this.indexPath, this.timeIndexPath];
   }
 
-  private closeIndexFds(): void {
-    if (this.isActive) {
-      fs.closeSync(this.indexFd);
-      fs.closeSync(this.timeIndexFd);
-      this.indexFd = -1;
-      this.timeIndexFd = -1;
-    }
-  }
-
   close(): void {
-    this.seal();
-    this.closeIndexFds();
-    this.closeLogFd();
+    // The .log fd goes even when the seal fails (it opens the index files: out of fds, say); an
+    // unsealed active segment's indexes are rebuilt from the .log at the next open anyway.
+    try {
+      this.seal();
+    } finally {
+      this.closeLogFd();
+    }
   }
 
   /** Closes the .log fd now, or, while a lease is live, when the last one is released. */
@@ -717,7 +744,7 @@ export class Segment {
 
   /** Closes every fd, then removes the files (under their `*.deleted` names once renamed). */
   delete(): void {
-    this.closeIndexFds();
+    this.active = false;
     this.closeLogFd();
     this.deleted = true;
     for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) fs.rmSync(p, { force: true });
@@ -837,11 +864,12 @@ export class Segment {
       this.lastOffset = b.lastOffset;
     });
     this.bytesSinceLastIndexEntry = 0;
-    if (this.isActive) {
-      fs.ftruncateSync(this.indexFd, n * OFFSET_ENTRY);
-      fs.ftruncateSync(this.timeIndexFd, t * TIME_ENTRY);
-      fs.ftruncateSync(this.indexFd, this.maxOffsetEntries * OFFSET_ENTRY);
-      fs.ftruncateSync(this.timeIndexFd, this.maxTimeEntries * TIME_ENTRY);
+    if (this.active) {
+      // Entries kept but not written yet stay pending; the files are cut to the ones written
+      // and preallocated again.
+      const none = Buffer.alloc(0);
+      writeIndexFile(this.indexPath, false, none, 0, [this.idxWritten * OFFSET_ENTRY, this.maxOffsetEntries * OFFSET_ENTRY]);
+      writeIndexFile(this.timeIndexPath, false, none, 0, [this.timeWritten * TIME_ENTRY, this.maxTimeEntries * TIME_ENTRY]);
     } else {
       fs.writeFileSync(this.indexPath, this.offsetIndexBytes());
       fs.writeFileSync(this.timeIndexPath, this.timeIndexBytes());
