@@ -3,6 +3,7 @@
 // while the leader of partition 0 is SIGKILLed (and restarted); then they read it all back. Every
 // record must be acknowledged and read back exactly once, at offsets 0..n-1 per partition, with
 // its key, value, headers and timestamp (the same spec check as the single-broker interop tests).
+// The three clients take turns on one cluster, each with a topic of its own.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -55,18 +56,46 @@ async function leaderOf(cluster: ClusterProcesses, topic: string, partition: num
   }
 }
 
+/** The cluster every client's test uses: started by the first test that runs, stopped at the end. */
+let shared: Promise<ClusterProcesses> | undefined;
+function sharedCluster(): Promise<ClusterProcesses> {
+  shared ??= (async () => {
+    const d = tempDir('spool-client-failover-');
+    const cluster = await startClusterProcesses({
+      brokers: 3,
+      dir: d.dir,
+      config: { 'broker.session.timeout.ms': 3000, 'default.replication.factor': 3, 'min.insync.replicas': 2, 'replica.fetch.wait.max.ms': 200 },
+    }).catch((e: unknown) => {
+      d.cleanup();
+      throw e;
+    });
+    t.teardown(async () => {
+      await cluster.stop();
+      d.cleanup();
+    });
+    return cluster;
+  })();
+  return shared;
+}
+
+/** The brokers the cluster's metadata lists (a restarted broker is back once it registered again). */
+async function registeredBrokers(cluster: ClusterProcesses): Promise<number> {
+  const admin = new Kafka({ brokers: cluster.brokers.map((b) => b.address), clientId: 'client-failover', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.describeCluster()).brokers.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 for (const client of clients) {
   t.test(`${client.name}: idempotent acks=all produce through a leader SIGKILL loses and duplicates nothing`, async (t) => {
     if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server)')) return;
     if (!requireToolchain(t, await client.ready(), client.missing)) return;
-    const d = tempDir('spool-client-failover-');
-    t.teardown(d.cleanup);
-    const cluster = await startClusterProcesses({
-      brokers: 3,
-      dir: d.dir,
-      t,
-      config: { 'broker.session.timeout.ms': 3000, 'default.replication.factor': 3, 'min.insync.replicas': 2, 'replica.fetch.wait.max.ms': 200 },
-    });
+    const cluster = await sharedCluster();
+    // The broker an earlier client's test killed and restarted must have registered again.
+    await waitUntil('all three brokers registered', async () => (await registeredBrokers(cluster).catch(() => 0)) === 3, { timeoutMs: 60_000 });
     const topic = `failover-${client.name.replace(/\W/g, '')}`;
     // A seed that is not the broker killed below, so the client can always bootstrap.
     const bootstrapFor = (avoid: number): string => (client.oneSeed === true ? cluster.brokers.find((b) => b.nodeId !== avoid)!.address : cluster.bootstrap);
@@ -110,6 +139,5 @@ for (const client of clients) {
     const records = parseJsonLines(c.stdout);
     t.equal(records.length, COUNT, `read ${COUNT} records`);
     t.same(diffAgainstSpec(records, COUNT, PARTITIONS, baseTs), [], 'keys, values, headers, timestamps, offsets 0..n-1 and order match: nothing lost, nothing duplicated');
-    await cluster.stop();
   });
 }

@@ -63,6 +63,8 @@ async function startBroker(dataDir: string, port: number, engine: string): Promi
     `spool.engine=${engine}`,
     'log.cleaner.backoff.ms=20',
     'log.cleaner.threads=1',
+    // Every read joins a fresh consumer group: no initial rebalance delay (Kafka's default: 3 s).
+    'group.initial.rebalance.delay.ms=0',
   ];
   const startedAt = Date.now();
   const child = spawn(process.execPath, [cli, 'start', ...overrides.flatMap((o) => ['--override', o])], { stdio: ['pipe', 'pipe', 'pipe'], cwd: repoRoot });

@@ -41,7 +41,7 @@ function errorType(err: unknown): string | undefined {
 /** Reads the whole topic with `spool consume` (standalone: Metadata, ListOffsets, Fetch; no group writes). */
 function consumeAll(bootstrap: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'consume', TOPIC, '--bootstrap-server', bootstrap, '--from-beginning', '--timeout-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'consume', TOPIC, '--bootstrap-server', bootstrap, '--from-beginning', '--timeout-ms', '2000'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -7,6 +7,7 @@
 //  - a leader is paused (SIGSTOP) beyond its session timeout, replaced, then resumed: it must not
 //    acknowledge writes as leader after it was replaced;
 //  - etcd is paused: leaders keep serving writes that need no metadata change; all resumes.
+// The three tests take turns on one cluster, each with a topic of its own.
 import kafkajs from 'kafkajs';
 import t from 'tap';
 import { etcdBinary, startClusterProcesses, type ClusterProcesses } from '../helpers/cluster.js';
@@ -17,8 +18,10 @@ import { requireToolchain } from '../interop/common.js';
 const { Kafka, logLevel } = kafkajs;
 const ROUNDS = Number(process.env.SPOOL_FAULT_ROUNDS ?? (process.env.CI === 'true' ? 3 : 5));
 const PARTITIONS = 3;
-const TOPIC = 'failover';
 const SESSION_TIMEOUT_MS = 3000;
+
+/** The shared cluster and the topic one test writes and checks. */
+type FailoverCluster = ClusterProcesses & { readonly topic: string };
 
 
 /** A client of the cluster; `avoid` leaves brokers out of its bootstrap list (a paused one hangs requests). */
@@ -32,18 +35,18 @@ function kafkaFor(cluster: ClusterProcesses, avoid: number[] = []) {
   });
 }
 
-async function partitionsState(cluster: ClusterProcesses, avoid: number[] = []): Promise<Array<{ partitionId: number; leader: number; isr: number[] }>> {
+async function partitionsState(cluster: FailoverCluster, avoid: number[] = []): Promise<Array<{ partitionId: number; leader: number; isr: number[] }>> {
   const admin = kafkaFor(cluster, avoid).admin();
   await admin.connect();
   try {
-    const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+    const md = await admin.fetchTopicMetadata({ topics: [cluster.topic] });
     return md.topics[0].partitions;
   } finally {
     await admin.disconnect();
   }
 }
 
-async function leaderOf(cluster: ClusterProcesses, partition: number, avoid: number[] = []): Promise<number> {
+async function leaderOf(cluster: FailoverCluster, partition: number, avoid: number[] = []): Promise<number> {
   return (await partitionsState(cluster, avoid)).find((p) => p.partitionId === partition)!.leader;
 }
 
@@ -61,31 +64,46 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-async function startCluster(t: { teardown(fn: () => unknown): void }): Promise<ClusterProcesses> {
-  const d = tempDir('spool-failover-');
-  t.teardown(d.cleanup);
-  const cluster = await startClusterProcesses({
-    brokers: 3,
-    dir: d.dir,
-    t,
-    config: {
-      'broker.session.timeout.ms': SESSION_TIMEOUT_MS,
-      'default.replication.factor': 3,
-      'min.insync.replicas': 2,
-      'replica.lag.time.max.ms': 4000,
-      'replica.fetch.wait.max.ms': 200,
-      'replica.fetch.backoff.ms': 200,
-    },
-  });
+/** The cluster of every test: started by the first test that runs, stopped after the last. */
+let shared: Promise<ClusterProcesses> | undefined;
+
+/** The shared cluster with a new topic (replication factor 3) for one test. */
+async function clusterWithTopic(topic: string): Promise<FailoverCluster> {
+  shared ??= (async () => {
+    const d = tempDir('spool-failover-');
+    const started = await startClusterProcesses({
+      brokers: 3,
+      dir: d.dir,
+      config: {
+        'broker.session.timeout.ms': SESSION_TIMEOUT_MS,
+        'default.replication.factor': 3,
+        'min.insync.replicas': 2,
+        'replica.lag.time.max.ms': 4000,
+        'replica.fetch.wait.max.ms': 200,
+        'replica.fetch.backoff.ms': 200,
+        // readAll joins a fresh consumer group: no initial rebalance delay (Kafka's default: 3 s).
+        'group.initial.rebalance.delay.ms': 0,
+      },
+    }).catch((e: unknown) => {
+      d.cleanup();
+      throw e;
+    });
+    t.teardown(async () => {
+      await started.stop();
+      d.cleanup();
+    });
+    return started;
+  })();
+  const cluster = await shared;
   const admin = kafkaFor(cluster).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
   await admin.disconnect();
-  return cluster;
+  return { ...cluster, topic };
 }
 
 /** An acks=all producer writing batches of 20 unique values round-robin over the partitions. */
-async function startLoad(cluster: ClusterProcesses, t: { teardown(fn: () => unknown): void }) {
+async function startLoad(cluster: FailoverCluster, t: { teardown(fn: () => unknown): void }) {
   const sends: SendAttempt[] = [];
   let stopped = false as boolean;
   let seq = 0;
@@ -101,7 +119,7 @@ async function startLoad(cluster: ClusterProcesses, t: { teardown(fn: () => unkn
       const partition = batch % PARTITIONS;
       const values = Array.from({ length: 20 }, () => `v${seq++}`);
       try {
-        const res = await producer.send({ topic: TOPIC, acks: -1, timeout: 10_000, messages: values.map((value) => ({ value, partition })) });
+        const res = await producer.send({ topic: cluster.topic, acks: -1, timeout: 10_000, messages: values.map((value) => ({ value, partition })) });
         const base = Number(res[0].baseOffset);
         values.forEach((value, i) => sends.push({ value, partition, acked: true, offset: base + i }));
       } catch {
@@ -122,15 +140,15 @@ async function startLoad(cluster: ClusterProcesses, t: { teardown(fn: () => unkn
 }
 
 /** Reads every partition from the beginning to its end offset, with a fresh consumer group. */
-async function readAll(cluster: ClusterProcesses): Promise<ReadRecord[]> {
+async function readAll(cluster: FailoverCluster): Promise<ReadRecord[]> {
   const reads: ReadRecord[] = [];
   const admin = kafkaFor(cluster).admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(TOPIC);
+  const ends = await admin.fetchTopicOffsets(cluster.topic);
   await admin.disconnect();
   const consumer = kafkaFor(cluster).consumer({ groupId: `failover-reader-${Date.now()}`, maxWaitTimeInMs: 200 });
   await consumer.connect();
-  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  await consumer.subscribe({ topic: cluster.topic, fromBeginning: true });
   const target = new Map(ends.map((e) => [e.partition, Number(e.high)]));
   const reached = new Map<number, number>();
   await consumer.run({
@@ -155,13 +173,13 @@ function checkAndReport(t: { comment(...a: unknown[]): void; ok(v: unknown, m: s
   t.equal(report.violations, 0, report.violations === 0 ? 'no violations' : report.details());
 }
 
-async function allInIsr(cluster: ClusterProcesses): Promise<boolean> {
+async function allInIsr(cluster: FailoverCluster): Promise<boolean> {
   return (await partitionsState(cluster)).every((p) => p.isr.length === 3 && p.leader > 0);
 }
 
 t.test('acks=all records survive repeated SIGKILL of the partition leader', async (t) => {
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
-  const cluster = await startCluster(t);
+  const cluster = await clusterWithTopic('failover-kill9');
   t.same((await partitionsState(cluster)).map((p) => p.isr.length), [3, 3, 3], 'three in-sync replicas per partition');
   const load = await startLoad(cluster, t);
   let kills = 0;
@@ -183,17 +201,20 @@ t.test('acks=all records survive repeated SIGKILL of the partition leader', asyn
   const sends = await load.stop();
   t.comment(`failover: ${kills} leader kills (SPOOL_FAULT_ROUNDS=${ROUNDS})`);
   checkAndReport(t, 'SIGKILL of leaders', sends, await readAll(cluster));
-  await cluster.stop();
 });
 
 t.test('a paused leader is replaced and acknowledges nothing as leader after it was', async (t) => {
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
-  const cluster = await startCluster(t);
+  const cluster = await clusterWithTopic('failover-paused-leader');
   const load = await startLoad(cluster, t);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const leader = await leaderOf(cluster, 0);
   const paused = cluster.broker(leader);
   paused.sigstop();
+  // The next test shares the cluster: never leave the broker stopped.
+  t.teardown(() => {
+    if (paused.paused) paused.sigcont();
+  });
   const pausedAt = Date.now();
   await waitFor('a new leader of partition 0', async () => {
     const now = await leaderOf(cluster, 0, [leader]);
@@ -207,24 +228,27 @@ t.test('a paused leader is replaced and acknowledges nothing as leader after it 
   await waitFor('every replica back in sync', () => allInIsr(cluster), 60_000);
   const sends = await load.stop();
   checkAndReport(t, 'paused leader', sends, await readAll(cluster));
-  await cluster.stop();
 });
 
 t.test('with etcd paused, leaders keep acknowledging writes; everything resumes with it', async (t) => {
   if (!requireToolchain(t, etcdBinary() !== null, 'etcd is not installed (apt-get install etcd-server, or set SPOOL_ETCD_BIN)')) return;
-  const cluster = await startCluster(t);
+  const cluster = await clusterWithTopic('failover-etcd-paused');
   const load = await startLoad(cluster, t);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   cluster.etcd!.pause();
+  let etcdPaused = true;
+  t.teardown(() => {
+    if (etcdPaused) cluster.etcd!.resume();
+  });
   const before = load.acked();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   t.ok(load.acked() > before, `writes acknowledged while etcd was paused (${load.acked() - before})`);
   cluster.etcd!.resume();
+  etcdPaused = false;
   await waitFor('every replica in sync after etcd returned', () => allInIsr(cluster), 60_000);
   const after = load.acked();
   await new Promise((resolve) => setTimeout(resolve, 1500));
   t.ok(load.acked() > after, 'writes go on after etcd returned');
   const sends = await load.stop();
   checkAndReport(t, 'etcd paused', sends, await readAll(cluster));
-  await cluster.stop();
 });

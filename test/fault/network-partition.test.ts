@@ -291,6 +291,8 @@ t.test('a leader cut off from etcd and its followers acknowledges nothing; nothi
             'replica.fetch.wait.max.ms': 200,
             'replica.fetch.backoff.ms': 200,
             'replica.socket.timeout.ms': 3000,
+            // readAll joins a fresh consumer group: no initial rebalance delay (Kafka's default: 3 s).
+            'group.initial.rebalance.delay.ms': 0,
           },
         }),
       ),

@@ -24,7 +24,7 @@ conf = {
     "group.id": group,
     "client.id": client_id,
     "partition.assignment.strategy": "cooperative-sticky",
-    "session.timeout.ms": 30000 if instance_id else 10000,
+    "session.timeout.ms": 30000 if instance_id else 6000,
     "heartbeat.interval.ms": 1000,
     "auto.offset.reset": "earliest",
     "enable.auto.commit": True,

@@ -18,7 +18,7 @@ const out = (o: object): void => {
 };
 
 const kafka = new Kafka({ brokers: [bootstrap], clientId, logLevel: logLevel.NOTHING, retry: { retries: 20 } });
-const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
+const consumer = kafka.consumer({ groupId: group, sessionTimeout: 6_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
 
 consumer.on(consumer.events.GROUP_JOIN, (e) => {
   const assignment = e.payload.memberAssignment as Record<string, number[]>;

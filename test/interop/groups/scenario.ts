@@ -65,6 +65,8 @@ function kafkaFor(spool: SpoolHandle) {
 
 /**
  * 3 members over 6 partitions while 30 000 records are produced; B is SIGKILLed, D joins, A leaves.
+ * The members' session timeout is 6 s (group.min.session.timeout.ms, the broker's floor), so B's
+ * eviction and the rebalances around it happen while records are still being produced.
  * Then: at-least-once, one owner per partition per generation, offsets committed to the end,
  * kafka-consumer-groups --describe, and committed offsets resumed after a broker restart.
  */
@@ -85,6 +87,10 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
     return m;
   };
 
+  // Where the scenario's time goes (a comment at the end).
+  const phases: string[] = [];
+  const scenarioStart = Date.now();
+  const phase = (name: string) => phases.push(`${name} ${((Date.now() - scenarioStart) / 1000).toFixed(1)} s`);
   const a = member('A');
   const b = member('B');
   t.ok(await waitFor(() => generations.some((g) => g.members.length === 2 && g.members.every((m) => m.partitions.length === 3)), 120_000), 'two members share the six partitions');
@@ -92,6 +98,7 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
   const joinStarted = Date.now();
   member('C');
   t.ok(await waitFor(() => generations.some((g) => g.members.length === 3 && g.members.every((m) => m.partitions.length === 2)), 120_000), 'three members share the six partitions in one stable generation');
+  phase('three members');
   const three = generations.find((g) => g.members.length === 3);
   if (three !== undefined) {
     t.comment(
@@ -114,17 +121,20 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
     if (s === 15) await b.kill(); // no LeaveGroup: the session timeout must evict it
     if (s === 25) d = member('D');
     if (s === 40) await a.stop(); // LeaveGroup
-    await sleep(300); // ~18 s of production, spanning B's session timeout
+    await sleep(150); // ~10 s of production, spanning B's session timeout (6 s)
   }
   await producer.disconnect();
+  phase('produced');
   const settled = () => {
     const last = generations.at(-1);
     return last?.members.length === 2 && last.members.every((m) => m.partitions.length === 3);
   };
   t.ok(await waitFor(settled, 90_000), 'the group settles on the two remaining members, three partitions each');
+  phase('settled');
   t.comment(`${label} generations: ${generations.map((g) => `#${g.generationId} ${g.members.length} members in ${g.rebalanceMs} ms`).join(', ')}`);
   const endOffsets = Array.from({ length: PARTITIONS }, () => RECORDS / PARTITIONS);
   t.ok(await waitFor(() => consumedCount(members) >= RECORDS, 180_000), `every record consumed (${consumedCount(members)} of ${RECORDS})`);
+  phase('consumed');
   t.same(missingRecords(members, endOffsets), [], 'at-least-once: no offset left unconsumed');
   t.same(doubleOwnership(generations), [], 'broker side: no partition assigned to two members in one generation');
   t.same(clientOwnershipProblems(members, generations, PARTITIONS), [], 'client side: no partition held by two members in one generation');
@@ -138,6 +148,7 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
     await sleep(200);
   }
   t.same(committed, endOffsets, 'committed offsets reach the end of every partition');
+  phase('committed');
 
   if (await kafkaToolsAvailable()) {
     const out = await consumerGroupsDescribe(spool.bootstrap, group);
@@ -155,7 +166,9 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
   t.equal(described.groups[0]?.state, 'Empty', 'after every member left, the group is Empty');
   await admin.disconnect();
 
+  phase('described and stopped');
   await spool.restart();
+  phase('restarted');
   const admin2 = kafkaFor(spool).admin();
   await admin2.connect();
   const afterRestart = (await admin2.fetchOffsets({ groupId: group, topics: [topic] }))[0].partitions.sort((x, y) => x.partition - y.partition);
@@ -171,6 +184,8 @@ export async function churnScenario(t: GroupAsserts, spool: SpoolHandle, label: 
   for (const x of e.events) if (x.ev === 'rec' && !firstOffsets.has(x.p)) firstOffsets.set(x.p, x.o);
   t.same([...firstOffsets.entries()].sort((x, y) => x[0] - y[0]).map(([, o]) => o), endOffsets, 'it resumed at the committed offsets');
   await e.stop();
+  phase('resumed');
+  t.comment(`${label} phases: ${phases.join(', ')}`);
 }
 
 /**

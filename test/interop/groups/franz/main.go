@@ -52,7 +52,7 @@ func main() {
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.SessionTimeout(10 * time.Second),
+		kgo.SessionTimeout(6 * time.Second),
 		kgo.HeartbeatInterval(time.Second),
 		kgo.AutoCommitInterval(500 * time.Millisecond),
 		kgo.FetchMaxWait(500 * time.Millisecond),

@@ -50,7 +50,7 @@ public final class GroupMember {
     props.put("auto.offset.reset", "earliest");
     props.put("enable.auto.commit", "true");
     props.put("auto.commit.interval.ms", "500");
-    props.put("session.timeout.ms", instanceId != null ? "30000" : "10000");
+    props.put("session.timeout.ms", instanceId != null ? "30000" : "6000");
     props.put("heartbeat.interval.ms", "1000");
     if (instanceId != null) props.put("group.instance.id", instanceId);
     KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props);
