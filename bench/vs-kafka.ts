@@ -32,6 +32,9 @@
 //   SPOOL_BENCH_LATENCY_SECONDS   seconds of fixed-rate sending per latency row (default 6)
 //   SPOOL_BENCH_RATE              fixed rate of the latency rows, MB/s (default: 50% of Kafka's max)
 //   SPOOL_BENCH_WARMUP_SECONDS    unmeasured produce + consume before the rows (default 2)
+//   SPOOL_BENCH_SETTLE_SECONDS    before each row, wait (at most this long, default 10) until the
+//                                 broker used < 5% of a core over 250 ms: a row's CPU then leaves
+//                                 out the fsyncs and writeback work the rows before it left behind
 //   SPOOL_BENCH_TARGETS           comma list (default spool-native,spool-ts,kafka)
 //   SPOOL_BENCH_ROWS              comma list of row keys (default: all but the optional ones above)
 //   SPOOL_BENCH_INFLIGHT          pipelined requests (default 8)
@@ -103,6 +106,21 @@ const ALL_ROWS = Object.keys(ROWS) as RowKey[];
 const DEFAULT_ROWS = ALL_ROWS.filter((k) => ROWS[k].optional !== true);
 
 /** Topic of a row: one per kind family and shape. */
+/**
+ * Waits until the target's process used < 5% of a core over 250 ms (at most `maxSeconds`), so a
+ * row does not pay for the fsyncs, writeback and GC that the row before it left behind.
+ */
+async function settle(target: Target, maxSeconds: number): Promise<void> {
+  const deadline = performance.now() + maxSeconds * 1000;
+  let last = target.cpuSeconds();
+  while (performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = target.cpuSeconds();
+    if (now - last < 0.0125) return;
+    last = now;
+  }
+}
+
 function topicOf(row: RowKey): string {
   const s = ROWS[row];
   const shape = `${s.partitions}${s.zstd ? 'z' : ''}`;
@@ -307,6 +325,7 @@ async function benchTarget(name: TargetName, round: number, rows: RowKey[], rdka
   const seconds = envInt('SPOOL_BENCH_SECONDS', 3);
   const latencySeconds = envInt('SPOOL_BENCH_LATENCY_SECONDS', 6);
   const warmupSeconds = envInt('SPOOL_BENCH_WARMUP_SECONDS', 2);
+  const settleSeconds = envNumber('SPOOL_BENCH_SETTLE_SECONDS', 10);
   const inFlight = envInt('SPOOL_BENCH_INFLIGHT', 8);
   const fetchBytes = envInt('SPOOL_BENCH_FETCH_BYTES', 1024 * 1024);
   const recordSize = envInt('SPOOL_BENCH_RECORD_SIZE', 1024);
@@ -340,6 +359,7 @@ async function benchTarget(name: TargetName, round: number, rows: RowKey[], rdka
       const bootstrap = `${target.host}:${target.port}`;
       const runRow = async (row: RowKey): Promise<RowResult | null> => {
         const s = ROWS[row];
+        await settle(target, settleSeconds);
         const topic = topicOf(row);
         switch (s.kind) {
           case 'produce':
