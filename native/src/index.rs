@@ -284,6 +284,10 @@ impl OffsetIndex {
         self.written = self.written.min(keep);
         self.preallocate()
     }
+    /// Every entry is written again by the next write (a truncation could not cut the file).
+    pub fn rewrite_all(&mut self) {
+        self.written = 0;
+    }
 
     pub fn reset(&mut self) -> SResult<()> {
         self.entries.clear();
@@ -461,6 +465,10 @@ impl TimeIndex {
         self.entries.truncate(keep);
         self.written = self.written.min(keep);
         self.preallocate()
+    }
+    /// Every entry is written again by the next write (a truncation could not cut the file).
+    pub fn rewrite_all(&mut self) {
+        self.written = 0;
     }
 
     pub fn reset(&mut self) -> SResult<()> {

@@ -470,6 +470,15 @@ impl NativeLog {
         })
     }
 
+    /// The topic was deleted (its directory is renamed next): nothing more by path (log.rs).
+    #[napi]
+    pub fn mark_deleted(&self) -> Result<()> {
+        self.with(|l| {
+            l.mark_deleted();
+            Ok(())
+        })
+    }
+
     /// Makes a running cleaning round stop at its next read (close() calls it first).
     #[napi]
     pub fn cancel_clean(&self) {
@@ -753,6 +762,31 @@ pub fn send_now(socket_fd: i64, buffers: Vec<Buffer>, slices: Vec<i64>) -> Resul
     }
     transfer::send_now(socket_fd as i32, &parts)
         .map(|n| n as i64)
+        .map_err(to_napi)
+}
+
+/// Whether the last sendNow (on the JS thread) stopped because the socket was full (EAGAIN);
+/// false when it sent everything or stopped at file data not known to be in the page cache.
+#[cfg(unix)]
+#[napi]
+pub fn send_now_stopped_full() -> bool {
+    transfer::last_send_stopped_full()
+}
+
+/// Up to `length` bytes (at most 1 MiB) of `fd` at `position`, from the page cache on the JS
+/// thread: null when some of it would have to come from the disk. What sendNow's caller writes
+/// through the socket stream to learn when a full socket takes data again, with no pool thread.
+#[cfg(unix)]
+#[napi]
+pub fn read_now(fd: i64, position: i64, length: u32) -> Result<Option<Buffer>> {
+    if fd < 0 || position < 0 || length > 1 << 20 {
+        return Err(napi::Error::new(
+            Status::InvalidArg,
+            "readNow: negative fd or position, or more than 1 MiB",
+        ));
+    }
+    transfer::read_cached(fd as i32, position as u64, length as usize)
+        .map(|b| b.map(Buffer::from))
         .map_err(to_napi)
 }
 

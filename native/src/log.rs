@@ -8,7 +8,7 @@ use crate::segment::{Segment, SegmentConfig, CLEANED_SUFFIX, SWAP_SUFFIX};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A FileSlice's lease on a segment's .log handle lasts until JS releases it; one still held
@@ -93,10 +93,30 @@ pub struct FlushJob {
     /// durable.
     paths: Vec<PathBuf>,
     dir: Option<PathBuf>,
+    /// Where a failed run leaves its paths (and whether the directory was due) for the log's
+    /// next flush: a failed fsync must not forget what still needs one.
+    retry: Arc<Mutex<FlushRetry>>,
+}
+
+/// What failed flushes left to fsync (see FlushJob::retry).
+#[derive(Default)]
+struct FlushRetry {
+    paths: Vec<PathBuf>,
+    dir: bool,
 }
 
 impl FlushJob {
     pub fn run(self) -> SResult<()> {
+        let result = self.sync();
+        if result.is_err() {
+            let mut retry = self.retry.lock().unwrap_or_else(|e| e.into_inner());
+            retry.paths.extend(self.paths);
+            retry.dir |= self.dir.is_some();
+        }
+        result
+    }
+
+    fn sync(&self) -> SResult<()> {
         for f in &self.files {
             f.sync_data()?;
         }
@@ -108,7 +128,7 @@ impl FlushJob {
             }
         }
         #[cfg(unix)]
-        if let Some(dir) = self.dir {
+        if let Some(dir) = &self.dir {
             match File::open(dir) {
                 Ok(d) => d.sync_all()?,
                 // Renamed away (a deleted topic's log, closed after file.delete.delay.ms): no
@@ -118,7 +138,7 @@ impl FlushJob {
             }
         }
         #[cfg(not(unix))]
-        let _ = self.dir;
+        let _ = &self.dir;
         Ok(())
     }
 }
@@ -169,6 +189,11 @@ pub struct Log {
     unflushed: Vec<PathBuf>,
     dir_dirty: bool,
     doomed: Vec<DoomedSegment>,
+    /// Left by failed flushes for the next one (FlushJob::retry).
+    flush_retry: Arc<Mutex<FlushRetry>>,
+    /// The topic was deleted and its directory renamed away (mark_deleted): the paths held here
+    /// may belong to a recreated topic of the same name, so nothing is done by path any more.
+    detached: bool,
 }
 
 /// Offset after the last batch of a .log file (its base offset when empty or unreadable).
@@ -394,6 +419,8 @@ impl Log {
             unflushed: Vec::new(),
             dir_dirty: true,
             doomed: Vec::new(),
+            flush_retry: Arc::default(),
+            detached: false,
         })
     }
 
@@ -410,6 +437,7 @@ impl Log {
         now: i64,
         leader_epoch: i32,
     ) -> SResult<AppendSummary> {
+        self.check_attached()?;
         let refs =
             batch::validate_batches(buf, self.cfg.max_message_bytes, &self.cfg.leader_rules(now))?;
         let count: i64 = refs
@@ -442,6 +470,7 @@ impl Log {
     /// Follower append: batches keep their offsets, epochs and timestamps. Records are checked
     /// for being well formed only: the leader applied the topic's rules when it took them.
     pub fn append_as_follower(&mut self, buf: &[u8], now: i64) -> SResult<AppendSummary> {
+        self.check_attached()?;
         let rules = RecordRules {
             follower: true,
             ..RecordRules::default()
@@ -575,11 +604,17 @@ impl Log {
             seg.base_offset,
             seg.next_offset()
         );
-        seg.seal()?;
+        // The new segment first (its files opened by path: out of fds, say): a failure leaves
+        // the log as it was, its active segment still active.
+        let (fresh, _, _) = Segment::open(&self.dir, base_offset, self.cfg.segment_config(), true)?;
+        let seg = self.active();
+        if let Err(e) = seg.seal() {
+            let _ = fresh.delete_files();
+            return Err(e);
+        }
         let paths = seg.file_paths();
         seg.release_files();
         self.unflushed.extend(paths);
-        let (fresh, _, _) = Segment::open(&self.dir, base_offset, self.cfg.segment_config(), true)?;
         self.segments.push(fresh);
         self.dir_dirty = true;
         Ok(())
@@ -587,6 +622,7 @@ impl Log {
 
     /// Starts a new segment at the log end offset unless the active one is empty.
     pub fn roll(&mut self) -> SResult<()> {
+        self.check_attached()?;
         if self.active().size > 0 {
             self.roll_at(self.log_end_offset)?;
         }
@@ -722,6 +758,7 @@ impl Log {
 
     /// Removes every batch at or after `offset`.
     pub fn truncate_to(&mut self, target: i64) -> SResult<()> {
+        self.check_attached()?;
         // Offsets are never negative; the TS engine clamps the same way.
         let offset = target.max(0);
         if offset >= self.log_end_offset {
@@ -776,6 +813,7 @@ impl Log {
     /// Deletes segments whose every offset is below `offset` (never the active one) and raises
     /// logStartOffset. Returns how many segments were deleted.
     pub fn delete_segments_before(&mut self, offset: i64) -> SResult<u32> {
+        self.check_attached()?;
         let mut deleted = 0;
         while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
             let seg = self.segments.remove(0);
@@ -799,6 +837,7 @@ impl Log {
     /// with a duplicated fd the pool thread reads through (the log itself is not touched until
     /// clean_commit).
     pub fn clean_job(&mut self, opts: CleanOptions, cancel: Arc<AtomicBool>) -> SResult<CleanJob> {
+        self.check_attached()?;
         let n = self.segments.len();
         let mut sources = Vec::with_capacity(n.saturating_sub(1));
         // Only segments ending at or below endOffset can be mapped or cleaned.
@@ -932,6 +971,11 @@ impl Log {
             .partition(|d| d.until <= now);
         self.doomed = kept;
         for d in expired {
+            if self.detached {
+                // Its old path may name a recreated topic's file: only the handles close.
+                drop(d);
+                continue;
+            }
             // A `*.deleted` file that cannot be removed is a leftover the next open removes;
             // failing the caller's unrelated read or append over it would help nobody.
             let _ = d.segment.delete_files();
@@ -945,32 +989,82 @@ impl Log {
 
     /// What a flush must fsync: sealed segments not yet synced plus the active segment.
     pub fn flush_job(&mut self) -> SResult<FlushJob> {
-        let mut paths = std::mem::take(&mut self.unflushed);
+        let retry = Arc::clone(&self.flush_retry);
+        if self.detached {
+            // A deleted topic's data needs no fsync, and its paths may be another topic's.
+            return Ok(FlushJob {
+                files: Vec::new(),
+                paths: Vec::new(),
+                dir: None,
+                retry,
+            });
+        }
+        // Everything that can fail comes before anything pending is taken: a failure here
+        // leaves it all for the next flush.
         let seg = self.active();
         seg.write_pending_indexes()?;
         let files = vec![seg.log_file()?.try_clone()?];
         // The active segment's index files hold no handle (one fd per partition): they are
         // fsynced by path, when written or resized since the last flush.
-        paths.extend(seg.dirty_index_paths());
-        let dir = if std::mem::replace(&mut self.dir_dirty, false) {
-            Some(self.dir.clone())
-        } else {
-            None
-        };
-        Ok(FlushJob { files, paths, dir })
+        let index_paths = seg.dirty_index_paths();
+        let mut paths = std::mem::take(&mut self.unflushed);
+        let mut dir_dirty = std::mem::replace(&mut self.dir_dirty, false);
+        {
+            let mut failed = self.flush_retry.lock().unwrap_or_else(|e| e.into_inner());
+            paths.append(&mut failed.paths);
+            dir_dirty |= std::mem::take(&mut failed.dir);
+        }
+        paths.extend(index_paths);
+        let dir = dir_dirty.then(|| self.dir.clone());
+        Ok(FlushJob {
+            files,
+            paths,
+            dir,
+            retry,
+        })
     }
 
-    /// Seals the active segment's indexes and fsyncs; the Log is consumed.
+    /// The topic was deleted and the log's directory is being renamed away (Kafka's `-delete`
+    /// suffix): its paths may soon name a recreated topic's files. From now on the log writes,
+    /// trims, fsyncs and removes nothing by path; writes are refused; reads through handles
+    /// already open (FileSlices in flight) keep working; close() only closes handles.
+    pub fn mark_deleted(&mut self) {
+        self.detached = true;
+        for seg in &mut self.segments {
+            seg.detach();
+        }
+        for d in &mut self.doomed {
+            d.segment.detach();
+        }
+    }
+
+    fn check_attached(&self) -> SResult<()> {
+        if self.detached {
+            return Err(StorageErr::new(
+                KAFKA_STORAGE_ERROR,
+                format!("log {} belongs to a deleted topic", self.dir.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment's indexes and fsyncs; the Log is consumed. Every step runs even
+    /// when an earlier one fails; the first error is returned.
     pub fn close(mut self) -> SResult<()> {
-        self.active().seal()?;
+        if self.detached {
+            // Dropping the segments closes their handles; nothing is sealed or removed by path
+            // (the caller removes the renamed directory).
+            return Ok(());
+        }
+        let sealed = self.active().seal();
         self.dir_dirty = true;
-        let flushed = self.flush_job()?.run();
+        let flushed = self.flush_job().and_then(FlushJob::run);
         // Closing ends every delete delay: the caller (LogManager) waits out in-flight requests
         // before it closes a log.
         for d in std::mem::take(&mut self.doomed) {
             let _ = d.segment.delete_files();
         }
-        flushed
+        sealed.and(flushed)
     }
 }
 
@@ -1610,5 +1704,33 @@ mod tests {
             log.close().unwrap();
             fs::remove_dir_all(d).unwrap();
         }
+    }
+
+    #[test]
+    fn a_failed_flush_leaves_its_files_for_the_next_one() {
+        let d = tmp("flush-retry");
+        let mut log = Log::open(&d, cfg(), None).unwrap();
+        log.append(&mut make_batch(2, 1000, 0), 0, 0).unwrap();
+        log.flush_job().unwrap().run().unwrap();
+        log.roll().unwrap();
+        // The sealed segment's index cannot be opened for its fsync: the flush fails.
+        let index = d.join("00000000000000000000.index");
+        fs::remove_file(&index).unwrap();
+        fs::create_dir(&index).unwrap();
+        let job = log.flush_job().unwrap();
+        assert!(job.paths.contains(&index) && job.dir.is_some());
+        assert!(job.run().is_err());
+        fs::remove_dir(&index).unwrap();
+        fs::write(&index, b"").unwrap();
+        let job = log.flush_job().unwrap();
+        assert!(
+            job.paths.contains(&index) && job.dir.is_some(),
+            "the next flush fsyncs what the failed one did not"
+        );
+        job.run().unwrap();
+        let job = log.flush_job().unwrap();
+        assert!(job.paths.is_empty() && job.dir.is_none());
+        log.close().unwrap();
+        fs::remove_dir_all(d).unwrap();
     }
 }

@@ -142,6 +142,13 @@ impl Segment {
         Ok((seg, index_existed, a1 && a2))
     }
 
+    /// The log's directory was renamed away (a deleted topic): its .log is never opened by path
+    /// again (the old path may be a recreated topic's file). A handle still open keeps serving
+    /// reads; once closed, reads fail (an empty path opens nothing).
+    pub fn detach(&mut self) {
+        self.log.set_path(PathBuf::new());
+    }
+
     /// The .log's fd for a FileSlice, with a lease that keeps it open until
     /// fileio::release_lease(token), past the lease expiry too (then reported as a leak): (fd, token).
     pub fn lease(&self) -> SResult<(i64, u64)> {
@@ -743,8 +750,6 @@ impl Segment {
         // if appends bring it back to the same size.
         self.uid = NEXT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let loc = self.translate_offset(target)?;
-        self.offset_index.truncate_to(target)?;
-        self.time_index.truncate_to(target)?;
         let mut truncated = 0;
         if let Some(loc) = loc {
             // A batch straddling target is dropped whole: offsets inside a batch cannot be split.
@@ -752,6 +757,17 @@ impl Segment {
             self.log.file()?.set_len(loc.position)?;
             self.size = loc.position;
             self.verified_end.fetch_min(self.size, Ordering::Relaxed);
+        }
+        // The .log is cut: the truncation has happened. The indexes drop their entries in memory
+        // first; an index file that cannot be opened to cut it now (out of fds, say) keeps its
+        // entries past the live ones, which nothing reads (an active segment's indexes are
+        // rebuilt at recovery, and the seal cuts the files to the live entries), and every kept
+        // entry is written again by the next flush.
+        if self.offset_index.truncate_to(target).is_err() {
+            self.offset_index.rewrite_all();
+        }
+        if self.time_index.truncate_to(target).is_err() {
+            self.time_index.rewrite_all();
         }
         if self.size == 0 {
             self.rolling_based_timestamp = None;

@@ -286,12 +286,22 @@ const GATHER_MAX: usize = 1 << 20;
 thread_local! {
     /// Where small file ranges are read before sending (the JS thread's, reused).
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The last send_now on this thread stopped because the socket was full (EAGAIN), not
+    /// because file data was (or could not be known to be) in the page cache.
+    static STOPPED_FULL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the last send_now on the calling thread stopped at a full socket (EAGAIN): only then
+/// does writing on through the socket stream make sense; otherwise the rest belongs to the pool.
+#[cfg(unix)]
+pub fn last_send_stopped_full() -> bool {
+    STOPPED_FULL.with(|f| f.get())
 }
 
 /// One pread that does not wait for the disk (Linux: RWF_NOWAIT; None when the data is not in
-/// the page cache). Where the flag is not supported, a plain pread.
+/// the page cache). Where the flag is not supported: a plain pread, or None when `strict`.
 #[cfg(target_os = "linux")]
-fn pread_nowait(fd: i32, buf: &mut [u8], position: u64) -> Option<isize> {
+fn pread_nowait(fd: i32, buf: &mut [u8], position: u64, strict: bool) -> Option<isize> {
     let iov = libc::iovec {
         iov_base: buf.as_mut_ptr() as *mut libc::c_void,
         iov_len: buf.len(),
@@ -300,7 +310,11 @@ fn pread_nowait(fd: i32, buf: &mut [u8], position: u64) -> Option<isize> {
     if n < 0 {
         match io::Error::last_os_error().raw_os_error() {
             Some(libc::EAGAIN) => return None,
-            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ENOSYS) => {}
+            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+                if strict {
+                    return None;
+                }
+            }
             _ => return Some(n),
         }
         return Some(unsafe {
@@ -316,7 +330,10 @@ fn pread_nowait(fd: i32, buf: &mut [u8], position: u64) -> Option<isize> {
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
-fn pread_nowait(fd: i32, buf: &mut [u8], position: u64) -> Option<isize> {
+fn pread_nowait(fd: i32, buf: &mut [u8], position: u64, strict: bool) -> Option<isize> {
+    if strict {
+        return None;
+    }
     Some(unsafe {
         libc::pread(
             fd,
@@ -379,12 +396,13 @@ fn resident(_fd: i32, _position: u64, _length: u64) -> bool {
 }
 
 /// Reads exactly `buf.len()` bytes at `position` from the page cache; Ok(false) when some of it
-/// would have to come from the disk (the caller leaves that range to the pool).
+/// would have to come from the disk (the caller leaves that range to the pool). Where RWF_NOWAIT
+/// is not supported: a plain (possibly blocking) pread, or Ok(false) when `strict`.
 #[cfg(unix)]
-fn pread_full(fd: i32, buf: &mut [u8], position: u64) -> SResult<bool> {
+fn pread_full(fd: i32, buf: &mut [u8], position: u64, strict: bool) -> SResult<bool> {
     let mut done = 0usize;
     while done < buf.len() {
-        let Some(n) = pread_nowait(fd, &mut buf[done..], position + done as u64) else {
+        let Some(n) = pread_nowait(fd, &mut buf[done..], position + done as u64, strict) else {
             return Ok(false);
         };
         if n < 0 {
@@ -409,6 +427,15 @@ fn pread_full(fd: i32, buf: &mut [u8], position: u64) -> SResult<bool> {
     Ok(true)
 }
 
+/// Up to `length` bytes of `fd` at `position` from the page cache, on the calling thread without
+/// waiting for the disk: None when some of it is not cached, or when the system cannot read
+/// without waiting (no RWF_NOWAIT: the caller uses the pool). An error when the file ends first.
+#[cfg(unix)]
+pub fn read_cached(fd: i32, position: u64, length: usize) -> SResult<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; length];
+    Ok(pread_full(fd, &mut buf, position, true)?.then_some(buf))
+}
+
 /// Sends `parts` in order to a non-blocking socket from the calling thread, never waiting: it
 /// stops at the first EAGAIN (or where sendfile does not apply) and returns the bytes sent, so
 /// the caller finishes the rest another way (the event loop for bytes, the pool for file data).
@@ -422,6 +449,7 @@ pub fn send_now(sock: i32, parts: &[Part]) -> SResult<u64> {
         .filter(|p| matches!(p, Part::File { length, .. } if *length > 0))
         .count();
     let _cork = if files >= 2 { Cork::new(sock) } else { None };
+    STOPPED_FULL.with(|f| f.set(false));
     let mut total: u64 = 0;
     let mut i = 0;
     while i < parts.len() {
@@ -461,7 +489,7 @@ pub fn send_now(sock: i32, parts: &[Part]) -> SResult<u64> {
                                 if scratch.len() < at + len {
                                     scratch.resize(at + len, 0);
                                 }
-                                if !pread_full(fd, &mut scratch[at..at + len], position)? {
+                                if !pread_full(fd, &mut scratch[at..at + len], position, false)? {
                                     // Not in the page cache: send what is gathered, then stop
                                     // here; the caller reads this range off the event loop.
                                     cold = true;
@@ -505,7 +533,11 @@ pub fn send_now(sock: i32, parts: &[Part]) -> SResult<u64> {
                                 sent += n;
                                 total += n as u64;
                             }
-                            _ => return Ok((j, false)),
+                            Step::WouldBlock => {
+                                STOPPED_FULL.with(|f| f.set(true));
+                                return Ok((j, false));
+                            }
+                            Step::Unsupported => return Ok((j, false)),
                         }
                     }
                     Ok((j, !cold))
@@ -547,7 +579,11 @@ pub fn send_now(sock: i32, parts: &[Part]) -> SResult<u64> {
                             done += n as u64;
                             total += n as u64;
                         }
-                        Step::WouldBlock | Step::Unsupported => return Ok(total),
+                        Step::WouldBlock => {
+                            STOPPED_FULL.with(|f| f.set(true));
+                            return Ok(total);
+                        }
+                        Step::Unsupported => return Ok(total),
                     }
                 }
                 i += 1;
@@ -673,6 +709,10 @@ mod tests {
             // Not resident (or no cachestat): nothing of the range goes out on this thread.
             assert_eq!(sent, 1, "warm={warm}");
         }
+        if sent == 1 {
+            // Stopped before the range, the socket had room: not a full socket.
+            assert!(!last_send_stopped_full());
+        }
         let mut got = vec![0u8; sent as usize];
         server.read_exact(&mut got).unwrap();
         assert_eq!(got[0], b'h');
@@ -712,6 +752,7 @@ mod tests {
             Part::Bytes(b"tail"),
         ];
         assert_eq!(send_now(sock, &parts).unwrap(), 4 + 1000 + 3 + 7 + 4);
+        assert!(!last_send_stopped_full());
         let mut got = vec![0u8; 1018];
         server.read_exact(&mut got).unwrap();
         let mut want = b"head".to_vec();
@@ -731,6 +772,7 @@ mod tests {
         ];
         let sent = send_now(sock, &big).unwrap();
         assert!(sent > 1 && sent < 1 + data.len() as u64, "sent {sent}");
+        assert!(last_send_stopped_full(), "stopped at a full socket");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -293,6 +293,8 @@ export class LogManager {
       this.cleaner?.forget(topic, partition);
       if (!log) continue;
       this.logs.delete(key(topic, partition));
+      // Before the rename: from then on the old paths may name a recreated topic's files.
+      log.markDeleted();
       const target = join(this.dataDir, renamedDirName(topic, partition, 'delete'));
       renameSync(log.dir, target);
       doomed.push({ log, dir: target });

@@ -75,6 +75,8 @@ const ROLL_CHECK_INTERVAL_MS = 1000;
 export class Log {
   private partitionLog: PartitionLog | null;
   private reopening: Promise<void> | null = null;
+  /** markDeleted(): the topic was deleted and the directory renamed away. */
+  private deleted = false;
   private messagesSinceFlush = 0;
   private lastFlushMs = Date.now();
   private flushing: Promise<void> | null = null;
@@ -190,6 +192,16 @@ export class Log {
 
   isAvailable(): boolean {
     return this.partitionLog !== null;
+  }
+
+  /**
+   * The topic was deleted; call before renaming the directory away. The log then does nothing
+   * by path (PartitionLog.markDeleted): the old paths may soon be a recreated topic's files. Its
+   * close listeners (which write producer-state snapshots into the directory) do not run.
+   */
+  markDeleted(): void {
+    this.deleted = true;
+    this.partitionLog?.markDeleted();
   }
 
   private current(): PartitionLog {
@@ -659,7 +671,8 @@ export class Log {
   async reconfigure(config: TopicConfig, engine: StorageEngine): Promise<void> {
     const old = this.config;
     this.config = config;
-    if (!storageConfigChanged(old, config)) return;
+    // A deleted topic's log is never reopened: its path may be a recreated topic's directory.
+    if (!storageConfigChanged(old, config) || this.deleted) return;
     await this.ready();
     await this.cleaningDone();
     const pl = this.current();
@@ -670,6 +683,7 @@ export class Log {
       try {
         await pl.close();
         this.partitionLog = await engine.openLog(pl.dir, toLogConfig(config), { logStartOffset });
+        if (this.deleted) this.partitionLog.markDeleted();
       } finally {
         this.reopening = null;
       }
@@ -686,7 +700,7 @@ export class Log {
   async close(): Promise<void> {
     await this.ready();
     await this.cleaningDone();
-    if (this.partitionLog !== null) for (const listener of [...this.closeListeners]) listener();
+    if (this.partitionLog !== null && !this.deleted) for (const listener of [...this.closeListeners]) listener();
     const pl = this.partitionLog;
     this.partitionLog = null;
     if (pl) {

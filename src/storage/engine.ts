@@ -150,10 +150,17 @@ export interface FileSlice {
  * StorageEngine.sendFile. `now`, where present, sends a whole response from the calling thread
  * without waiting (a non-blocking socket): `buffers[0]`, the slice `slices[0..3]` (fd, position,
  * length), `buffers[1]`, ... (one more buffer than slices). It returns the bytes sent, fewer when
- * the socket was full; the caller sends the rest (sendFile itself for file data).
+ * the socket was full; the caller sends the rest (sendFile itself for file data). `readNow`,
+ * where present, reads up to 1 MiB of a file from the page cache only (null when some of it is
+ * not cached, or when the system cannot read without waiting), without waiting for the disk: a
+ * caller whose socket is full (`nowStoppedFull`) writes a little of it through the socket stream
+ * to learn, on the event loop, when the socket takes data again.
  */
 export type SendFile = ((socketFd: number, slice: FileSlice) => Promise<number>) & {
   now?: (socketFd: number, buffers: Buffer[], slices: number[]) => number;
+  readNow?: (fd: number, position: number, length: number) => Buffer | null;
+  /** Whether the last `now` stopped at a full socket (EAGAIN), rather than at file data not known to be cached. */
+  nowStoppedFull?: () => boolean;
 };
 
 /** Default of spool.log.max.open.segment.files (both engines). */
@@ -264,6 +271,15 @@ export interface PartitionLog {
 
   /** Also closes and removes every deleted segment still waiting out its delay. */
   close(): Promise<void>;
+
+  /**
+   * The topic was deleted and its directory is about to be renamed away: the log's paths may
+   * then name a recreated topic's files. From this call on the log does nothing by path (no
+   * index write, trim, seal, roll, fsync or removal); changes (append, roll, truncation,
+   * retention, cleaning) fail with KAFKA_STORAGE_ERROR; reads through fds already open keep
+   * working; flush() does nothing; close() only closes fds.
+   */
+  markDeleted(): void;
 }
 
 /** An aborted transaction, as the log's `.txnindex` files record it (offsets inclusive). */

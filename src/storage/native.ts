@@ -58,6 +58,7 @@ interface NativeLogHandle {
   cancelClean(): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  markDeleted(): void;
 }
 
 /** A FileSlice as the addon returns it: `lease` 0 holds nothing. */
@@ -93,6 +94,10 @@ interface NativeBinding {
   sendFile?: (socketFd: number, fd: number, position: number, length: number) => Promise<number>;
   /** Absent from builds without sendfile support (and from addons built before it existed). */
   sendNow?: (socketFd: number, buffers: Buffer[], slices: number[]) => number;
+  /** Page-cache bytes or null (absent from addons built before it existed). */
+  readNow?: (fd: number, position: number, length: number) => Buffer | null;
+  /** Whether the last sendNow stopped at a full socket (absent from addons built before it existed). */
+  sendNowStoppedFull?: () => boolean;
 }
 
 // Layout of the Float64Array the addon returns from append (native/src/lib.rs `pack`).
@@ -358,6 +363,10 @@ class NativePartitionLog implements PartitionLog {
     }
   }
 
+  markDeleted(): void {
+    if (!this.closed) call(() => { this.handle.markDeleted(); });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -456,6 +465,13 @@ export function createNativeEngine(binding: NativeBinding, logger: StorageLogger
           throw asPeerGone(err);
         }
       };
+    }
+    const readNow = binding.readNow;
+    const stoppedFull = binding.sendNowStoppedFull;
+    // Both or neither: readNow is only of use once sendNow told the socket is full.
+    if (readNow !== undefined && stoppedFull !== undefined) {
+      send.readNow = (fd: number, position: number, length: number): Buffer | null => call(() => readNow(fd, position, length));
+      send.nowStoppedFull = (): boolean => stoppedFull();
     }
     engine.sendFile = send;
   }

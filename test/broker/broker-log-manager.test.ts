@@ -9,7 +9,7 @@ import { KafkaError } from '../../src/errors.js';
 import { readCheckpoint } from '../../src/log/index.js';
 import { tsEngine } from '../../src/storage/ts/index.js';
 import { buildBatch } from '../helpers/batches.js';
-import { readSlice } from '../helpers/engines.js';
+import { enginesUnderTest, readSlice } from '../helpers/engines.js';
 import { tempDir } from '../helpers/broker.js';
 import { TestNode } from '../helpers/node.js';
 
@@ -94,6 +94,37 @@ t.test('a deleted topic keeps its logs open for log.segment.delete.delay.ms', as
   t.equal(lm.pendingTopicDeleteCount(), 0, 'closed once the delay passed');
   t.same(readdirSync(d.dir).filter((n) => n.endsWith('-delete')), [], 'and its directory removed');
   t.equal(lm.getLog('gone', 0)?.logEndOffset, 1, 'the new topic is untouched');
+});
+
+t.test("a deleted topic's log never writes into a recreated topic's files", async (t) => {
+  for (const engine of await enginesUnderTest(t)) {
+    await t.test(engine.name, async (t) => {
+      const d = tempDir();
+      t.teardown(d.cleanup);
+      const cfg = { 'segment.bytes': '1000', 'index.interval.bytes': '1' };
+      let lm = await TestNode.open(d.dir, engine, {}, logger);
+      await lm.createTopic('t', 1, cfg);
+      // The old log's active segment 0 holds index entries of its own, sealed at its close.
+      for (let i = 0; i < 3; i++) lm.getLog('t', 0)!.append(batch(1));
+      await lm.deleteTopic('t');
+      await lm.createTopic('t', 1, cfg);
+      const log = lm.getLog('t', 0)!;
+      for (let i = 0; i < 12; i++) log.append(batch(2, Date.now(), 150));
+      t.ok(log.segments().length > 1, 'segment 0 of the new topic rolled');
+      await log.flush();
+      const dir = join(d.dir, 't-0');
+      const segment0 = (): string[] => ['log', 'index', 'timeindex'].map((ext) => readFileSync(join(dir, `00000000000000000000.${ext}`)).toString('hex'));
+      const before = segment0();
+      const middle = log.readBytes(3, 1 << 20);
+      t.equal(lm.pendingTopicDeleteCount(), 1);
+      // Closing finishes the pending delete: the old log closes without waiting out the delay.
+      await lm.close();
+      t.same(segment0(), before, "the old log's close left the new topic's segment 0 alone");
+      lm = await TestNode.open(d.dir, engine, {}, logger);
+      t.teardown(() => lm.close());
+      t.same(lm.getLog('t', 0)!.readBytes(3, 1 << 20), middle, 'a fetch from the middle of segment 0 after a restart');
+    });
+  }
 });
 
 t.test('internal topics are created once, compacted', async (t) => {

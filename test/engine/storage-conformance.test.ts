@@ -680,6 +680,113 @@ t.test('storage engine conformance', async (t) => {
         t.ok(fs.existsSync(path.join(dir, seg(42, 'log'))));
         t.equal(fs.statSync(path.join(dir, seg(42, 'index'))).size, 0, 'index trimmed on close');
       });
+
+      await t.test('a truncation whose index files cannot be cut still cuts the log', async (t) => {
+        const cfg = config({ indexIntervalBytes: 1 });
+        let dir = '';
+        await withLog(t, engine, cfg, async (log, d) => {
+          dir = d;
+          log.append(simpleBatches(6, 1, T0));
+          await log.flush();
+          // The index files cannot be opened (a directory in the way; out of fds, in life).
+          const saved = ['index', 'timeindex'].map((ext) => {
+            const file = path.join(dir, seg(0, ext));
+            const bytes = fs.readFileSync(file);
+            fs.rmSync(file);
+            fs.mkdirSync(file);
+            return { file, bytes };
+          });
+          log.truncateTo(3);
+          t.equal(log.logEndOffset, 3, 'log end offset follows the cut');
+          t.same(decodeBatches(readAll(log, 0)).map((b) => b.baseOffset), [0, 1, 2]);
+          for (const { file, bytes } of saved) {
+            fs.rmdirSync(file);
+            fs.writeFileSync(file, bytes);
+          }
+          t.equal(log.append(simpleBatches(2, 1, T0 + 10)).firstOffset, 3);
+          await log.flush();
+          log.roll();
+          log.append(simpleBatches(1, 1, T0 + 20));
+        });
+        // Sealed with the entries of what is left: lookups in it are right after a restart.
+        const reopened = await engine.openLog(dir, cfg);
+        t.teardown(() => reopened.close());
+        for (let offset = 0; offset < 6; offset++) {
+          t.equal(decodeBatches(readSlice(reopened.read(offset, 1))).at(0)?.baseOffset, offset, `read at ${offset}`);
+        }
+        t.equal(reopened.offsetForTimestamp(T0 + 10)?.offset, 3);
+      });
+
+      await t.test('a roll whose new segment cannot be created changes nothing and leaks no fd', async (t) => {
+        await withLog(t, engine, config(), async (log, dir) => {
+          log.append(simpleBatches(2, 1, T0));
+          const blocked = path.join(dir, seg(2, 'index'));
+          fs.mkdirSync(blocked);
+          const fdsOnNewLog = (): number =>
+            fs.readdirSync('/proc/self/fd').filter((fd) => {
+              try {
+                return fs.readlinkSync(`/proc/self/fd/${fd}`) === path.join(fs.realpathSync(dir), seg(2, 'log'));
+              } catch {
+                return false;
+              }
+            }).length;
+          expectError(t, () => { log.roll(); }, StorageErrorCode.KAFKA_STORAGE_ERROR, 'roll');
+          if (process.platform === 'linux') t.equal(fdsOnNewLog(), 0, "no fd left on the new segment's .log");
+          t.same(log.segments().map((s) => s.baseOffset), [0], 'the active segment is unchanged');
+          t.equal(log.append(simpleBatches(1, 1, T0 + 1)).firstOffset, 2, 'appends go on');
+          fs.rmdirSync(blocked);
+          log.roll();
+          t.same(log.segments().map((s) => s.baseOffset), [0, 3]);
+          t.same(decodeBatches(readAll(log, 0)).map((b) => b.baseOffset), [0, 1, 2]);
+        });
+      });
+
+      await t.test("a deleted topic's log leaves a recreated topic's files alone (markDeleted)", async (t) => {
+        const root = tempDir();
+        t.teardown(() => removeDir(root));
+        const dir = path.join(root, 'T-0');
+        const cfg = config({ indexIntervalBytes: 1 });
+        // The old log: entries of its own in memory (the TS engine writes them at flush), a
+        // segment awaiting deletion, and an active segment 0 it would seal at close.
+        const old = await engine.openLog(dir, { ...cfg, fileDeleteDelayMs: 60_000 });
+        for (let i = 0; i < 8; i++) old.append(simpleBatches(1, 1 + i, T0 + i, 30));
+        old.roll();
+        old.append(simpleBatches(2, 1, T0 + 9, 30));
+        old.truncateTo(old.logEndOffset - 1);
+        old.markDeleted();
+        fs.renameSync(dir, path.join(root, 'T-0-delete'));
+        // The recreated topic: other batch sizes, segment 0 rolled (sealed, trimmed), more after.
+        const fresh = await engine.openLog(dir, cfg);
+        for (let i = 0; i < 5; i++) fresh.append(simpleBatches(1, 3, T0 + 100 + i, 50));
+        fresh.roll();
+        fresh.append(simpleBatches(2, 2, T0 + 200, 20));
+        await fresh.flush();
+        const snapshot = (): Record<string, string> =>
+          Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('hex')]));
+        const before = snapshot();
+        const middle = readAll(fresh, 7);
+        expectError(t, () => old.append(simpleBatches(1, 1, T0)), StorageErrorCode.KAFKA_STORAGE_ERROR, 'append to a deleted log');
+        expectError(t, () => { old.roll(); }, StorageErrorCode.KAFKA_STORAGE_ERROR, 'roll of a deleted log');
+        expectError(t, () => { old.truncateTo(0); }, StorageErrorCode.KAFKA_STORAGE_ERROR, 'truncation of a deleted log');
+        t.same(decodeBatches(readSlice(old.read(36, 1 << 20))).map((b) => b.baseOffset), [36], 'the active segment still reads through its open fd');
+        // A sealed segment's closed fd is never reopened by path (that would be the new topic's file).
+        let first: number | string;
+        try {
+          first = decodeBatches(readSlice(old.read(0, 1 << 20)))[0].records.length;
+        } catch (err) {
+          first = (err as StorageError).code === StorageErrorCode.KAFKA_STORAGE_ERROR ? 'refused' : String(err);
+        }
+        t.ok(first === 1 || first === 'refused', `a sealed segment reads the old data or is refused (${first})`);
+        await old.flush();
+        await old.close();
+        t.same(snapshot(), before, "the new topic's files are untouched by the old log's flush and close");
+        await fresh.close();
+        t.ok(fs.existsSync(path.join(root, 'T-0-delete', seg(0, 'log'))), 'the old files are left for the caller to remove');
+        const reopened = await engine.openLog(dir, cfg);
+        t.teardown(() => reopened.close());
+        t.same(readAll(reopened, 7), middle, 'reads from the middle of the rolled segment after a restart');
+        t.same(reopened.segments().map((s) => s.baseOffset), [0, 15]);
+      });
     });
   }
 });

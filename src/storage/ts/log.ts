@@ -88,6 +88,8 @@ export class TsPartitionLog implements PartitionLog {
   private _logStartOffset: number;
   private _logEndOffset: number;
   private closed = false;
+  /** markDeleted(): the directory was renamed away; nothing more is done by path. */
+  private detached = false;
   /** Segments rolled since the last flush; their .log still needs one fsync. */
   private unsynced = new Set<Segment>();
   private dirDirty = false;
@@ -249,6 +251,24 @@ export class TsPartitionLog implements PartitionLog {
     this.closeExpiredDeletes();
   }
 
+  /** ensureOpen, and refuses every change to a deleted topic's log (markDeleted). */
+  private ensureWritable(): void {
+    this.ensureOpen();
+    if (this.detached) throw new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${this.dir}: log belongs to a deleted topic`);
+  }
+
+  /**
+   * The topic was deleted and the directory is renamed next (Kafka's `-delete` suffix): its old
+   * paths may soon name a recreated topic's files. From now on nothing is written, trimmed,
+   * fsynced or removed by path; changes are refused; reads through fds already open (FileSlices
+   * in flight) keep working; close() only closes fds.
+   */
+  markDeleted(): void {
+    this.detached = true;
+    for (const s of this.segs) s.detach();
+    for (const d of this.doomed) d.segment.detach();
+  }
+
   /**
    * Closes and removes deleted segments whose delay has passed. Runs on every log call, as in
    * the native engine (lazily: no timer), and costs nothing when none is pending.
@@ -259,7 +279,11 @@ export class TsPartitionLog implements PartitionLog {
     const expired = this.doomed.filter((d) => d.until <= now);
     if (expired.length === 0) return;
     this.doomed = this.doomed.filter((d) => d.until > now);
-    for (const d of expired) deleteQuietly(d.segment);
+    for (const d of expired) {
+      // A deleted topic's `*.deleted` paths may be a recreated topic's: only the fd closes.
+      if (this.detached) d.segment.closeFiles();
+      else deleteQuietly(d.segment);
+    }
   }
 
   append(batches: Buffer, options: AppendOptions = {}): AppendResult {
@@ -271,7 +295,7 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   private doAppend(batches: Buffer, options: AppendOptions, follower: boolean): AppendResult {
-    this.ensureOpen();
+    this.ensureWritable();
     const where = `${this.dir} at offset ${this._logEndOffset}`;
     const now = options.now ?? Date.now();
     // A follower's records are checked for being well formed only: the leader applied the
@@ -398,21 +422,34 @@ export class TsPartitionLog implements PartitionLog {
 
   private rollNow(): void {
     const old = this.active;
-    old.seal();
+    // The new segment first (its files opened by path: out of fds, say): a failure leaves the
+    // log as it was, its active segment still active.
+    let fresh: Segment;
+    try {
+      fresh = Segment.create(this.dir, this._logEndOffset, this.config);
+    } catch (err) {
+      throw storageError(this.dir, `cannot create segment ${this._logEndOffset}`, err);
+    }
+    try {
+      old.seal();
+    } catch (err) {
+      deleteQuietly(fresh);
+      throw storageError(this.dir, 'cannot seal the active segment', err);
+    }
     old.releaseFiles();
     this.unsynced.add(old);
-    this.segs.push(Segment.create(this.dir, this._logEndOffset, this.config));
+    this.segs.push(fresh);
     this.dirDirty = true;
   }
 
   roll(): void {
-    this.ensureOpen();
+    this.ensureWritable();
     if (this.active.size > 0) this.rollNow();
   }
 
   clean(options: CleanOptions): Promise<CleanResult> {
     try {
-      this.ensureOpen();
+      this.ensureWritable();
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -608,7 +645,7 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   truncateTo(target: number): void {
-    this.ensureOpen();
+    this.ensureWritable();
     // Offsets are never negative; the native engine clamps the same way.
     const offset = Math.max(0, target);
     if (offset >= this._logEndOffset) return;
@@ -628,7 +665,9 @@ export class TsPartitionLog implements PartitionLog {
       this.dropSegment(s);
     }
     const seg = this.active;
-    if (!seg.isActive) seg.activate();
+    // Index-file I/O failing here (out of fds, say) must not fail a truncation whose segments
+    // are already dropped: the entries stay pending for the next flush (activate, truncateTo).
+    if (!seg.isActive) seg.activate(true);
     seg.truncateTo(offset);
     this._logEndOffset = this.computeLogEndOffset();
     this._logStartOffset = Math.min(this._logStartOffset, this._logEndOffset);
@@ -637,7 +676,7 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   deleteSegmentsBefore(offset: number): number {
-    this.ensureOpen();
+    this.ensureWritable();
     const target = Math.min(offset, this._logEndOffset);
     let deleted = 0;
     while (this.segs.length > 1 && this.segs[1].baseOffset <= target) {
@@ -680,14 +719,21 @@ export class TsPartitionLog implements PartitionLog {
   }
 
   private async syncAll(): Promise<void> {
-    if (this.closed) return;
+    // A deleted topic's data needs no fsync, and its paths may be another topic's.
+    if (this.closed || this.detached) return;
     const segs = [...this.unsynced, this.active];
-    this.unsynced.clear();
     // Every file by path (fsyncPath opens, syncs and closes it): a sealed segment's fd may close
     // while the fsync runs, and its index files have no fd open at all. The active .log is
-    // synced through its fd, held open meanwhile.
+    // synced through its fd, held open meanwhile. syncPaths writes pending index entries (by
+    // path: it may fail, out of fds, say): before anything is taken off `unsynced`.
     const active = this.active;
-    const paths = segs.flatMap((s) => s.syncPaths()).filter((p) => p !== active.logPath);
+    let paths: string[];
+    try {
+      paths = segs.flatMap((s) => s.syncPaths()).filter((p) => p !== active.logPath);
+    } catch (err) {
+      throw storageError(this.dir, 'writing index files failed', err);
+    }
+    this.unsynced.clear();
     const activeFd = active.hold();
     const dirDirty = this.dirDirty;
     this.dirDirty = false;
@@ -707,10 +753,10 @@ export class TsPartitionLog implements PartitionLog {
       // A segment deleted or a log closed while its fsync ran has nothing left to make durable.
       // (TS narrowed `closed` before the await and cannot see close() run during it.)
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-      if (segs.every((s) => !s.deleted) && !this.closed) {
-        for (const s of segs) if (s !== this.active) this.unsynced.add(s);
+      if (!this.closed) {
+        for (const s of segs) if (s !== this.active && !s.deleted) this.unsynced.add(s);
         this.dirDirty ||= dirDirty;
-        throw storageError(this.dir, 'fsync failed', err);
+        if (segs.every((s) => !s.deleted)) throw storageError(this.dir, 'fsync failed', err);
       }
       return;
     } finally {
@@ -732,6 +778,14 @@ export class TsPartitionLog implements PartitionLog {
 
   private closeNow(): void {
     this.closed = true;
+    if (this.detached) {
+      // Only fds close: the old paths may be a recreated topic's files (the caller removes the
+      // renamed directory).
+      for (const s of this.segs) s.closeFiles();
+      for (const d of this.doomed) d.segment.closeFiles();
+      this.doomed = [];
+      return;
+    }
     try {
       // Only the active segment's close can fail (its seal opens the index files); it is last.
       for (const s of this.segs) s.close();

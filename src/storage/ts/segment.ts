@@ -244,6 +244,8 @@ export class Segment {
   private closeOnRelease = false;
   /** The leak alarm for this segment has been raised. */
   private leakWarned = false;
+  /** detach(): never reopened by path. */
+  private detached = false;
   size = 0;
   /** lastOffset of the last batch; baseOffset - 1 when empty. */
   lastOffset: number;
@@ -295,6 +297,7 @@ export class Segment {
   /** The .log's fd, opened again when the bound closed it. */
   get logFd(): number {
     if (this.fd < 0) {
+      if (this.detached) throw new StorageError(StorageErrorCode.KAFKA_STORAGE_ERROR, `${this.logPath}: the log's directory was renamed away`);
       this.fd = fs.openSync(this.logPath, 'r+');
       if (!this.pinned) {
         openSealed.add(this);
@@ -406,7 +409,15 @@ export class Segment {
   static create(dir: string, baseOffset: number, config: LogConfig): Segment {
     const name = path.join(dir, baseName(baseOffset));
     const seg = new Segment(dir, baseOffset, config, fs.openSync(`${name}.log`, 'w+'));
-    seg.activate();
+    try {
+      seg.activate();
+    } catch (err) {
+      // activate() opens the index files by path (out of fds, say): the .log's fd must not leak,
+      // nor the empty file stay behind.
+      seg.closeFiles();
+      fs.rmSync(`${name}.log`, { force: true });
+      throw err;
+    }
     return seg;
   }
 
@@ -441,6 +452,22 @@ export class Segment {
     nextBaseOffset = Number.POSITIVE_INFINITY,
   ): Promise<{ segment: Segment; truncated: number; batches: number }> {
     const seg = new Segment(dir, baseOffset, config, fs.openSync(path.join(dir, `${baseName(baseOffset)}.log`), 'r+'));
+    try {
+      return await Segment.recoverOpened(seg, baseOffset, trust, nextBaseOffset);
+    } catch (err) {
+      // The scan or activate() (index files opened by path: out of fds, say) failed: the .log's
+      // fd must not leak.
+      seg.closeFiles();
+      throw err;
+    }
+  }
+
+  private static async recoverOpened(
+    seg: Segment,
+    baseOffset: number,
+    trust: boolean,
+    nextBaseOffset: number,
+  ): Promise<{ segment: Segment; truncated: number; batches: number }> {
     const fileSize = fs.fstatSync(seg.logFd).size;
     if (trust) {
       await scanLogAsync(seg.logFd, 0, fileSize, false, (h) => seg.trackBatch(h));
@@ -663,15 +690,24 @@ export class Segment {
    * Writes both index files whole and preallocates them (the segment becomes active); each is
    * opened (created when missing) for it and closed again.
    */
-  activate(): void {
+  activate(tolerant = false): void {
     this.pinned = true;
     openSealed.delete(this);
     // From the first entry: the files may hold anything (a recovery rebuilt the entries).
     this.idxWritten = 0;
     this.timeWritten = 0;
-    // Shrinking to the live entries first zeroes whatever stale entries lay past them.
-    this.writeOffsetIndex('preallocate', true);
-    this.writeTimeIndex('preallocate', true);
+    try {
+      // Shrinking to the live entries first zeroes whatever stale entries lay past them.
+      this.writeOffsetIndex('preallocate', true);
+      this.writeTimeIndex('preallocate', true);
+    } catch (err) {
+      // `tolerant` (a truncation making a sealed segment active again, its files present): the
+      // entries stay pending for the next flush; what lies past them in the files is never read
+      // (an active segment's indexes are rebuilt at recovery, the seal cuts to the live entries).
+      if (!tolerant) throw err;
+      this.idxWritten = 0;
+      this.timeWritten = 0;
+    }
     this.active = true;
   }
 
@@ -702,6 +738,23 @@ export class Segment {
     } finally {
       this.closeLogFd();
     }
+  }
+
+  /**
+   * The log's directory was renamed away (a deleted topic): the .log is never opened by path
+   * again (the old path may be a recreated topic's file). An fd still open keeps serving reads.
+   */
+  detach(): void {
+    this.detached = true;
+  }
+
+  /**
+   * Closes the .log fd (at once, or when the last lease is released) with no work by path: no
+   * seal, no index write (the files' paths may no longer be this segment's).
+   */
+  closeFiles(): void {
+    this.active = false;
+    this.closeLogFd();
   }
 
   /** Closes the .log fd now, or, while a lease is live, when the last one is released. */
@@ -866,10 +919,21 @@ export class Segment {
     this.bytesSinceLastIndexEntry = 0;
     if (this.active) {
       // Entries kept but not written yet stay pending; the files are cut to the ones written
-      // and preallocated again.
+      // and preallocated again. The .log is already cut: an index file that cannot be cut now
+      // (out of fds, say) is rewritten from its first entry by the next flush instead of failing
+      // the truncation (entries past the live ones are never read: an active segment's indexes
+      // are rebuilt at recovery, and the seal cuts the files to the live entries).
       const none = Buffer.alloc(0);
-      writeIndexFile(this.indexPath, false, none, 0, [this.idxWritten * OFFSET_ENTRY, this.maxOffsetEntries * OFFSET_ENTRY]);
-      writeIndexFile(this.timeIndexPath, false, none, 0, [this.timeWritten * TIME_ENTRY, this.maxTimeEntries * TIME_ENTRY]);
+      try {
+        writeIndexFile(this.indexPath, false, none, 0, [this.idxWritten * OFFSET_ENTRY, this.maxOffsetEntries * OFFSET_ENTRY]);
+      } catch {
+        this.idxWritten = 0;
+      }
+      try {
+        writeIndexFile(this.timeIndexPath, false, none, 0, [this.timeWritten * TIME_ENTRY, this.maxTimeEntries * TIME_ENTRY]);
+      } catch {
+        this.timeWritten = 0;
+      }
     } else {
       fs.writeFileSync(this.indexPath, this.offsetIndexBytes());
       fs.writeFileSync(this.timeIndexPath, this.timeIndexBytes());
