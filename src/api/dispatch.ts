@@ -201,7 +201,11 @@ export class Dispatcher {
     }
     const registration = this.registrations.get(apiKey) as ApiRegistration<unknown>;
     try {
-      for (const hook of this.hooks.onRequest) await hook(ctx);
+      // A hook that returns nothing (the SASL gate) costs no turn of the microtask queue.
+      for (const hook of this.hooks.onRequest) {
+        const pending = hook(ctx);
+        if (pending !== undefined) await pending;
+      }
     } catch (err) {
       return this.failed(ctx, err, 'onRequest hook refused the request');
     }
@@ -215,7 +219,10 @@ export class Dispatcher {
     }
     let response: unknown;
     try {
-      for (const hook of this.hooks.preHandler) await hook(ctx, body);
+      for (const hook of this.hooks.preHandler) {
+        const pending = hook(ctx, body);
+        if (pending !== undefined) await pending;
+      }
       response = await registration.handler(body, ctx);
     } catch (err) {
       return this.failed(ctx, err, 'handler failed');

@@ -18,6 +18,7 @@ import type {
 } from '../protocol/messages/scram-credentials.js';
 import {
   credentialFromSaltedPassword,
+  isSaslProtocol,
   SCRAM_MAX_ITERATIONS,
   SCRAM_MECHANISM_IDS,
   SCRAM_MIN_ITERATIONS,
@@ -59,6 +60,8 @@ export function installSasl(dispatcher: Dispatcher, services: ApiServices, saslL
       : null,
   );
   dispatcher.addHook('onRequest', (ctx) => {
+    // Only SASL listeners' connections are gated: the others build no log context per request.
+    if (!isSaslProtocol(ctx.security)) return;
     sasl.checkRequest(ctx.security, ctx.apiKey, { ...logContext(ctx), apiVersion: ctx.apiVersion, correlationId: ctx.correlationId });
   });
 }

@@ -1,5 +1,6 @@
 // network/ room: one client connection — framing, pipelined requests processed concurrently,
-// responses written strictly in request order, bounded in-flight bytes, idle timeout, the
+// responses written strictly in request order (those ready in the same event-loop turn in one
+// socket write), bounded in-flight bytes, idle timeout, the
 // broker-wide request memory budget (queued.max.request.bytes), and the sendfile path for fetch
 // data.
 import { read as fsRead } from 'node:fs';
@@ -51,11 +52,43 @@ export interface ConnectionOptions {
 interface Pending {
   size: number;
   outcome: Promise<RequestOutcome>;
+  /** The outcome once processing finished (set as it settles); undefined until then. */
+  result: RequestOutcome | undefined;
   /**
    * Its response's slices have an owner: the pump writing it (writeResponse releases them once
    * the write settled) or the close (releaseUnwritten).
    */
   taken: boolean;
+}
+
+/**
+ * Responses ready together are written with one socket write (one system call, and with loopback
+ * TCP one pass of the receive path) when they are plain buffers adding up to at most this: they
+ * are copied into one buffer. Larger ones go out corked (one writev), by reference.
+ */
+const COALESCE_MAX_BYTES = 64 * 1024;
+
+
+/**
+ * At most this much of a response goes through the socket stream when the native send finds the
+ * socket full (its write callback is the event loop's "writable again"); the rest goes on natively.
+ */
+const NUDGE_BYTES = 16 * 1024;
+/** A response the client takes no byte of for this long closes the connection (native transfer.rs: WRITABLE_TIMEOUT_MS). */
+const WRITABLE_TIMEOUT_MS = 30_000;
+const EMPTY_BUFFER = Buffer.alloc(0);
+
+/** A response made of buffers only (no file slices): it can go out in a coalesced write. */
+function buffersOnly(response: EncodedResponse): boolean {
+  for (const chunk of response.chunks) if (!isBuffer(chunk)) return false;
+  return true;
+}
+
+/** Throws when a response's chunks do not add up to its size (its prefix would frame the wrong bytes). */
+function checkSize(response: EncodedResponse): void {
+  let length = 0;
+  for (const chunk of response.chunks) length += chunk.length;
+  if (length !== response.size) throw new Error(`response of size ${response.size} has ${length} bytes of chunks`);
 }
 
 function isBuffer(chunk: Buffer | FileSlice): chunk is Buffer {
@@ -95,7 +128,41 @@ export class Connection implements ConnectionInfo, PoolMember {
   private readonly decoder: FrameDecoder;
   private readonly queue: Pending[] = [];
   private inflightBytes = 0;
+  /**
+   * The queue's head is being written by the async path (file slices, closing outcomes), or the
+   * socket is full and a 'drain' is awaited: nothing else is written meanwhile.
+   */
   private writing = false;
+  /** A flush of the ready responses is scheduled (setImmediate). */
+  private flushScheduled = false;
+  /** drain() waits for the socket's 'finish': responses were still buffered when the queue emptied. */
+  private drainAwaitsFinish = false;
+  /** Frames completed by the chunk being read (reused: no array per chunk). */
+  private readonly frames: Buffer[] = [];
+  private readonly onFrame = (frame: Buffer): void => {
+    this.frames.push(frame);
+  };
+  private readonly flushNow = (): void => {
+    this.flushScheduled = false;
+    this.flushSafely();
+  };
+  private readonly onSocketDrain = (): void => {
+    this.writing = false;
+    this.flushSafely();
+  };
+  /** Coalesced writes handed to the socket, and those it reported done (written or failed). */
+  private batchesSent = 0;
+  private batchesDone = 0;
+  /** Waits for every coalesced write to be done (flushed()). */
+  private flushedWaiter: (() => void) | null = null;
+  private readonly onBatchDone = (): void => {
+    this.batchesDone++;
+    if (this.batchesDone === this.batchesSent && this.flushedWaiter !== null) {
+      const waiter = this.flushedWaiter;
+      this.flushedWaiter = null;
+      waiter();
+    }
+  };
   private readEnded = false;
   /** Not reading: too many requests or bytes of this connection in flight. */
   private paused = false;
@@ -139,7 +206,8 @@ export class Connection implements ConnectionInfo, PoolMember {
       this.maybeFinish();
     });
     socket.on('timeout', () => {
-      if (this.queue.length === 0) {
+      // Responses still buffered in the socket (a client not reading them) keep it open, as requests do.
+      if (this.queue.length === 0 && socket.writableLength === 0) {
         this.logger.info({ connectionId, clientHost: this.clientHost, idleMs: options.idleTimeoutMs }, 'closing idle connection (connections.max.idle.ms)');
         this.destroy();
       } else {
@@ -196,14 +264,11 @@ export class Connection implements ConnectionInfo, PoolMember {
   private onData(chunk: Buffer): void {
     if (this.closed || this.closingAfterResponse) return;
     this.decoder.restrict(this.security.authenticated ? null : (this.options.maxUnauthenticatedFrameBytes ?? null), 'sasl.server.max.receive.size');
-    const frames: Buffer[] = [];
-    let frameBytes = 0;
+    const frames = this.frames;
     try {
-      this.decoder.push(chunk, (frame) => {
-        frames.push(frame);
-        frameBytes += frame.length;
-      });
+      this.decoder.push(chunk, this.onFrame);
     } catch (err) {
+      frames.length = 0;
       if (err instanceof FrameTooLargeError) {
         this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, size: err.size, limit: err.limit }, err.message);
         this.destroy();
@@ -211,38 +276,43 @@ export class Connection implements ConnectionInfo, PoolMember {
       }
       throw err;
     }
+    const count = frames.length;
+    let frameBytes = 0;
+    for (let i = 0; i < count; i++) frameBytes += frames[i].length;
     // Charged before processing starts: the memory is in use now, and the pool may mute readers.
     const buffered = this.decoder.bufferedBytes;
     this.pool?.charge(this, buffered - this.charged, frameBytes);
     this.charged = buffered;
-    for (const frame of frames) this.enqueue(frame);
+    if (count === 1) {
+      const frame = frames[0];
+      frames.length = 0;
+      this.enqueue(frame);
+    } else if (count > 1) {
+      const ready = frames.slice();
+      frames.length = 0;
+      for (const frame of ready) this.enqueue(frame);
+    }
   }
 
   private enqueue(frame: Buffer): void {
+    const size = frame.length;
     if (this.closed) {
-      this.pool?.release(frame.length);
+      this.pool?.release(size);
       return;
     }
-    const outcome = this.process(frame, this).catch(
-      (err: unknown): RequestOutcome => ({
-        kind: 'close',
-        reason: `request processing failed: ${err instanceof Error ? err.message : String(err)}`,
-      }),
+    const unauthenticated = !this.security.authenticated;
+    const entry: Pending = { size, outcome: undefined as unknown as Promise<RequestOutcome>, result: undefined, taken: false };
+    entry.outcome = this.process(frame, this).then(
+      (outcome) => this.settled(entry, outcome, unauthenticated),
+      (err: unknown) =>
+        this.settled(entry, { kind: 'close', reason: `request processing failed: ${err instanceof Error ? err.message : String(err)}` }, unauthenticated),
     );
-    // The frame's memory is the broker's until its request was processed (answered or not).
-    const pool = this.pool;
-    if (pool) void outcome.then(() => pool.release(frame.length));
-    this.queue.push({ size: frame.length, outcome, taken: false });
-    this.inflightBytes += frame.length;
-    if (!this.security.authenticated) {
+    this.queue.push(entry);
+    this.inflightBytes += size;
+    if (unauthenticated) {
       this.unauthenticatedInflight++;
       this.updateReading();
       this.pool?.readerChanged(this);
-      void outcome.then(() => {
-        this.unauthenticatedInflight--;
-        this.updateReading();
-        this.pool?.readerChanged(this);
-      });
     }
     if (!this.paused && (this.inflightBytes >= this.options.maxInflightBytes || this.queue.length >= this.options.maxInflightRequests)) {
       // Backpressure: stop reading until responses go out.
@@ -250,44 +320,162 @@ export class Connection implements ConnectionInfo, PoolMember {
       this.updateReading();
       this.pool?.readerChanged(this);
     }
-    void this.pump();
   }
 
-  /** Writes responses strictly in request order as each one becomes ready. */
-  private async pump(): Promise<void> {
-    if (this.writing) return;
+  /** A request was processed: its frame's memory goes back, and the responses ready in order are flushed soon. */
+  private settled(entry: Pending, outcome: RequestOutcome, unauthenticated: boolean): RequestOutcome {
+    entry.result = outcome;
+    // The frame's memory is the broker's until its request was processed (answered or not).
+    this.pool?.release(entry.size);
+    // A close without an answer (a failed raw-token SASL exchange) stops reading now, not when the
+    // flush reaches it: nothing sent from here on is read (closeUnanswered does the rest).
+    if (outcome.kind === 'close' && outcome.delayMs !== undefined && outcome.delayMs > 0 && !this.closingUnanswered) {
+      this.closingUnanswered = true;
+      this.updateReading();
+      this.pool?.readerChanged(this);
+    }
+    if (unauthenticated) {
+      this.unauthenticatedInflight--;
+      this.updateReading();
+      this.pool?.readerChanged(this);
+    }
+    // Only the head can unblock writing; later ones go with it. The flush waits for the end of this
+    // turn of the event loop (setImmediate), so responses finished together share one write.
+    if (this.queue[0] === entry && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow);
+    }
+    return outcome;
+  }
+
+  /**
+   * Writes the responses ready at the head of the queue, strictly in request order: consecutive
+   * ones made of buffers go out together in one socket write, without waiting for the kernel to
+   * take them (the socket's buffer keeps them in order; past its high-water mark the next flush
+   * waits for 'drain'). A head that needs more (file slices, a close) goes to pumpHead.
+   */
+  private flush(): void {
+    if (this.writing || this.closed || this.closingAfterResponse || this.socket.destroyed) return;
+    const queue = this.queue;
+    let batch: EncodedResponse[] | null = null;
+    let batchBytes = 0;
+    let special: Pending | null = null;
+    while (queue.length > 0) {
+      const head = queue[0];
+      const outcome = head.result;
+      if (outcome === undefined) break;
+      if (outcome.kind === 'response' && buffersOnly(outcome.response)) {
+        (batch ??= []).push(outcome.response);
+        batchBytes += 4 + outcome.response.size;
+      } else if (outcome.kind !== 'noResponse') {
+        special = head;
+        break;
+      }
+      head.taken = true;
+      queue.shift();
+      this.inflightBytes -= head.size;
+    }
+    if (batch !== null && !this.writeBatch(batch, batchBytes)) {
+      // The socket's buffer is past its high-water mark: more waits until the client read some.
+      this.writing = true;
+      this.socket.once('drain', this.onSocketDrain);
+    }
+    // Not while a 'drain' is awaited: the responses in the socket's buffer count against the bounds
+    // until the client reads them (onSocketDrain flushes again, and resumes reading then).
+    if (this.paused && !this.writing && this.inflightBytes < this.options.maxInflightBytes && queue.length < this.options.maxInflightRequests) {
+      this.paused = false;
+      this.updateReading();
+      this.pool?.readerChanged(this);
+    }
+    if (special !== null && !this.writing) {
+      void this.pumpHead(special);
+      return;
+    }
+    this.maybeFinish();
+  }
+
+  /**
+   * flush() from a callback of its own (setImmediate, 'drain', the end of pumpHead): a failure
+   * closes this connection only, never the broker.
+   */
+  private flushSafely(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.logger.warn({ err, connectionId: this.connectionId, clientHost: this.clientHost }, 'writing responses failed; closing connection');
+      this.destroy();
+    }
+  }
+
+  /** Hands responses to the socket; false when its buffer is full (wait for 'drain'). */
+  private writeBatch(batch: EncodedResponse[], bytes: number): boolean {
+    const socket = this.socket;
+    if (bytes <= COALESCE_MAX_BYTES) {
+      // Small responses (Produce answers are ~100 bytes): copied into one buffer, one write.
+      const out = Buffer.allocUnsafe(bytes);
+      let pos = 0;
+      for (const response of batch) {
+        // Never send uninitialised bytes, nor a frame whose size prefix lies.
+        checkSize(response);
+        pos = out.writeInt32BE(response.size, pos);
+        for (const chunk of response.chunks) pos += (chunk as Buffer).copy(out, pos);
+      }
+      if (pos !== bytes) throw new Error(`coalesced ${pos} of ${bytes} response bytes`);
+      this.batchesSent++;
+      return socket.write(out, this.onBatchDone);
+    }
+    // Large ones by reference, corked: one writev.
+    const buffers: Buffer[] = [];
+    for (const response of batch) {
+      const prefix = Buffer.allocUnsafe(4);
+      prefix.writeInt32BE(response.size, 0);
+      buffers.push(prefix);
+      checkSize(response);
+      for (const chunk of response.chunks) buffers.push(chunk as Buffer);
+    }
+    const last = buffers.length - 1;
+    socket.cork();
+    for (let i = 0; i < last; i++) socket.write(buffers[i]);
+    this.batchesSent++;
+    const ok = socket.write(buffers[last], this.onBatchDone);
+    socket.uncork();
+    return ok;
+  }
+
+  /** Resolves once every coalesced write so far was handed to the kernel (or failed). */
+  private flushed(): Promise<void> {
+    if (this.batchesDone === this.batchesSent) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.flushedWaiter = resolve;
+    });
+  }
+
+  /** Writes (or acts on) a head outcome that the coalescing flush does not: file slices, closes. */
+  private async pumpHead(head: Pending): Promise<void> {
+    const outcome = head.result;
+    if (outcome === undefined) return;
     this.writing = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const head = this.queue[0];
-        const outcome = await head.outcome;
-        // The connection may have closed during the await; TS still narrows `closed` to false.
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-        if (this.closed) return; // releaseUnwritten owns its slices
-        head.taken = true;
-        if (outcome.kind === 'close' && outcome.delayMs !== undefined && outcome.delayMs > 0) {
-          this.closeUnanswered(outcome.delayMs, outcome.reason);
-          return;
-        }
-        if (outcome.kind === 'close') {
-          this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, reason: outcome.reason }, 'closing connection');
-          this.destroy();
-          return;
-        }
-        if (outcome.kind === 'responseThenClose') {
-          await this.writeResponse(outcome.response);
-          this.closeAfterResponse(outcome.delayMs, outcome.reason);
-          return;
-        }
-        if (outcome.kind === 'response') await this.writeResponse(outcome.response);
-        this.queue.shift();
-        this.inflightBytes -= head.size;
-        if (this.paused && this.inflightBytes < this.options.maxInflightBytes && this.queue.length < this.options.maxInflightRequests) {
-          this.paused = false;
-          this.updateReading();
-          this.pool?.readerChanged(this);
-        }
+      head.taken = true;
+      // The responses before a close are in the kernel before it (a destroy drops what the socket buffers).
+      if (outcome.kind === 'close') await this.flushed();
+      if (outcome.kind === 'close' && outcome.delayMs !== undefined && outcome.delayMs > 0) {
+        this.closeUnanswered(outcome.delayMs, outcome.reason);
+        return;
       }
+      if (outcome.kind === 'close') {
+        this.logger.warn({ connectionId: this.connectionId, clientHost: this.clientHost, reason: outcome.reason }, 'closing connection');
+        this.destroy();
+        return;
+      }
+      if (outcome.kind === 'responseThenClose') {
+        await this.writeResponse(outcome.response);
+        this.closeAfterResponse(outcome.delayMs, outcome.reason);
+        return;
+      }
+      if (outcome.kind === 'response') await this.writeResponse(outcome.response);
+      this.queue.shift();
+      this.inflightBytes -= head.size;
     } catch (err) {
       // A client that went away mid-response (a long poll it gave up on) is routine: debug, no stack.
       const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -297,10 +485,11 @@ export class Connection implements ConnectionInfo, PoolMember {
         this.logger.warn({ err, connectionId: this.connectionId, clientHost: this.clientHost }, 'writing response failed; closing connection');
       }
       this.destroy();
+      return;
     } finally {
       this.writing = false;
     }
-    this.maybeFinish();
+    this.flushSafely();
   }
 
   private async writeResponse(response: EncodedResponse): Promise<void> {
@@ -349,7 +538,13 @@ export class Connection implements ConnectionInfo, PoolMember {
   /**
    * The whole response from the event loop thread in one native call (sendmsg for the bytes,
    * MSG_MORE before file data, sendfile for the slices), with no thread hand-off while the socket
-   * takes it all; what did not fit goes on the usual way: stream writes and sendFile on the pool.
+   * takes it all. When the socket fills up (EAGAIN), a little of what comes next goes through the
+   * socket stream (bytes, or file data read from the page cache by readNow, at most NUDGE_BYTES):
+   * its write callback tells, on the event loop, that the socket takes data again, and the native
+   * call goes on from there. File data the native call left for another reason (not known to be
+   * in the page cache), or not in the page cache now, goes by sendFile on the pool, as before.
+   * No write progress for WRITABLE_TIMEOUT_MS closes the connection (the pool's sendFile gives up
+   * the same way).
    */
   private async sendNow(
     fd: number,
@@ -358,8 +553,8 @@ export class Connection implements ConnectionInfo, PoolMember {
     sendFile: SendFile,
     now: (socketFd: number, buffers: Buffer[], slices: number[]) => number,
   ): Promise<void> {
+    // buffers[0], files[0], buffers[1], ..., files[n - 1], buffers[n]: "steps" 0 .. 2n.
     const buffers: Buffer[] = [];
-    const slices: number[] = [];
     const files: FileSlice[] = [];
     let gap: Buffer[] = [prefix];
     for (const chunk of response.chunks) {
@@ -368,22 +563,99 @@ export class Connection implements ConnectionInfo, PoolMember {
       } else if (chunk.length > 0) {
         buffers.push(gap.length === 1 ? gap[0] : Buffer.concat(gap));
         gap = [];
-        slices.push(chunk.fd, chunk.position, chunk.length);
         files.push(chunk);
       }
     }
     buffers.push(gap.length === 1 ? gap[0] : Buffer.concat(gap));
-    let skip = now(fd, buffers, slices);
-    if (skip === 4 + response.size) return;
-    // The socket filled up: the rest from where it stopped.
-    for (let i = 0; i < buffers.length; i++) {
-      const b = buffers[i];
-      if (skip < b.length) await this.write([b.subarray(skip)]);
-      skip = Math.max(0, skip - b.length);
-      if (i === files.length) break;
-      const f = files[i];
-      if (skip < f.length) await this.sendFileSlice({ fd: f.fd, position: f.position + skip, length: f.length - skip }, sendFile);
-      skip = Math.max(0, skip - f.length);
+    const steps = buffers.length + files.length;
+    const stepLength = (step: number): number => (step % 2 === 0 ? buffers[step >> 1].length : files[step >> 1].length);
+    const readNow = sendFile.readNow;
+    const stoppedFull = sendFile.nowStoppedFull;
+    // Where sending stands: this step, `done` bytes of it sent.
+    let step = 0;
+    let done = 0;
+    // Bounded: every turn sends at least one byte, or moves on a step.
+    while (step < steps) {
+      // Straight to the fd only while this connection still owns it: after a close its number may
+      // already name another connection's socket or a file.
+      this.checkOwnsFd(fd);
+      const out: Buffer[] = [];
+      const slices: number[] = [];
+      let k = step >> 1;
+      if (step % 2 === 0) {
+        out.push(done === 0 ? buffers[k] : buffers[k].subarray(done));
+      } else {
+        const f = files[k];
+        out.push(EMPTY_BUFFER);
+        slices.push(f.fd, f.position + done, f.length - done);
+        out.push(buffers[++k]);
+      }
+      for (; k < files.length; k++) {
+        const f = files[k];
+        slices.push(f.fd, f.position, f.length);
+        out.push(buffers[k + 1]);
+      }
+      let sent = now(fd, out, slices);
+      const full = stoppedFull?.() === true;
+      while (step < steps && sent >= stepLength(step) - done) {
+        sent -= stepLength(step) - done;
+        step++;
+        done = 0;
+      }
+      if (step === steps) return;
+      done += sent;
+      if (step % 2 === 0) {
+        // Bytes: a little through the stream (the socket is full), the rest natively again.
+        const b = buffers[step >> 1];
+        const end = Math.min(b.length, done + NUDGE_BYTES);
+        await this.writeWithin(b.subarray(done, end));
+        done = end;
+        if (done === b.length) {
+          step++;
+          done = 0;
+        }
+        continue;
+      }
+      const f = files[step >> 1];
+      if (full && readNow !== undefined) {
+        const chunk = readNow(f.fd, f.position + done, Math.min(NUDGE_BYTES, f.length - done));
+        if (chunk !== null) {
+          await this.writeWithin(chunk);
+          done += chunk.length;
+          if (done === f.length) {
+            step++;
+            done = 0;
+          }
+          continue;
+        }
+      }
+      // Not in the page cache (or not known to be): the rest of this slice on the pool.
+      await this.sendFileSlice({ fd: f.fd, position: f.position + done, length: f.length - done }, sendFile);
+      step++;
+      done = 0;
+    }
+  }
+
+  /** Throws unless this connection is open and its socket still has `fd`. */
+  private checkOwnsFd(fd: number): void {
+    if (this.closed || this.socket.destroyed || this.socketFd() !== fd) {
+      throw Object.assign(new Error('connection closed during the response'), { code: 'ERR_STREAM_DESTROYED' });
+    }
+  }
+
+  /**
+   * A stream write of at most NUDGE_BYTES: once the kernel takes no byte of it for
+   * WRITABLE_TIMEOUT_MS (a client that stopped reading), the connection is closed.
+   */
+  private async writeWithin(chunk: Buffer): Promise<void> {
+    const timer = setTimeout(() => {
+      this.logger.info({ connectionId: this.connectionId, clientHost: this.clientHost, timeoutMs: WRITABLE_TIMEOUT_MS }, 'client read nothing of a response in time; closing connection');
+      this.destroy();
+    }, WRITABLE_TIMEOUT_MS);
+    try {
+      await this.write([chunk]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -416,14 +688,28 @@ export class Connection implements ConnectionInfo, PoolMember {
       const last = buffers.length - 1;
       if (last > 0) this.socket.cork();
       for (let i = 0; i < last; i++) this.socket.write(buffers[i]);
-      this.socket.write(buffers[last], (err) => (err ? reject(err) : resolve()));
+      this.socket.write(buffers[last], (err) => {
+        if (err) reject(err);
+        // A destroyed stream calls back without an error: nothing was sent, the client is gone.
+        else if (this.socket.destroyed) reject(Object.assign(new Error('socket destroyed during the write'), { code: 'ERR_STREAM_DESTROYED' }));
+        else resolve();
+      });
       if (last > 0) this.socket.uncork();
     });
   }
 
   private maybeFinish(): void {
-    if (this.readEnded && this.queue.length === 0 && !this.closed) this.socket.end();
-    if (this.queue.length === 0) this.draining?.();
+    if (this.queue.length > 0) return;
+    if (this.readEnded && !this.closed) this.socket.end();
+    const draining = this.draining;
+    if (draining === null) return;
+    if (this.closed || this.socket.writableLength === 0) {
+      draining();
+    } else if (!this.drainAwaitsFinish) {
+      // The last responses are still in the socket's buffer: answered once the kernel has them all.
+      this.drainAwaitsFinish = true;
+      this.socket.once('finish', () => this.draining?.());
+    }
   }
 
   /** Stops reading new requests and resolves once every in-flight one was answered (or the socket closed). */
@@ -435,15 +721,13 @@ export class Connection implements ConnectionInfo, PoolMember {
     }
     this.readEnded = true;
     this.socket.pause();
-    if (this.queue.length === 0 || this.closed) {
-      if (!this.closed) this.socket.end();
-      return Promise.resolve();
-    }
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.draining = () => {
         this.draining = null;
         resolve();
       };
+      this.maybeFinish();
     });
   }
 
